@@ -1,0 +1,48 @@
+//! A validator that misbehaves when a task asks it to, so tests (and curious authors) can
+//! see how subnetd contains a faulty module. The task text picks the fault in `score`:
+//! `loop` spins forever, `alloc` allocates without bound, `trap` panics, `bad-uid` scores a
+//! miner the task never went to, `nan` returns a non-finite score, `error` returns an error;
+//! anything else scores every answer 0.5. `generate_tasks` makes one task per miner whose
+//! text is the `faulty/mode` key of the store, or `ok`.
+use subnet_sdk::prelude::*;
+
+struct Faulty;
+
+impl Validator for Faulty {
+    type Task = String;
+    type Answer = Payload;
+
+    fn generate_tasks(ctx: &EpochContext) -> Result<Vec<TaskSpec<String>>, String> {
+        let mode = kv::get("faulty/mode")
+            .ok()
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_else(|| "ok".into());
+        Ok(ctx.miners().map(|uid| TaskSpec::new(format!("{mode}-{uid}"), vec![uid], mode.clone())).collect())
+    }
+
+    fn score(_ctx: &EpochContext, task: &String, answers: &[Answer<Payload>]) -> Result<Vec<Score>, String> {
+        match task.as_str() {
+            "loop" => {
+                let mut x: u64 = 0;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "trap" => panic!("faulty-subnet was asked to trap"),
+            "error" => Err("faulty-subnet was asked to fail".into()),
+            "bad-uid" => Ok(vec![Score::new(60_000, 1.0)]),
+            "nan" => Ok(answers.iter().map(|a| Score::new(a.uid, f64::NAN)).collect()),
+            _ => Ok(answers.iter().map(|a| Score::new(a.uid, 0.5)).collect()),
+        }
+    }
+}
+
+export_validator!(Faulty);

@@ -1,0 +1,193 @@
+//! The `kv` capability: a key-value store private to each subnet.
+//!
+//! The backend is a [`KvStore`] shared by every instance of the subnet's modules; each call
+//! sees the writes of the calls that finished before it. Limits (key and value size, keys per
+//! listing) are checked here, before the backend, so every backend enforces the same ones.
+//! A subnet without a granted store gets `denied` from every operation.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings::validator::subnet::plugin::kv::{self as wit, KvError as WitKvError};
+use crate::runtime::HostState;
+
+/// Longest key, in bytes.
+pub const MAX_KEY: usize = 1024;
+/// Largest value, in bytes.
+pub const MAX_VALUE: usize = 4 << 20;
+/// Most keys one `keys` call returns.
+pub const MAX_LIST: u32 = 10_000;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KvError {
+    /// The key, the value or the whole store is over a limit.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The backend failed; the operation did not happen.
+    #[error("storage failed: {0}")]
+    Io(String),
+}
+
+/// A subnet's key-value store. Implementations are durable or not; each operation is atomic.
+pub trait KvStore: Send + Sync {
+    /// The value under `key`.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// Stores `value` under `key`.
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError>;
+    /// Removes `key`; removing a missing key is not an error.
+    fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// Keys starting with `prefix`, in byte order, at most `limit`.
+    fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, KvError>;
+}
+
+/// An in-memory store with a total size budget; what the sandbox uses by default.
+pub struct MemoryKv {
+    entries: Mutex<BTreeMap<String, Vec<u8>>>,
+    budget: usize,
+}
+
+impl MemoryKv {
+    /// An empty store holding at most `budget` bytes of keys and values.
+    pub fn new(budget: usize) -> Arc<Self> {
+        Arc::new(Self {
+            entries: Mutex::new(BTreeMap::new()),
+            budget,
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>>, KvError> {
+        self.entries
+            .lock()
+            .map_err(|_| KvError::Io("store lock poisoned".into()))
+    }
+}
+
+impl KvStore for MemoryKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        Ok(self.lock()?.get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        let mut entries = self.lock()?;
+        let used: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let replaced = entries.get(key).map_or(0, |v| key.len() + v.len());
+        if used - replaced + key.len() + value.len() > self.budget {
+            return Err(KvError::TooLarge(format!(
+                "store budget of {} bytes would be exceeded",
+                self.budget
+            )));
+        }
+        entries.insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.lock()?.remove(key);
+        Ok(())
+    }
+
+    fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, KvError> {
+        Ok(self
+            .lock()?
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+}
+
+/// Per-instance state: the subnet's store, if granted.
+pub struct KvState {
+    pub(crate) store: Option<Arc<dyn KvStore>>,
+}
+
+fn to_wit(err: KvError) -> WitKvError {
+    match err {
+        KvError::TooLarge(m) => WitKvError::TooLarge(m),
+        KvError::Io(m) => WitKvError::Io(m),
+    }
+}
+
+fn check_key(key: &str) -> Result<(), WitKvError> {
+    if key.len() > MAX_KEY {
+        return Err(WitKvError::TooLarge(format!("key of {} bytes, limit {MAX_KEY}", key.len())));
+    }
+    Ok(())
+}
+
+impl KvState {
+    fn store(&self) -> Result<&Arc<dyn KvStore>, WitKvError> {
+        self.store.as_ref().ok_or(WitKvError::Denied)
+    }
+}
+
+impl wit::Host for KvState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, WitKvError>> {
+        Ok((|| {
+            check_key(&key)?;
+            self.store()?.get(&key).map_err(to_wit)
+        })())
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), WitKvError>> {
+        Ok((|| {
+            check_key(&key)?;
+            if value.len() > MAX_VALUE {
+                return Err(WitKvError::TooLarge(format!(
+                    "value of {} bytes, limit {MAX_VALUE}",
+                    value.len()
+                )));
+            }
+            self.store()?.set(&key, &value).map_err(to_wit)
+        })())
+    }
+
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), WitKvError>> {
+        Ok((|| {
+            check_key(&key)?;
+            self.store()?.delete(&key).map_err(to_wit)
+        })())
+    }
+
+    async fn keys(
+        &mut self,
+        prefix: String,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<String>, WitKvError>> {
+        Ok((|| {
+            check_key(&prefix)?;
+            self.store()?
+                .keys(&prefix, limit.min(MAX_LIST) as usize)
+                .map_err(to_wit)
+        })())
+    }
+}
+
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<HostState, HasSelf<KvState>>(linker, |s| &mut s.kv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_keeps_budget_and_lists_by_prefix() {
+        let kv = MemoryKv::new(64);
+        kv.set("a/1", b"one").unwrap();
+        kv.set("a/2", b"two").unwrap();
+        kv.set("b/1", b"three").unwrap();
+        assert_eq!(kv.keys("a/", 10).unwrap(), vec!["a/1", "a/2"]);
+        assert_eq!(kv.keys("a/", 1).unwrap(), vec!["a/1"]);
+        assert_eq!(kv.get("a/2").unwrap().as_deref(), Some(&b"two"[..]));
+        assert!(matches!(kv.set("big", &[0; 64]), Err(KvError::TooLarge(_))));
+        // Replacing a value counts only the difference against the budget.
+        kv.set("a/1", b"uno").unwrap();
+        kv.delete("a/1").unwrap();
+        assert_eq!(kv.get("a/1").unwrap(), None);
+    }
+}
