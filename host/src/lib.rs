@@ -22,4 +22,5 @@
 
 pub mod bindings;
 pub mod caps;
+pub mod guest_build;
 pub mod runtime;

@@ -1,0 +1,2 @@
+//! Model serving for subnetd's `compute` capability (work in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,262 @@
+//! Building guest sources into components: one entry point, [`build`], for every language.
+//!
+//! A guest is a directory that holds one module (a validator or a miner). Its language is
+//! detected from what the directory holds ([`Language::detect`]): `Cargo.toml` is Rust,
+//! `app.py` is Python, `app.js` or `package.json` is JavaScript, `*.c` is C. Each language has
+//! its own module here that runs that language's toolchain and writes the component to the
+//! requested output path.
+//!
+//! Invariants and failure modes:
+//! - A missing tool is [`BuildError::MissingTool`], naming the tool and how to install it; a
+//!   tool that fails is [`BuildError::ToolFailed`] with the tail of what it printed. Nothing
+//!   here panics on a user's directory.
+//! - Output is written to a temporary name and renamed, so a failed build never leaves a
+//!   half-written component where a previous good one was.
+//! - The contract comes from [`Toolchain::wit_dir`]; guests never carry their own copy.
+
+pub mod c;
+pub mod js;
+pub mod python;
+pub mod rust;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::runtime::World;
+
+/// A guest language subnetd can build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Rust, built with cargo for `wasm32-wasip2`.
+    Rust,
+    /// Python, built with componentize-py.
+    Python,
+    /// JavaScript, built with componentize-js.
+    #[serde(rename = "js", alias = "javascript")]
+    JavaScript,
+    /// C, built with clang for wasm32-wasi and wrapped as a component.
+    C,
+}
+
+impl Language {
+    /// Every language, in the order the docs list them.
+    pub const ALL: [Language; 4] = [Language::Rust, Language::Python, Language::JavaScript, Language::C];
+
+    /// The language of the guest in `dir`, from the files it holds.
+    pub fn detect(dir: &Path) -> Option<Language> {
+        let has = |name: &str| dir.join(name).is_file();
+        if has("Cargo.toml") {
+            return Some(Language::Rust);
+        }
+        if has("app.py") {
+            return Some(Language::Python);
+        }
+        if has("app.js") || has("package.json") {
+            return Some(Language::JavaScript);
+        }
+        let has_c = std::fs::read_dir(dir).ok()?.flatten().any(|entry| {
+            entry.path().extension().is_some_and(|ext| ext == "c")
+        });
+        has_c.then_some(Language::C)
+    }
+
+    /// The name used on the command line (`rust`, `python`, `js`, `c`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Python => "python",
+            Language::JavaScript => "js",
+            Language::C => "c",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn parse(text: &str) -> Option<Language> {
+        match text.to_ascii_lowercase().as_str() {
+            "rust" | "rs" => Some(Language::Rust),
+            "python" | "py" => Some(Language::Python),
+            "js" | "javascript" => Some(Language::JavaScript),
+            "c" => Some(Language::C),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a guest could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The directory holds no guest subnetd recognises.
+    #[error(
+        "cannot tell the language of {dir}: expected Cargo.toml (Rust), app.py (Python), \
+         app.js or package.json (JavaScript), or *.c files (C)"
+    )]
+    UnknownLanguage {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A tool the build needs is not installed.
+    #[error("`{tool}` is needed to build {language} guests but was not found; install it with: {install}")]
+    MissingTool {
+        /// The language being built.
+        language: Language,
+        /// The missing tool.
+        tool: String,
+        /// The command that installs it.
+        install: String,
+    },
+    /// A tool ran and failed.
+    #[error("`{tool}` failed ({status}) building {dir}:\n{output}")]
+    ToolFailed {
+        /// The tool.
+        tool: String,
+        /// The directory being built.
+        dir: PathBuf,
+        /// Its exit status.
+        status: String,
+        /// The tail of what it printed.
+        output: String,
+    },
+    /// The build ran but its product is not where it should be, or is not a component.
+    #[error("building {dir} produced no usable component: {reason}")]
+    BadOutput {
+        /// The directory being built.
+        dir: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        BuildError::Io { path: path.into(), source }
+    }
+}
+
+/// Where the contract and the SDKs live, for toolchains that need them at build time.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    /// The repository (or installation) root holding `wit/` and `sdk/`.
+    pub root: PathBuf,
+    /// Cargo's target directory for Rust guests (shared, so dependencies build once).
+    pub cargo_target_dir: PathBuf,
+    /// Build Rust guests with optimisations (the default; debug guests are large and slow).
+    pub release: bool,
+}
+
+impl Toolchain {
+    /// The toolchain rooted at `$SUBNETD_ROOT`, else the source tree subnetd was built from.
+    pub fn locate() -> Self {
+        let root = std::env::var_os("SUBNETD_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+        let root = root.canonicalize().unwrap_or(root);
+        let cargo_target_dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        Self { root, cargo_target_dir, release: true }
+    }
+
+    /// The `wit/` directory: the contract every guest is built against.
+    pub fn wit_dir(&self) -> PathBuf {
+        self.root.join("wit")
+    }
+
+    /// The `sdk/` directory.
+    pub fn sdk_dir(&self) -> PathBuf {
+        self.root.join("sdk")
+    }
+}
+
+/// One module to build.
+#[derive(Debug, Clone)]
+pub struct GuestSource {
+    /// The guest's directory.
+    pub dir: PathBuf,
+    /// The world it implements.
+    pub world: World,
+    /// Its language; `None` detects it.
+    pub language: Option<Language>,
+}
+
+/// Builds the guest in `source.dir` into a component at `out`; returns the language built.
+pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<Language, BuildError> {
+    let language = match source.language {
+        Some(l) => l,
+        None => Language::detect(&source.dir)
+            .ok_or_else(|| BuildError::UnknownLanguage { dir: source.dir.clone() })?,
+    };
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
+    }
+    let tmp = out.with_extension("wasm.partial");
+    let started = std::time::Instant::now();
+    match language {
+        Language::Rust => rust::build(toolchain, &source.dir, source.world, &tmp)?,
+        Language::Python => python::build(toolchain, &source.dir, source.world, &tmp)?,
+        Language::JavaScript => js::build(toolchain, &source.dir, source.world, &tmp)?,
+        Language::C => c::build(toolchain, &source.dir, source.world, &tmp)?,
+    }
+    let bytes = std::fs::read(&tmp).map_err(|e| BuildError::io(&tmp, e))?;
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" || bytes[6..8] == [0, 0] {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(BuildError::BadOutput {
+            dir: source.dir.clone(),
+            reason: format!("{} is not a WebAssembly component", tmp.display()),
+        });
+    }
+    std::fs::rename(&tmp, out).map_err(|e| BuildError::io(out, e))?;
+    tracing::info!(dir = %source.dir.display(), %language, world = %source.world,
+        out = %out.display(), bytes = bytes.len(), elapsed = ?started.elapsed(), "built guest");
+    Ok(language)
+}
+
+/// Runs a prepared command, mapping "not found" to [`BuildError::MissingTool`] and a non-zero
+/// exit to [`BuildError::ToolFailed`] with the tail of its output.
+pub(crate) fn run_tool(
+    mut command: Command,
+    language: Language,
+    tool: &str,
+    install: &str,
+    dir: &Path,
+) -> Result<std::process::Output, BuildError> {
+    let output = command.output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            BuildError::MissingTool { language, tool: tool.to_owned(), install: install.to_owned() }
+        } else {
+            BuildError::io(dir, e)
+        }
+    })?;
+    if !output.status.success() {
+        let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stdout));
+        return Err(BuildError::ToolFailed {
+            tool: tool.to_owned(),
+            dir: dir.to_path_buf(),
+            status: output.status.to_string(),
+            output: tail_lines(&text, 40),
+        });
+    }
+    Ok(output)
+}
+
+/// The last `n` lines of `text`.
+pub(crate) fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
