@@ -24,8 +24,11 @@
 //! malformed input that a real chain would reject before dispatch (bad SS58, undecodable data) is
 //! [`ChainError::InvalidInput`].
 
+#![deny(missing_docs)]
+
 pub mod local;
 mod local_store;
+pub mod weights;
 pub mod yuma;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -544,9 +547,7 @@ pub fn max_upscale_u16(values: &[u16]) -> Vec<u16> {
 
 /// True when the largest normalised weight is at most `limit / 65535` (`check_vec_max_limited`).
 pub fn check_max_weight_limited(values: &[u16], limit: u16) -> bool {
-    let limit = I32F32::from_num(limit)
-        .checked_div(I32F32::from_num(u16::MAX))
-        .unwrap_or_default();
+    let limit = I32F32::from_num(limit).checked_div(I32F32::from_num(u16::MAX)).unwrap_or_default();
     let sum: I32F32 = values.iter().map(|&v| I32F32::from_num(v)).sum();
     if sum == I32F32::from_num(0) {
         return values.iter().all(|&v| I32F32::from_num(v) <= limit);
@@ -561,10 +562,8 @@ pub fn check_max_weight_limited(values: &[u16], limit: u16) -> bool {
 /// zeros, as the Python SDK's `convert_weights_and_uids_for_emit` does. Non-finite and
 /// negative scores count as 0. Returns `(uids, weights)`.
 pub fn scores_to_u16_weights(scores: &[f32]) -> (Vec<Uid>, Vec<u16>) {
-    let clean: Vec<f64> = scores
-        .iter()
-        .map(|&s| if s.is_finite() && s > 0.0 { f64::from(s) } else { 0.0 })
-        .collect();
+    let clean: Vec<f64> =
+        scores.iter().map(|&s| if s.is_finite() && s > 0.0 { f64::from(s) } else { 0.0 }).collect();
     let max = clean.iter().copied().fold(0.0f64, f64::max);
     if max <= 0.0 {
         return (Vec::new(), Vec::new());
@@ -572,7 +571,8 @@ pub fn scores_to_u16_weights(scores: &[f32]) -> (Vec<Uid>, Vec<u16>) {
     let mut uids = Vec::new();
     let mut weights = Vec::new();
     for (i, s) in clean.iter().enumerate().take(usize::from(u16::MAX) + 1) {
-        let w = (s / max * f64::from(u16::MAX)).round() as u16;
+        // Python's `round` (half to even), as the SDK's `convert_weights_and_uids_for_emit`.
+        let w = (s / max * f64::from(u16::MAX)).round_ties_even() as u16;
         if w > 0 {
             uids.push(i as Uid);
             weights.push(w);

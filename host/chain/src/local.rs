@@ -52,9 +52,9 @@ use tokio::sync::watch;
 use super::local_store::{Batch, Store};
 use super::yuma::{self, EpochInput, EpochParams, LiquidAlpha};
 use super::{
-    AccountId, AxonInfo, BlockNumber, Chain, ChainError, ChainEvent, ExtrinsicOutcome,
-    Hyperparams, Metagraph, NetUid, NeuronInfo, SubtensorError as E, Uid, check_max_weight_limited,
-    commit_hash, max_upscale_u16,
+    AccountId, AxonInfo, BlockNumber, Chain, ChainError, ChainEvent, ExtrinsicOutcome, Hyperparams,
+    Metagraph, NetUid, NeuronInfo, SubtensorError as E, Uid, check_max_weight_limited, commit_hash,
+    max_upscale_u16,
 };
 
 /// Nominal block time of subtensor, seconds.
@@ -566,7 +566,10 @@ impl State {
             return Err(err(E::NoNeuronIdAvailable));
         }
         let prune = if sn.n() >= max {
-            Some(sn.neuron_to_prune(&self.global.owners, block).ok_or_else(|| err(E::NoNeuronIdAvailable))?)
+            Some(
+                sn.neuron_to_prune(&self.global.owners, block)
+                    .ok_or_else(|| err(E::NoNeuronIdAvailable))?,
+            )
         } else {
             None
         };
@@ -602,7 +605,9 @@ impl State {
             pending.owner = pending.owner.saturating_add(owner);
             pending.server = pending.server.saturating_add(server);
             pending.validator = pending.validator.saturating_add(rest - server);
-            let Some(sn) = self.subnets.get(&netuid) else { continue };
+            let Some(sn) = self.subnets.get(&netuid) else {
+                continue;
+            };
             if blocks_until_next_epoch(netuid, sn.hyper.tempo, block) != 0 {
                 continue;
             }
@@ -703,7 +708,9 @@ impl State {
         }
         match owner_hotkey {
             Some(h) => *sn.stake.entry(h).or_default() += pending.owner,
-            None => sn.owner_coldkey_emission = sn.owner_coldkey_emission.saturating_add(pending.owner),
+            None => {
+                sn.owner_coldkey_emission = sn.owner_coldkey_emission.saturating_add(pending.owner)
+            }
         }
         paid = paid.saturating_add(pending.owner);
         for (i, n) in sn.neurons.iter_mut().enumerate() {
@@ -870,7 +877,9 @@ impl LocalChain {
         // cleanly instead of overwriting.
         self.transact(netuid, |st| {
             if st.subnets.contains_key(&netuid) {
-                return Err(ChainError::InvalidInput(format!("netuid {netuid} taken concurrently")));
+                return Err(ChainError::InvalidInput(format!(
+                    "netuid {netuid} taken concurrently"
+                )));
             }
             if let Some(h) = owner_hotkey
                 && st.global.owners.get(h).is_some_and(|c| c != owner_coldkey)
@@ -1015,7 +1024,10 @@ impl LocalChain {
             if let Some(store) = &inner.store {
                 store.write(Batch {
                     global: &next.global,
-                    subnets: ran.iter().filter_map(|u| next.subnets.get(u).map(|s| (*u, s))).collect(),
+                    subnets: ran
+                        .iter()
+                        .filter_map(|u| next.subnets.get(u).map(|s| (*u, s)))
+                        .collect(),
                     pending: next.pending.iter().map(|(u, p)| (*u, p)).collect(),
                     removed_subnets: Vec::new(),
                 })?;

@@ -17,11 +17,7 @@ use super::{EpochInput, EpochOutput, EpochParams, YumaError};
 const ZERO: I32F32 = I32F32::from_bits(0);
 
 fn check_len(field: &'static str, got: usize, expected: usize) -> Result<(), YumaError> {
-    if got == expected {
-        Ok(())
-    } else {
-        Err(YumaError::LengthMismatch { field, got, expected })
-    }
+    if got == expected { Ok(()) } else { Err(YumaError::LengthMismatch { field, got, expected }) }
 }
 
 fn validate(input: &EpochInput) -> Result<u16, YumaError> {
@@ -201,9 +197,7 @@ pub fn run_epoch(
             &input.block_at_registration,
             |lt, reg| lt <= reg,
         );
-        let liquid = params
-            .liquid_alpha
-            .filter(|_| consensus.iter().any(|c| *c != ZERO));
+        let liquid = params.liquid_alpha.filter(|_| consensus.iter().any(|c| *c != ZERO));
         ema_bonds = match liquid {
             Some(la) => {
                 let alphas = math::liquid_alpha_values_sparse(
@@ -224,8 +218,7 @@ pub fn run_epoch(
         };
         let mut norm = ema_bonds.clone();
         math::inplace_col_normalize_sparse(&mut norm, n);
-        let per_validator =
-            math::row_sum_sparse(&math::mat_vec_mul_sparse(&norm, &incentive));
+        let per_validator = math::row_sum_sparse(&math::mat_vec_mul_sparse(&norm, &incentive));
         dividends = math::vec_mul(&per_validator, &active_stake);
         math::inplace_normalize(&mut dividends);
     } else {
@@ -249,11 +242,8 @@ pub fn run_epoch(
     }
 
     // == Emission ==
-    let combined: Vec<I32F32> = incentive
-        .iter()
-        .zip(dividends.iter())
-        .map(|(i, d)| i.saturating_add(*d))
-        .collect();
+    let combined: Vec<I32F32> =
+        incentive.iter().zip(dividends.iter()).map(|(i, d)| i.saturating_add(*d)).collect();
     let emission_sum = math::sum(&combined);
     let mut norm_server = incentive.clone();
     let mut norm_validator = dividends.clone();
@@ -270,18 +260,16 @@ pub fn run_epoch(
     let rao = I96F32::saturating_from_num(emission_rao);
     let to_rao = |v: &[I32F32]| -> Vec<u64> {
         v.iter()
-            .map(|x| {
-                I96F32::saturating_from_num(*x)
-                    .saturating_mul(rao)
-                    .saturating_to_num::<u64>()
-            })
+            .map(|x| I96F32::saturating_from_num(*x).saturating_mul(rao).saturating_to_num::<u64>())
             .collect()
     };
     let server_emission = to_rao(&norm_server);
     let validator_emission = to_rao(&norm_validator);
     let emission = to_rao(&norm_combined);
 
-    let to_u16 = |v: &[I32F32]| -> Vec<u16> { v.iter().map(|x| math::fixed_proportion_to_u16(*x)).collect() };
+    let to_u16 = |v: &[I32F32]| -> Vec<u16> {
+        v.iter().map(|x| math::fixed_proportion_to_u16(*x)).collect()
+    };
 
     // Only permitted validators keep bonds; everyone else's row is cleared.
     let out_bonds: Vec<Vec<(u16, u16)>> = (0..nu)
@@ -289,7 +277,9 @@ pub fn run_epoch(
             if new_permits.get(i).copied().unwrap_or(false) {
                 ema_bonds
                     .get(i)
-                    .map(|row| row.iter().map(|(j, v)| (*j, math::fixed_proportion_to_u16(*v))).collect())
+                    .map(|row| {
+                        row.iter().map(|(j, v)| (*j, math::fixed_proportion_to_u16(*v))).collect()
+                    })
                     .unwrap_or_default()
             } else {
                 Vec::new()
@@ -321,9 +311,8 @@ pub(super) fn owner_cut(emission: u64, cut: u16) -> (u64, u64) {
     let pct = U96F32::saturating_from_num(cut)
         .checked_div(U96F32::saturating_from_num(u16::MAX))
         .unwrap_or(U96F32::from_bits(0));
-    let owner = U96F32::saturating_from_num(emission)
-        .saturating_mul(pct)
-        .saturating_to_num::<u64>();
+    let owner =
+        U96F32::saturating_from_num(emission).saturating_mul(pct).saturating_to_num::<u64>();
     (owner, emission.saturating_sub(owner))
 }
 

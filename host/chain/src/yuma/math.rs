@@ -65,8 +65,7 @@ pub fn fixed_to_fixed_u16_proportion(x: I32F32) -> I32F32 {
 /// Proportion to stored `u16`: `trunc(x * 65535)`, saturating to `[0, 65535]`.
 #[inline]
 pub fn fixed_proportion_to_u16(x: I32F32) -> u16 {
-    x.saturating_mul(I32F32::saturating_from_num(u16::MAX))
-        .saturating_to_num::<u16>()
+    x.saturating_mul(I32F32::saturating_from_num(u16::MAX)).saturating_to_num::<u16>()
 }
 
 /// Scales a non-negative vector so its maximum becomes 65535, rounding to
@@ -81,10 +80,7 @@ pub fn vec_max_upscale_to_u16(vec: &[I32F32]) -> Vec<u16> {
         return Vec::new();
     };
     if max == ZERO {
-        return vec
-            .iter()
-            .map(|e| e.saturating_mul(u16_max).saturating_to_num::<u16>())
-            .collect();
+        return vec.iter().map(|e| e.saturating_mul(u16_max).saturating_to_num::<u16>()).collect();
     }
     if max > threshold {
         let scale = div_or_zero(u16_max, max);
@@ -94,11 +90,7 @@ pub fn vec_max_upscale_to_u16(vec: &[I32F32]) -> Vec<u16> {
             .collect();
     }
     vec.iter()
-        .map(|e| {
-            div_or_zero(e.saturating_mul(u16_max), max)
-                .round()
-                .saturating_to_num::<u16>()
-        })
+        .map(|e| div_or_zero(e.saturating_mul(u16_max), max).round().saturating_to_num::<u16>())
         .collect()
 }
 
@@ -194,13 +186,7 @@ pub fn inplace_mask_vector(mask: &[bool], vector: &mut [I32F32]) {
 pub fn mask_rows_sparse(mask: &[bool], m: &[Vec<(u16, I32F32)>]) -> SparseMatrix {
     m.iter()
         .enumerate()
-        .map(|(i, row)| {
-            if mask.get(i).copied().unwrap_or(true) {
-                Vec::new()
-            } else {
-                row.clone()
-            }
-        })
+        .map(|(i, row)| if mask.get(i).copied().unwrap_or(true) { Vec::new() } else { row.clone() })
         .collect()
 }
 
@@ -209,10 +195,7 @@ pub fn mask_diag_sparse(m: &[Vec<(u16, I32F32)>], keep: Option<u16>) -> SparseMa
     m.iter()
         .enumerate()
         .map(|(i, row)| {
-            row.iter()
-                .filter(|(j, _)| i != *j as usize || keep == Some(*j))
-                .copied()
-                .collect()
+            row.iter().filter(|(j, _)| i != *j as usize || keep == Some(*j)).copied().collect()
         })
         .collect()
 }
@@ -266,9 +249,7 @@ pub fn inplace_row_normalize_sparse(m: &mut [Vec<(u16, I32F32)>]) {
 
 /// Sum of each row.
 pub fn row_sum_sparse(m: &[Vec<(u16, I32F32)>]) -> Vec<I32F32> {
-    m.iter()
-        .map(|row| row.iter().fold(ZERO, |a, (_, v)| a.saturating_add(*v)))
-        .collect()
+    m.iter().map(|row| row.iter().fold(ZERO, |a, (_, v)| a.saturating_add(*v))).collect()
 }
 
 /// Normalises each of the first `columns` columns to sum 1 (zero columns untouched).
@@ -355,11 +336,7 @@ pub fn col_clip_sparse(m: &[Vec<(u16, I32F32)>], threshold: &[I32F32]) -> Sparse
             row.iter()
                 .filter_map(|&(j, v)| {
                     let th = threshold.get(j as usize).copied().unwrap_or(ZERO);
-                    if th < v {
-                        (th > ZERO).then_some((j, th))
-                    } else {
-                        Some((j, v))
-                    }
+                    if th < v { (th > ZERO).then_some((j, th)) } else { Some((j, v)) }
                 })
                 .collect()
         })
@@ -430,7 +407,11 @@ pub fn weighted_median(
 /// Column-wise stake-weighted median of a dense matrix (pallet
 /// `weighted_median_col`): rows with zero stake are skipped, the remaining
 /// stake is renormalised, and `majority` (kappa) sets the quantile.
-pub fn weighted_median_col(stake: &[I32F32], score: &[Vec<I32F32>], majority: I32F32) -> Vec<I32F32> {
+pub fn weighted_median_col(
+    stake: &[I32F32],
+    score: &[Vec<I32F32>],
+    majority: I32F32,
+) -> Vec<I32F32> {
     let columns = score.first().map(|r| r.len()).unwrap_or(0);
     let mut median = vec![ZERO; columns];
     for (c, cell) in median.iter_mut().enumerate() {
@@ -488,9 +469,7 @@ pub fn weighted_median_col_sparse(
             k += 1;
         }
     }
-    cols.iter()
-        .map(|col| weighted_median(&use_stake, col, &idx, minority, ZERO, total))
-        .collect()
+    cols.iter().map(|col| weighted_median(&use_stake, col, &idx, minority, ZERO, total)).collect()
 }
 
 /// `mat1 + ratio * (mat2 - mat1)` over `columns` columns, keeping positive
@@ -536,10 +515,7 @@ pub fn interpolate_sparse(
 
 /// Element-wise product; an overflowing product becomes 0 (pallet `vec_mul`).
 pub fn vec_mul(a: &[I32F32], b: &[I32F32]) -> Vec<I32F32> {
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| x.checked_mul(*y).unwrap_or(ZERO))
-        .collect()
+    a.iter().zip(b.iter()).map(|(x, y)| x.checked_mul(*y).unwrap_or(ZERO)).collect()
 }
 
 /// Multiplies column `j` by `vector[j]`, dropping zero products.
@@ -615,7 +591,9 @@ pub fn mat_ema_alpha_sparse(
         .map(|((new_row, old_row), alpha_row)| {
             let mut decayed = vec![ZERO; alpha_row.len()];
             for (j, o) in old_row {
-                if let (Some(a), Some(c)) = (alpha_row.get(*j as usize), decayed.get_mut(*j as usize)) {
+                if let (Some(a), Some(c)) =
+                    (alpha_row.get(*j as usize), decayed.get_mut(*j as usize))
+                {
                     *c = ONE.saturating_sub(*a).saturating_mul(*o);
                 }
             }
@@ -652,7 +630,8 @@ pub fn alpha_sigmoid(
     let slope = saturating_div(steepness, I32F32::saturating_from_num(-100));
     let e = exp_safe(slope.saturating_mul(diff.saturating_sub(half)));
     let sigmoid = saturating_div(ONE, ONE.saturating_add(e));
-    let alpha = alpha_low.saturating_add(sigmoid.saturating_mul(alpha_high.saturating_sub(alpha_low)));
+    let alpha =
+        alpha_low.saturating_add(sigmoid.saturating_mul(alpha_high.saturating_sub(alpha_low)));
     clamp_value(alpha, alpha_low, alpha_high)
 }
 
