@@ -1,11 +1,116 @@
-//! js guests (being written; see the guest_build module docs).
+//! JavaScript guests: `sdk/js/build.mjs` bundles the guest's entry module with the JS SDK
+//! (imported as `subnet-sdk`) and any npm packages in the guest's own `node_modules` (rolldown),
+//! then embeds the bundle in StarlingMonkey with componentize-js.
+//!
+//! The entry module is `app.js`, or the `main` of the guest's `package.json`. The component
+//! never imports `wasi:http` (componentize-js's `http` and `fetch-event` features are disabled),
+//! so it links against the host's contract and plain WASI only.
+//!
+//! Tools: `node` (`$SUBNETD_NODE`, else `node` on `PATH`) and the SDK's pinned npm packages in
+//! `sdk/js/node_modules` (componentize-js, rolldown). When either is missing the error names
+//! the command that installs it (`npm ci --prefix <sdk/js>`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use super::{BuildError, Toolchain};
+use super::{BuildError, Language, Toolchain, run_tool};
 use crate::runtime::World;
 
-/// Builds the js guest in `dir` implementing `world` into a component at `out`.
-pub fn build(_toolchain: &Toolchain, dir: &Path, _world: World, _out: &Path) -> Result<(), BuildError> {
-    Err(BuildError::BadOutput { dir: dir.to_path_buf(), reason: "js guests are not supported yet".into() })
+/// The componentize-js release the SDK pins (sdk/js/package.json).
+pub const COMPONENTIZE_JS_VERSION: &str = "0.23.0";
+
+/// The node executable to run.
+pub fn node_path() -> PathBuf {
+    std::env::var_os("SUBNETD_NODE").map(PathBuf::from).unwrap_or_else(|| "node".into())
+}
+
+/// The guest's entry module: `package.json`'s `main` when it names one, else `app.js`.
+pub fn entry_module(dir: &Path) -> Result<PathBuf, BuildError> {
+    let manifest = dir.join("package.json");
+    if manifest.is_file() {
+        let text = std::fs::read_to_string(&manifest).map_err(|e| BuildError::io(&manifest, e))?;
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| BuildError::BadOutput {
+            dir: dir.to_path_buf(),
+            reason: format!("package.json does not parse: {e}"),
+        })?;
+        if let Some(main) = doc.get("main").and_then(|m| m.as_str()) {
+            let path = dir.join(main);
+            return if path.is_file() {
+                Ok(path)
+            } else {
+                Err(BuildError::BadOutput {
+                    dir: dir.to_path_buf(),
+                    reason: format!("package.json's main `{main}` does not exist"),
+                })
+            };
+        }
+    }
+    let app = dir.join("app.js");
+    if app.is_file() {
+        Ok(app)
+    } else {
+        Err(BuildError::BadOutput {
+            dir: dir.to_path_buf(),
+            reason: "a JavaScript guest needs an app.js (or a package.json whose main names its entry)".into(),
+        })
+    }
+}
+
+/// Builds the JavaScript guest in `dir` into a component at `out`.
+pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
+    let entry = entry_module(dir)?;
+    let sdk = toolchain.sdk_dir().join("js");
+    let script = sdk.join("build.mjs");
+    if !script.is_file() {
+        return Err(BuildError::BadOutput {
+            dir: dir.to_path_buf(),
+            reason: format!("the JavaScript SDK is not at {}", sdk.display()),
+        });
+    }
+    let install = format!("npm ci --prefix {}", sdk.display());
+    for package in ["@bytecodealliance/componentize-js", "rolldown"] {
+        if !sdk.join("node_modules").join(package).join("package.json").is_file() {
+            return Err(BuildError::MissingTool {
+                language: Language::JavaScript,
+                tool: format!("{package} (npm package of the JavaScript SDK)"),
+                install,
+            });
+        }
+    }
+    let mut command = Command::new(node_path());
+    command
+        .current_dir(dir)
+        .arg(&script)
+        .arg("--app")
+        .arg(&entry)
+        .arg("--wit")
+        .arg(toolchain.wit_dir())
+        .args(["--world", &world.to_string()])
+        .arg("--out")
+        .arg(out);
+    run_tool(command, Language::JavaScript, "node", "apt-get install -y nodejs npm", dir)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entry_is_package_main_or_app_js() {
+        let dir = std::env::temp_dir().join(format!("subnetd-js-entry-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(entry_module(&dir), Err(BuildError::BadOutput { .. })));
+        std::fs::write(dir.join("app.js"), "").unwrap();
+        assert_eq!(entry_module(&dir).unwrap(), dir.join("app.js"));
+        std::fs::write(dir.join("package.json"), r#"{"main": "src/main.js"}"#).unwrap();
+        assert!(matches!(entry_module(&dir), Err(BuildError::BadOutput { .. })));
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/main.js"), "").unwrap();
+        assert_eq!(entry_module(&dir).unwrap(), dir.join("src/main.js"));
+        std::fs::write(dir.join("package.json"), "{").unwrap();
+        assert!(matches!(entry_module(&dir), Err(BuildError::BadOutput { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Builds a JavaScript guest into a WebAssembly component; `subnetd build` runs this.
+//
+//   node sdk/js/build.mjs --app <guest>/app.js --wit <wit dir> --world <validator|miner> --out <file.wasm>
+//
+// Two steps: rolldown bundles the app, the SDK (imported as "subnet-sdk") and any npm
+// packages the guest installed into one ES module, leaving the contract's `subnet:*` and
+// `wasi:*` imports to the component; componentize-js then embeds it in StarlingMonkey. The
+// component never imports wasi:http (the `http` and `fetch-event` features are disabled), so
+// it needs nothing from the host beyond the contract and WASI's cli, clocks, random and
+// filesystem interfaces. Exit status 2 means bad arguments, 1 a failed build (message on stderr).
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function usage(message) {
+  console.error(`${message}\nusage: build.mjs --app app.js --wit WIT_DIR --world validator|miner --out OUT.wasm`);
+  process.exit(2);
+}
+
+let opts;
+try {
+  opts = parseArgs({
+    options: {
+      app: { type: 'string' },
+      wit: { type: 'string' },
+      world: { type: 'string' },
+      out: { type: 'string' },
+      'keep-bundle': { type: 'boolean', default: false },
+    },
+  }).values;
+} catch (e) {
+  usage(e.message);
+}
+for (const name of ['app', 'wit', 'world', 'out']) {
+  if (!opts[name]) usage(`missing --${name}`);
+}
+if (!['validator', 'miner'].includes(opts.world)) usage(`unknown world \`${opts.world}\``);
+
+const { rolldown } = await import('rolldown');
+const { componentize } = await import('@bytecodealliance/componentize-js');
+
+const work = await mkdtemp(join(tmpdir(), 'subnetd-js-'));
+try {
+  const bundle = await rolldown({
+    input: resolve(opts.app),
+    external: [/^subnet:/, /^wasi:/],
+    resolve: { alias: { 'subnet-sdk': join(here, 'subnet-sdk.js') } },
+    platform: 'neutral',
+    logLevel: 'warn',
+    onLog(level, log) {
+      console.error(`${level}: ${log.message}`);
+    },
+  });
+  const { output } = await bundle.generate({ format: 'esm', sourcemap: false });
+  await bundle.close();
+  const source = join(work, 'app.bundle.js');
+  await writeFile(source, output[0].code);
+  if (opts['keep-bundle']) await writeFile(`${opts.out}.bundle.js`, output[0].code);
+
+  const { component } = await componentize({
+    sourcePath: source,
+    witPath: resolve(opts.wit),
+    worldName: opts.world,
+    disableFeatures: ['http', 'fetch-event'],
+  });
+  await writeFile(opts.out, component);
+} catch (e) {
+  console.error(e?.stack ?? String(e));
+  process.exitCode = 1;
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
