@@ -169,8 +169,9 @@ pub struct Hyperparams {
     pub bonds_moving_average: u64,
     /// Bonds penalty, u16 proportion (`BondsPenalty`).
     pub bonds_penalty: u16,
-    /// Blocks without weights after which a neuron is inactive (`ActivityCutoff`).
-    pub activity_cutoff: u16,
+    /// Activity cutoff as thousandths of the tempo (`ActivityCutoffFactorMilli`, 1000..=50000):
+    /// a neuron without weights for [`Hyperparams::activity_cutoff_blocks`] blocks is inactive.
+    pub activity_cutoff_factor_milli: u32,
     /// Commit-reveal of weights on (`CommitRevealWeightsEnabled`).
     pub commit_reveal_enabled: bool,
     /// Epochs between commit and reveal (`RevealPeriodEpochs`).
@@ -216,7 +217,7 @@ impl Default for Hyperparams {
             kappa: 32_767,
             bonds_moving_average: 900_000,
             bonds_penalty: u16::MAX,
-            activity_cutoff: 5000,
+            activity_cutoff_factor_milli: 13_889,
             commit_reveal_enabled: false,
             commit_reveal_period: 1,
             yuma3_enabled: true,
@@ -230,6 +231,14 @@ impl Default for Hyperparams {
             min_non_immune_uids: 10,
             immune_owner_uids_limit: 1,
         }
+    }
+}
+
+impl Hyperparams {
+    /// Blocks without weights after which a neuron is inactive (`get_activity_cutoff_blocks`):
+    /// `max(1, factor_milli * tempo / 1000)`; 5000 at the defaults (13889, tempo 360).
+    pub fn activity_cutoff_blocks(&self) -> u64 {
+        (u64::from(self.activity_cutoff_factor_milli) * u64::from(self.tempo) / 1000).max(1)
     }
 }
 
@@ -300,8 +309,10 @@ pub enum ChainEvent {
         netuid: NetUid,
         /// Block of the epoch.
         block: BlockNumber,
-        /// Rao distributed (owner cut + incentives + dividends).
+        /// Rao credited as stake (owner cut + incentives + dividends).
         emitted: u64,
+        /// Rao of miner incentive burned because it went to the subnet owner's hotkeys.
+        burned: u64,
     },
 }
 
@@ -376,6 +387,7 @@ subtensor_errors!(
     AmountTooLow,
     RevealPeriodTooLarge,
     RevealPeriodTooSmall,
+    ActivityCutoffFactorMilliOutOfBounds,
 );
 
 /// Why a chain call failed.

@@ -1,14 +1,18 @@
 //! Durable storage of the local chain in a redb database.
 //!
-//! Layout: table `meta` holds the global record (block height, hotkey owners, settings) under
-//! the key `"global"`; table `subnets` holds one record per netuid (neurons, weights, bonds,
-//! commits, hyperparameters); table `pending` holds each subnet's pending emission, which
-//! changes every block and is therefore kept apart from the large subnet record.
-//! Values are JSON documents of the in-memory types, so the format follows them.
+//! Layout (values are JSON documents of the in-memory types, so the format follows them):
+//! * table `meta`: the global record (format, block height, settings) under `"global"` and the
+//!   hotkey → coldkey map under `"owners"`;
+//! * table `subnets`: one record per netuid with everything but the neurons (hyperparameters,
+//!   stake, commits);
+//! * table `neurons`: one record per neuron, keyed `netuid << 16 | uid`, so that an extrinsic
+//!   touching one neuron (`set_weights`) rewrites one small record, not the subnet;
+//! * table `clocks`: each subnet's pending emission and epoch schedule, which change every
+//!   block and are therefore kept apart from the larger records.
 //!
 //! Invariant: every write goes through one [`Store::write`] transaction that commits with
 //! redb's default (immediate, fsync) durability, so a killed process loses nothing committed
-//! and never sees half a block.
+//! and never sees half a transaction.
 //!
 //! Failure modes: any redb or JSON failure becomes [`ChainError::Storage`]; a database
 //! written by an incompatible version fails to decode at open instead of loading wrong state.
@@ -20,30 +24,66 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{ChainError, NetUid};
+use super::{ChainError, NetUid, Uid};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SUBNETS: TableDefinition<u16, &[u8]> = TableDefinition::new("subnets");
-const PENDING: TableDefinition<u16, &[u8]> = TableDefinition::new("pending");
+const NEURONS: TableDefinition<u32, &[u8]> = TableDefinition::new("neurons");
+const CLOCKS: TableDefinition<u16, &[u8]> = TableDefinition::new("clocks");
 const GLOBAL_KEY: &str = "global";
+const OWNERS_KEY: &str = "owners";
 
 fn storage<E: std::fmt::Display>(e: E) -> ChainError {
     ChainError::Storage(e.to_string())
 }
 
-/// What [`Store::load`] returns: the global record and the per-subnet records.
-pub(crate) struct Loaded<G, S, P> {
-    pub global: Option<G>,
-    pub subnets: BTreeMap<NetUid, S>,
-    pub pending: BTreeMap<NetUid, P>,
+fn neuron_key(netuid: NetUid, uid: Uid) -> u32 {
+    (u32::from(netuid) << 16) | u32::from(uid)
 }
 
-/// A batch of records to write in one transaction.
-pub(crate) struct Batch<'a, G, S, P> {
-    pub global: &'a G,
+/// What [`Store::load`] returns.
+pub(crate) struct Loaded<G, O, S, N, C> {
+    pub global: Option<G>,
+    pub owners: Option<O>,
+    pub subnets: BTreeMap<NetUid, S>,
+    /// Neurons per subnet, by uid.
+    pub neurons: BTreeMap<NetUid, BTreeMap<Uid, N>>,
+    pub clocks: BTreeMap<NetUid, C>,
+}
+
+/// A set of records to write in one transaction; `None` / empty parts are left as stored.
+pub(crate) struct Batch<'a, G, O, S, N, C> {
+    pub global: Option<&'a G>,
+    pub owners: Option<&'a O>,
     pub subnets: Vec<(NetUid, &'a S)>,
-    pub pending: Vec<(NetUid, &'a P)>,
+    pub neurons: Vec<(NetUid, Uid, &'a N)>,
+    pub removed_neurons: Vec<(NetUid, Uid)>,
+    pub clocks: Vec<(NetUid, &'a C)>,
     pub removed_subnets: Vec<NetUid>,
+}
+
+impl<G, O, S, N, C> Batch<'_, G, O, S, N, C> {
+    pub fn empty() -> Self {
+        Self {
+            global: None,
+            owners: None,
+            subnets: Vec::new(),
+            neurons: Vec::new(),
+            removed_neurons: Vec::new(),
+            clocks: Vec::new(),
+            removed_subnets: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.global.is_none()
+            && self.owners.is_none()
+            && self.subnets.is_empty()
+            && self.neurons.is_empty()
+            && self.removed_neurons.is_empty()
+            && self.clocks.is_empty()
+            && self.removed_subnets.is_empty()
+    }
 }
 
 /// The open database.
@@ -59,19 +99,29 @@ impl Store {
         {
             txn.open_table(META).map_err(storage)?;
             txn.open_table(SUBNETS).map_err(storage)?;
-            txn.open_table(PENDING).map_err(storage)?;
+            txn.open_table(NEURONS).map_err(storage)?;
+            txn.open_table(CLOCKS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         Ok(Self { db })
     }
 
     /// Reads everything.
-    pub fn load<G: DeserializeOwned, S: DeserializeOwned, P: DeserializeOwned>(
-        &self,
-    ) -> Result<Loaded<G, S, P>, ChainError> {
+    pub fn load<G, O, S, N, C>(&self) -> Result<Loaded<G, O, S, N, C>, ChainError>
+    where
+        G: DeserializeOwned,
+        O: DeserializeOwned,
+        S: DeserializeOwned,
+        N: DeserializeOwned,
+        C: DeserializeOwned,
+    {
         let txn = self.db.begin_read().map_err(storage)?;
         let meta = txn.open_table(META).map_err(storage)?;
         let global = match meta.get(GLOBAL_KEY).map_err(storage)? {
+            Some(v) => Some(serde_json::from_slice(v.value()).map_err(storage)?),
+            None => None,
+        };
+        let owners = match meta.get(OWNERS_KEY).map_err(storage)? {
             Some(v) => Some(serde_json::from_slice(v.value()).map_err(storage)?),
             None => None,
         };
@@ -80,37 +130,68 @@ impl Store {
             let (k, v) = row.map_err(storage)?;
             subnets.insert(k.value(), serde_json::from_slice(v.value()).map_err(storage)?);
         }
-        let mut pending = BTreeMap::new();
-        for row in txn.open_table(PENDING).map_err(storage)?.iter().map_err(storage)? {
+        let mut neurons: BTreeMap<NetUid, BTreeMap<Uid, N>> = BTreeMap::new();
+        for row in txn.open_table(NEURONS).map_err(storage)?.iter().map_err(storage)? {
             let (k, v) = row.map_err(storage)?;
-            pending.insert(k.value(), serde_json::from_slice(v.value()).map_err(storage)?);
+            let key = k.value();
+            let (netuid, uid) = ((key >> 16) as NetUid, (key & 0xffff) as Uid);
+            neurons
+                .entry(netuid)
+                .or_default()
+                .insert(uid, serde_json::from_slice(v.value()).map_err(storage)?);
         }
-        Ok(Loaded { global, subnets, pending })
+        let mut clocks = BTreeMap::new();
+        for row in txn.open_table(CLOCKS).map_err(storage)?.iter().map_err(storage)? {
+            let (k, v) = row.map_err(storage)?;
+            clocks.insert(k.value(), serde_json::from_slice(v.value()).map_err(storage)?);
+        }
+        Ok(Loaded { global, owners, subnets, neurons, clocks })
     }
 
     /// Writes a batch atomically and durably.
-    pub fn write<G: Serialize, S: Serialize, P: Serialize>(
-        &self,
-        batch: Batch<'_, G, S, P>,
-    ) -> Result<(), ChainError> {
+    pub fn write<G, O, S, N, C>(&self, batch: Batch<'_, G, O, S, N, C>) -> Result<(), ChainError>
+    where
+        G: Serialize,
+        O: Serialize,
+        S: Serialize,
+        N: Serialize,
+        C: Serialize,
+    {
         let txn = self.db.begin_write().map_err(storage)?;
         {
             let mut meta = txn.open_table(META).map_err(storage)?;
-            let g = serde_json::to_vec(batch.global).map_err(storage)?;
-            meta.insert(GLOBAL_KEY, g.as_slice()).map_err(storage)?;
+            if let Some(g) = batch.global {
+                let v = serde_json::to_vec(g).map_err(storage)?;
+                meta.insert(GLOBAL_KEY, v.as_slice()).map_err(storage)?;
+            }
+            if let Some(o) = batch.owners {
+                let v = serde_json::to_vec(o).map_err(storage)?;
+                meta.insert(OWNERS_KEY, v.as_slice()).map_err(storage)?;
+            }
             let mut subnets = txn.open_table(SUBNETS).map_err(storage)?;
             for (netuid, s) in batch.subnets {
                 let v = serde_json::to_vec(s).map_err(storage)?;
                 subnets.insert(netuid, v.as_slice()).map_err(storage)?;
             }
-            let mut pending = txn.open_table(PENDING).map_err(storage)?;
-            for (netuid, p) in batch.pending {
-                let v = serde_json::to_vec(p).map_err(storage)?;
-                pending.insert(netuid, v.as_slice()).map_err(storage)?;
+            let mut neurons = txn.open_table(NEURONS).map_err(storage)?;
+            for (netuid, uid, n) in batch.neurons {
+                let v = serde_json::to_vec(n).map_err(storage)?;
+                neurons.insert(neuron_key(netuid, uid), v.as_slice()).map_err(storage)?;
+            }
+            for (netuid, uid) in batch.removed_neurons {
+                neurons.remove(neuron_key(netuid, uid)).map_err(storage)?;
+            }
+            let mut clocks = txn.open_table(CLOCKS).map_err(storage)?;
+            for (netuid, c) in batch.clocks {
+                let v = serde_json::to_vec(c).map_err(storage)?;
+                clocks.insert(netuid, v.as_slice()).map_err(storage)?;
             }
             for netuid in batch.removed_subnets {
                 subnets.remove(netuid).map_err(storage)?;
-                pending.remove(netuid).map_err(storage)?;
+                clocks.remove(netuid).map_err(storage)?;
+                let lo = neuron_key(netuid, 0);
+                let hi = neuron_key(netuid, u16::MAX);
+                neurons.retain_in(lo..=hi, |_, _| false).map_err(storage)?;
             }
         }
         txn.commit().map_err(storage)

@@ -512,7 +512,8 @@ fn epoch_test_validator_permits() {
                 (0..validators_n as u16).collect(),
                 (validators_n as u16..network_n as u16).collect(),
             ),
-            1 => (0..network_n as u16).partition(|i| *i as usize % (network_n / validators_n) == 0),
+            1 => (0..network_n as u16)
+                .partition(|i| (*i as usize).is_multiple_of(network_n / validators_n)),
             _ => {
                 // Deterministic shuffle (multiplicative stride).
                 let perm: Vec<u16> =
