@@ -257,10 +257,7 @@ impl<K: AsRef<str>, V: AsRef<[u8]>> HeaderPair for &(K, V) {
 
 /// The current time in nanoseconds since the Unix epoch (0 if the clock is before 1970).
 pub fn unix_time_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
 /// A nonce for a new request: the current time in nanoseconds, but strictly greater than every
@@ -479,7 +476,11 @@ impl Verifier {
             skew_ns: duration_ns(config.allowed_skew),
             require_receiver: config.require_receiver,
             horizon: AtomicU64::new(0),
-            replay: Mutex::new(ReplayCache { seen: BTreeSet::new(), capacity: config.replay_capacity.max(1), horizon: 0 }),
+            replay: Mutex::new(ReplayCache {
+                seen: BTreeSet::new(),
+                capacity: config.replay_capacity.max(1),
+                horizon: 0,
+            }),
         }
     }
 
@@ -644,7 +645,8 @@ impl Verifier {
 }
 
 /// The six auth headers; [`AuthHeaderValues`] stores their values in this order.
-const NAMES: [&str; 6] = [HEADER_VERSION, HEADER_HOTKEY, HEADER_RECEIVER, HEADER_NONCE, HEADER_CRYPTO, HEADER_SIGNATURE];
+const NAMES: [&str; 6] =
+    [HEADER_VERSION, HEADER_HOTKEY, HEADER_RECEIVER, HEADER_NONCE, HEADER_CRYPTO, HEADER_SIGNATURE];
 
 /// A header value longer than this is not one the protocol produces (the longest is the
 /// 130-character signature); refusing it early keeps garbage cheap.
@@ -871,7 +873,8 @@ a56a26918fdf871b6cf09437e6588023a4ce423cf622621b2a7feee17612f704";
         // Signature hex: upper case, no 0x, whitespace between bytes (Python's bytes.fromhex).
         let sig = headers.iter().find(|(k, _)| k == HEADER_SIGNATURE).unwrap().1.clone();
         let bare = sig.trim_start_matches("0x").to_string();
-        let spaced: String = bare.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(" ");
+        let spaced: String =
+            bare.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(" ");
         for s in [bare.to_uppercase(), bare.clone(), format!("0x{spaced}\t")] {
             assert!(check(&with(&headers, HEADER_SIGNATURE, Some(&s))).is_ok(), "{s}");
         }
@@ -936,7 +939,10 @@ a56a26918fdf871b6cf09437e6588023a4ce423cf622621b2a7feee17612f704";
         // Scheme confusion: an ed25519 signature presented as sr25519, and vice versa.
         let ed = signed(&alice(CryptoType::Ed25519));
         assert_eq!(bad(METHOD, PATH, &with(&ed, HEADER_CRYPTO, None), BODY), Err(AuthError::BadSignature));
-        assert_eq!(bad(METHOD, PATH, &with(&headers, HEADER_CRYPTO, Some("ed25519")), BODY), Err(AuthError::BadSignature));
+        assert_eq!(
+            bad(METHOD, PATH, &with(&headers, HEADER_CRYPTO, Some("ed25519")), BODY),
+            Err(AuthError::BadSignature)
+        );
         // Failed attempts are not recorded: the genuine request still goes through.
         assert!(bad(METHOD, PATH, &headers, BODY).is_ok());
         assert_eq!(fresh.replay_cache_len(), 1);
@@ -948,7 +954,10 @@ a56a26918fdf871b6cf09437e6588023a4ce423cf622621b2a7feee17612f704";
         let me = bob().account_id();
         let headers = signed(&sender);
         let v = Verifier::default();
-        assert_eq!(v.verify(METHOD, PATH, &headers, BODY, &sender.account_id(), FIXED_NONCE), Err(AuthError::WrongReceiver));
+        assert_eq!(
+            v.verify(METHOD, PATH, &headers, BODY, &sender.account_id(), FIXED_NONCE),
+            Err(AuthError::WrongReceiver)
+        );
         // Another prefix's encoding of the right key is a different text, as in the SDK.
         let polkadot = crate::ss58_encode(0, &me);
         assert_eq!(check(&with(&headers, HEADER_RECEIVER, Some(&polkadot))), Err(AuthError::WrongReceiver));
@@ -961,7 +970,10 @@ a56a26918fdf871b6cf09437e6588023a4ce423cf622621b2a7feee17612f704";
         assert!(open.verify(METHOD, PATH, &unbound, BODY, &me, FIXED_NONCE).is_ok());
         // Even then, a bound request must name this server, and an unbound signature cannot be
         // passed off as bound.
-        assert_eq!(open.verify(METHOD, PATH, &headers, BODY, &sender.account_id(), FIXED_NONCE), Err(AuthError::WrongReceiver));
+        assert_eq!(
+            open.verify(METHOD, PATH, &headers, BODY, &sender.account_id(), FIXED_NONCE),
+            Err(AuthError::WrongReceiver)
+        );
         let forged = with(&unbound, HEADER_RECEIVER, Some(&me.to_ss58()));
         assert_eq!(open.verify(METHOD, PATH, &forged, BODY, &me, FIXED_NONCE), Err(AuthError::BadSignature));
     }
@@ -975,7 +987,10 @@ a56a26918fdf871b6cf09437e6588023a4ce423cf622621b2a7feee17612f704";
             assert_eq!((e.status(), e.sdk_class()), (401, "MalformedAuth"));
             assert!(e.to_string().contains(missing), "{e}");
         }
-        assert_eq!(check(&with(&headers, HEADER_HOTKEY, Some(""))), Err(AuthError::MissingHeader { header: HEADER_HOTKEY }));
+        assert_eq!(
+            check(&with(&headers, HEADER_HOTKEY, Some(""))),
+            Err(AuthError::MissingHeader { header: HEADER_HOTKEY })
+        );
         assert_eq!(check(&with(&headers, HEADER_VERSION, Some("2"))), Err(AuthError::UnsupportedVersion));
         assert_eq!(check(&with(&headers, HEADER_CRYPTO, Some("ecdsa"))), Err(AuthError::UnsupportedCrypto));
         assert_eq!(check(&with(&headers, HEADER_CRYPTO, Some("2"))), Err(AuthError::UnsupportedCrypto));
@@ -987,7 +1002,8 @@ a56a26918fdf871b6cf09437e6588023a4ce423cf622621b2a7feee17612f704";
         dup.push(("x-bittensor-nonce".into(), FIXED_NONCE.to_string()));
         assert_eq!(check(&dup), Err(AuthError::DuplicateHeader { header: HEADER_NONCE }));
         // Raw byte values (as http::HeaderValue gives them), one of them not UTF-8.
-        let mut raw: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
+        let mut raw: Vec<(String, Vec<u8>)> =
+            headers.iter().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
         let me = bob().account_id();
         assert!(Verifier::default().verify(METHOD, PATH, &raw, BODY, &me, FIXED_NONCE).is_ok());
         raw.retain(|(k, _)| k != HEADER_HOTKEY);
@@ -1014,11 +1030,17 @@ a56a26918fdf871b6cf09437e6588023a4ce423cf622621b2a7feee17612f704";
         assert_eq!(*pending.claimed_hotkey(), sender.account_id());
         assert_eq!((pending.nonce(), pending.crypto()), (FIXED_NONCE, CryptoType::Sr25519));
         // Reading the body took too long: the window is checked again.
-        assert!(matches!(v.complete(&pending, METHOD, PATH, BODY, FIXED_NONCE + 11_000_000_000), Err(AuthError::StaleNonce { .. })));
+        assert!(matches!(
+            v.complete(&pending, METHOD, PATH, BODY, FIXED_NONCE + 11_000_000_000),
+            Err(AuthError::StaleNonce { .. })
+        ));
         assert_eq!(v.complete(&pending, METHOD, PATH, BODY, FIXED_NONCE).unwrap().hotkey, sender.account_id());
         assert_eq!(v.complete(&pending, METHOD, PATH, BODY, FIXED_NONCE), Err(AuthError::ReplayedNonce));
         // Freshness is refused without touching the body or the signature.
-        assert!(matches!(v.check_headers(&headers, &me, FIXED_NONCE + 60_000_000_000), Err(AuthError::StaleNonce { .. })));
+        assert!(matches!(
+            v.check_headers(&headers, &me, FIXED_NONCE + 60_000_000_000),
+            Err(AuthError::StaleNonce { .. })
+        ));
     }
 
     #[test]
@@ -1026,7 +1048,8 @@ a56a26918fdf871b6cf09437e6588023a4ce423cf622621b2a7feee17612f704";
         let me = bob().account_id();
         let sender = alice(CryptoType::Sr25519);
         let v = Verifier::new(VerifierConfig { replay_capacity: 3, ..Default::default() });
-        let reqs: Vec<_> = (0..5).map(|i| sign_request(&sender, METHOD, PATH, BODY, Some(&me), FIXED_NONCE + i)).collect();
+        let reqs: Vec<_> =
+            (0..5).map(|i| sign_request(&sender, METHOD, PATH, BODY, Some(&me), FIXED_NONCE + i)).collect();
         let now = FIXED_NONCE + 10;
         for r in &reqs {
             v.verify(METHOD, PATH, r, BODY, &me, now).unwrap();
@@ -1127,6 +1150,9 @@ a56a26918fdf871b6cf09437e6588023a4ce423cf622621b2a7feee17612f704";
             assert!(e.reason().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", e.reason());
             assert!(matches!(e.status(), 400 | 401));
         }
-        assert_eq!(AuthError::StaleNonce { max_age: DEFAULT_MAX_AGE }.to_string(), "nonce is older than the 10s freshness window");
+        assert_eq!(
+            AuthError::StaleNonce { max_age: DEFAULT_MAX_AGE }.to_string(),
+            "nonce is older than the 10s freshness window"
+        );
     }
 }

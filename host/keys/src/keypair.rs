@@ -24,8 +24,8 @@ pub const SR25519_SIGNING_CONTEXT: &[u8] = b"substrate";
 /// The secret seed of Substrate's development phrase
 /// ("bottom drive obey lake curtain smoke basket hold race lonely fit walk"), the root of `//Alice`.
 const DEV_PHRASE_SEED: [u8; 32] = [
-    0xfa, 0xc7, 0x95, 0x9d, 0xbf, 0xe7, 0x2f, 0x05, 0x2e, 0x5a, 0x0c, 0x3c, 0x8d, 0x65, 0x30, 0xf2,
-    0x02, 0xb0, 0x2f, 0xd8, 0xf9, 0xf5, 0xca, 0x35, 0x80, 0xec, 0x8d, 0xeb, 0x77, 0x97, 0x47, 0x9e,
+    0xfa, 0xc7, 0x95, 0x9d, 0xbf, 0xe7, 0x2f, 0x05, 0x2e, 0x5a, 0x0c, 0x3c, 0x8d, 0x65, 0x30, 0xf2, 0x02, 0xb0, 0x2f,
+    0xd8, 0xf9, 0xf5, 0xca, 0x35, 0x80, 0xec, 0x8d, 0xeb, 0x77, 0x97, 0x47, 0x9e,
 ];
 
 /// The signature scheme of a key. Codes match the SDK's `CRYPTO_ED25519` (0) and `CRYPTO_SR25519` (1).
@@ -89,24 +89,16 @@ impl fmt::Display for CryptoType {
 /// Returns `Ok(false)` for a well-formed signature that does not verify, and
 /// [`KeyError::InvalidEncoding`] when the signature or public key cannot be decoded (wrong length,
 /// not a curve point, an sr25519 signature without schnorrkel's marker bit).
-pub fn verify(
-    crypto: CryptoType,
-    account: &AccountId,
-    message: &[u8],
-    signature: &[u8],
-) -> Result<bool, KeyError> {
+pub fn verify(crypto: CryptoType, account: &AccountId, message: &[u8], signature: &[u8]) -> Result<bool, KeyError> {
     match crypto {
         CryptoType::Sr25519 => {
             if signature.len() != 64 {
                 return Err(KeyError::InvalidEncoding { what: "signature", reason: "sr25519 signatures are 64 bytes" });
             }
-            let public = schnorrkel::PublicKey::from_bytes(&account.0).map_err(|_| {
-                KeyError::InvalidEncoding { what: "public key", reason: "not a valid ristretto point" }
-            })?;
-            let sig = schnorrkel::Signature::from_bytes(signature).map_err(|_| KeyError::InvalidEncoding {
-                what: "signature",
-                reason: "not a schnorrkel signature",
-            })?;
+            let public = schnorrkel::PublicKey::from_bytes(&account.0)
+                .map_err(|_| KeyError::InvalidEncoding { what: "public key", reason: "not a valid ristretto point" })?;
+            let sig = schnorrkel::Signature::from_bytes(signature)
+                .map_err(|_| KeyError::InvalidEncoding { what: "signature", reason: "not a schnorrkel signature" })?;
             Ok(public.verify_simple(SR25519_SIGNING_CONTEXT, message, &sig).is_ok())
         }
         CryptoType::Ed25519 => {
@@ -114,9 +106,8 @@ pub fn verify(
                 what: "signature",
                 reason: "ed25519 signatures are 64 bytes",
             })?;
-            let public = ed25519_dalek::VerifyingKey::from_bytes(&account.0).map_err(|_| {
-                KeyError::InvalidEncoding { what: "public key", reason: "not a valid ed25519 point" }
-            })?;
+            let public = ed25519_dalek::VerifyingKey::from_bytes(&account.0)
+                .map_err(|_| KeyError::InvalidEncoding { what: "public key", reason: "not a valid ed25519 point" })?;
             let sig = ed25519_dalek::Signature::from_bytes(&sig_bytes);
             Ok(public.verify_strict(message, &sig).is_ok())
         }
@@ -217,11 +208,16 @@ impl Keypair {
                 };
                 for (hard, cc) in junctions {
                     if hard {
-                        let (mini, _) = kp.secret.hard_derive_mini_secret_key(Some(schnorrkel::derive::ChainCode(cc)), b"");
+                        let (mini, _) =
+                            kp.secret.hard_derive_mini_secret_key(Some(schnorrkel::derive::ChainCode(cc)), b"");
                         seed = Some(Zeroizing::new(mini.to_bytes()));
                         kp = mini.expand_to_keypair(schnorrkel::ExpansionMode::Ed25519);
                     } else {
-                        let (derived, _) = schnorrkel::derive::Derivation::derived_key_simple(&kp, schnorrkel::derive::ChainCode(cc), []);
+                        let (derived, _) = schnorrkel::derive::Derivation::derived_key_simple(
+                            &kp,
+                            schnorrkel::derive::ChainCode(cc),
+                            [],
+                        );
                         // A soft-derived key has no mini secret; keyfiles carry its privateKey instead.
                         seed = None;
                         kp = derived;
@@ -385,7 +381,10 @@ mod tests {
     #[test]
     fn ed25519_rfc8032_vector() {
         // RFC 8032 section 7.1, TEST 1 (empty message).
-        let seed: [u8; 32] = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap().try_into().unwrap();
+        let seed: [u8; 32] = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap()
+            .try_into()
+            .unwrap();
         let kp = Keypair::from_seed(CryptoType::Ed25519, &seed);
         assert_eq!(hex::encode(kp.public_key()), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
         assert_eq!(

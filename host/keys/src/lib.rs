@@ -30,7 +30,10 @@ mod wallet;
 
 pub use account::{AccountId, SS58_PREFIX, ss58_decode, ss58_encode};
 pub use keypair::{CryptoType, Hotkey, Keypair, SR25519_SIGNING_CONTEXT, verify};
-pub use wallet::{decrypt_nacl, default_wallets_root, encrypt_nacl, encryption_method, hotkey_path};
+pub use wallet::{
+    coldkey_path, decrypt_nacl, default_wallets_root, encrypt_nacl, encryption_method, hotkey_path, load_coldkeypub,
+    public_from_keyfile_data,
+};
 
 /// Errors from key handling. Variants carry the file (if any) and what was wrong.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +62,9 @@ pub enum KeyError {
         method: &'static str,
     },
     /// The keyfile uses an encryption this module does not implement.
-    #[error("keyfile {path} uses {method} encryption, which subnetd cannot decrypt; re-save it with btcli using NaCl or no encryption")]
+    #[error(
+        "keyfile {path} uses {method} encryption, which subnetd cannot decrypt; re-save it with btcli using NaCl or no encryption"
+    )]
     UnsupportedEncryption {
         /// The file.
         path: PathBuf,

@@ -27,9 +27,8 @@ use crate::keypair::Secret;
 use crate::{AccountId, CryptoType, KeyError, Keypair};
 
 /// The libsodium Argon2i salt the bittensor SDK uses for every `$NACL` keyfile.
-const NACL_SALT: [u8; 16] = [
-    0x13, 0x71, 0x83, 0xdf, 0xf1, 0x5a, 0x09, 0xbc, 0x9c, 0x90, 0xb5, 0x51, 0x87, 0x39, 0xe9, 0xb1,
-];
+const NACL_SALT: [u8; 16] =
+    [0x13, 0x71, 0x83, 0xdf, 0xf1, 0x5a, 0x09, 0xbc, 0x9c, 0x90, 0xb5, 0x51, 0x87, 0x39, 0xe9, 0xb1];
 /// libsodium `crypto_pwhash_argon2i_OPSLIMIT_SENSITIVE`.
 const NACL_ARGON2I_OPS: u32 = 8;
 /// libsodium `crypto_pwhash_argon2i_MEMLIMIT_SENSITIVE` (512 MiB), in KiB as argon2 counts it.
@@ -102,34 +101,37 @@ impl Keypair {
         Zeroizing::new(Value::Object(m).to_string())
     }
 
+    /// The public-only keyfile JSON the SDK writes next to a key (`<hotkey>pub.txt`,
+    /// `coldkeypub.txt`): `cryptoType`, `ss58Address`, `accountId`, `publicKey`.
+    pub fn to_public_keyfile_json(&self) -> String {
+        let public = format!("0x{}", hex::encode(self.public_key()));
+        let mut m = Map::new();
+        m.insert("cryptoType".into(), Value::from(self.crypto_type().code()));
+        m.insert("ss58Address".into(), Value::String(self.ss58_address()));
+        m.insert("accountId".into(), Value::String(public.clone()));
+        m.insert("publicKey".into(), Value::String(public));
+        Value::Object(m).to_string()
+    }
+
     /// Writes this key as a plain-JSON keyfile at `path` (mode 0600, parent directories 0700),
     /// atomically via a temporary file. Refuses to replace an existing file unless `overwrite`.
     pub fn save_to_file(&self, path: &Path, overwrite: bool) -> Result<(), KeyError> {
+        write_private(path, self.to_keyfile_json().as_bytes(), overwrite)
+    }
+
+    /// Like [`save_to_file`](Self::save_to_file), encrypted with `password` in the SDK's `$NACL`
+    /// format (what `btcli` writes for password-protected keys). Costs about a second and 512 MiB.
+    pub fn save_to_file_encrypted(&self, path: &Path, password: &str, overwrite: bool) -> Result<(), KeyError> {
         if path.exists() && !overwrite {
             return Err(KeyError::AlreadyExists { path: path.to_path_buf() });
         }
-        if let Some(parent) = path.parent() {
-            create_private_dirs(parent).map_err(|e| io_err(parent, e))?;
-        }
-        let mut tmp_name = path.as_os_str().to_owned();
-        tmp_name.push(".tmp");
-        let tmp = PathBuf::from(tmp_name);
-        let json = self.to_keyfile_json();
-        let result = (|| {
-            let mut f = private_file(&tmp)?;
-            f.write_all(json.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, path)
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(path, e));
-        }
-        Ok(())
+        let sealed = encrypt_nacl(self.to_keyfile_json().as_bytes(), password)?;
+        write_private(path, &sealed, overwrite)
     }
 
-    /// Writes this key as `<wallets_root>/<wallet>/hotkeys/<hotkey>` (plain JSON, like
-    /// `btcli wallet new_hotkey`); returns the path written.
+    /// Writes this key as `<wallets_root>/<wallet>/hotkeys/<hotkey>` plus the public
+    /// `<hotkey>pub.txt` beside it, as `btcli wallet new_hotkey` does (plain JSON); returns the
+    /// hotkey's path. Refuses, before writing anything, if either file exists and not `overwrite`.
     pub fn save_to_wallet(
         &self,
         wallets_root: &Path,
@@ -137,10 +139,96 @@ impl Keypair {
         hotkey: &str,
         overwrite: bool,
     ) -> Result<PathBuf, KeyError> {
+        self.save_to_wallet_inner(wallets_root, wallet, hotkey, None, overwrite)
+    }
+
+    /// [`save_to_wallet`](Self::save_to_wallet) with the hotkey file encrypted by `password`
+    /// (`$NACL`); the `pub.txt` file stays plain, as the SDK writes it.
+    pub fn save_to_wallet_encrypted(
+        &self,
+        wallets_root: &Path,
+        wallet: &str,
+        hotkey: &str,
+        password: &str,
+        overwrite: bool,
+    ) -> Result<PathBuf, KeyError> {
+        self.save_to_wallet_inner(wallets_root, wallet, hotkey, Some(password), overwrite)
+    }
+
+    fn save_to_wallet_inner(
+        &self,
+        wallets_root: &Path,
+        wallet: &str,
+        hotkey: &str,
+        password: Option<&str>,
+        overwrite: bool,
+    ) -> Result<PathBuf, KeyError> {
         let path = hotkey_path(wallets_root, wallet, hotkey)?;
-        self.save_to_file(&path, overwrite)?;
+        let pub_path = hotkey_path(wallets_root, wallet, &format!("{hotkey}pub.txt"))?;
+        if !overwrite {
+            for p in [&path, &pub_path] {
+                if p.exists() {
+                    return Err(KeyError::AlreadyExists { path: p.clone() });
+                }
+            }
+        }
+        match password {
+            None => self.save_to_file(&path, overwrite)?,
+            Some(pw) => self.save_to_file_encrypted(&path, pw, overwrite)?,
+        }
+        write_private(&pub_path, self.to_public_keyfile_json().as_bytes(), true)?;
         Ok(path)
     }
+}
+
+/// Writes `data` to `path` atomically (temporary file, fsync, rename), mode 0600, creating
+/// parent directories 0700. Refuses to replace an existing file unless `overwrite`.
+fn write_private(path: &Path, data: &[u8], overwrite: bool) -> Result<(), KeyError> {
+    if path.exists() && !overwrite {
+        return Err(KeyError::AlreadyExists { path: path.to_path_buf() });
+    }
+    if let Some(parent) = path.parent() {
+        create_private_dirs(parent).map_err(|e| io_err(parent, e))?;
+    }
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    let result = (|| {
+        let mut f = private_file(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(path, e));
+    }
+    Ok(())
+}
+
+/// Reads a wallet's public coldkey (`<root>/<wallet>/coldkeypub.txt`, never encrypted) without
+/// touching the coldkey itself, which is usually password-protected and never needed here.
+pub fn load_coldkeypub(wallets_root: &Path, wallet: &str) -> Result<(AccountId, CryptoType), KeyError> {
+    let path = coldkey_path(wallets_root, wallet)?.with_file_name("coldkeypub.txt");
+    let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
+    public_from_keyfile_data(&data, &path)
+}
+
+/// The public key and scheme recorded in keyfile data (a public-only `*pub.txt` file or a plain
+/// keyfile; encrypted data is refused with [`KeyError::Encrypted`]).
+pub fn public_from_keyfile_data(data: &[u8], path: &Path) -> Result<(AccountId, CryptoType), KeyError> {
+    if let Some(method) = encryption_method(data) {
+        return Err(KeyError::Encrypted { path: path.to_path_buf(), method });
+    }
+    let malformed = |reason: String| KeyError::Malformed { path: path.to_path_buf(), reason };
+    let obj: Map<String, Value> = match serde_json::from_slice(data) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err(malformed("not a JSON object".into())),
+        Err(e) => return Err(malformed(format!("invalid JSON: {e}"))),
+    };
+    let crypto = keyfile_crypto(&obj, path)?;
+    let claimed = keyfile_claimed_public(&obj, path)?;
+    claimed.map(|id| (id, crypto)).ok_or_else(|| malformed("no publicKey, accountId or ss58Address".into()))
 }
 
 /// The default wallets directory, `~/.bittensor/wallets` (from `$HOME`), if `$HOME` is set.
@@ -151,21 +239,31 @@ pub fn default_wallets_root() -> Option<PathBuf> {
 /// `<root>/<wallet>/hotkeys/<hotkey>`, refusing names that are empty or contain path separators
 /// or `..` (names come from configs and CLIs; they must not reach outside the wallet tree).
 pub fn hotkey_path(wallets_root: &Path, wallet: &str, hotkey: &str) -> Result<PathBuf, KeyError> {
-    for name in [wallet, hotkey] {
-        let reason = if name.is_empty() {
-            Some("empty")
-        } else if name.contains('/') || name.contains('\\') || name.contains('\0') {
-            Some("contains a path separator")
-        } else if name == "." || name == ".." {
-            Some("is a relative path component")
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            return Err(KeyError::InvalidName { name: name.to_string(), reason });
-        }
-    }
+    check_name(wallet)?;
+    check_name(hotkey)?;
     Ok(wallets_root.join(wallet).join("hotkeys").join(hotkey))
+}
+
+/// `<root>/<wallet>/coldkey`, with the same name checks as [`hotkey_path`].
+pub fn coldkey_path(wallets_root: &Path, wallet: &str) -> Result<PathBuf, KeyError> {
+    check_name(wallet)?;
+    Ok(wallets_root.join(wallet).join("coldkey"))
+}
+
+fn check_name(name: &str) -> Result<(), KeyError> {
+    let reason = if name.is_empty() {
+        Some("empty")
+    } else if name.contains('/') || name.contains('\\') || name.contains('\0') {
+        Some("contains a path separator")
+    } else if name == "." || name == ".." {
+        Some("is a relative path component")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(KeyError::InvalidName { name: name.to_string(), reason }),
+        None => Ok(()),
+    }
 }
 
 /// The encryption of keyfile bytes as the SDK names it, or `None` for plain data.
@@ -182,9 +280,8 @@ pub fn encryption_method(data: &[u8]) -> Option<&'static str> {
 }
 
 fn nacl_key(password: &str, path: &Path) -> Result<Zeroizing<[u8; 32]>, KeyError> {
-    let params = argon2::Params::new(NACL_ARGON2I_MEM_KIB, NACL_ARGON2I_OPS, 1, Some(32)).map_err(|e| {
-        KeyError::Malformed { path: path.to_path_buf(), reason: format!("argon2 parameters: {e}") }
-    })?;
+    let params = argon2::Params::new(NACL_ARGON2I_MEM_KIB, NACL_ARGON2I_OPS, 1, Some(32))
+        .map_err(|e| KeyError::Malformed { path: path.to_path_buf(), reason: format!("argon2 parameters: {e}") })?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2i, argon2::Version::V0x13, params);
     let mut key = Zeroizing::new([0u8; 32]);
     argon
@@ -197,10 +294,9 @@ fn nacl_key(password: &str, path: &Path) -> Result<Zeroizing<[u8; 32]>, KeyError
 /// from Argon2i(password, fixed salt, 8 passes, 512 MiB). Costs about a second and 512 MiB.
 pub fn decrypt_nacl(data: &[u8], password: &str, path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     use crypto_secretbox::aead::{Aead as _, KeyInit as _};
-    let rest = data.strip_prefix(NACL_MAGIC).ok_or_else(|| KeyError::Malformed {
-        path: path.to_path_buf(),
-        reason: "missing $NACL header".into(),
-    })?;
+    let rest = data
+        .strip_prefix(NACL_MAGIC)
+        .ok_or_else(|| KeyError::Malformed { path: path.to_path_buf(), reason: "missing $NACL header".into() })?;
     if rest.len() < NACL_NONCE_LEN + NACL_TAG_LEN {
         return Err(KeyError::Malformed { path: path.to_path_buf(), reason: "encrypted data too short".into() });
     }
@@ -238,38 +334,32 @@ fn decode_hex_field(s: &str, field: &str, path: &Path) -> Result<Zeroizing<Vec<u
         .map_err(|_| KeyError::Malformed { path: path.to_path_buf(), reason: format!("{field} is not hex") })
 }
 
-fn parse_keyfile_json(data: &[u8], path: &Path) -> Result<Keypair, KeyError> {
-    let malformed = |reason: String| KeyError::Malformed { path: path.to_path_buf(), reason };
-    let value: Zeroizing<String> = Zeroizing::new(
-        std::str::from_utf8(data).map_err(|_| malformed("not UTF-8 (and not a known encrypted format)".into()))?.to_owned(),
-    );
-    let obj: Map<String, Value> = match serde_json::from_str(&value) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return Err(malformed("not a JSON object".into())),
-        Err(e) => return Err(malformed(format!("invalid JSON: {e}"))),
-    };
-    let text_field = |name: &str| -> Result<Option<&str>, KeyError> {
-        match obj.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(_) => Err(malformed(format!("{name} is not a string"))),
-        }
-    };
+fn text_field<'a>(obj: &'a Map<String, Value>, name: &str, path: &Path) -> Result<Option<&'a str>, KeyError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(KeyError::Malformed { path: path.to_path_buf(), reason: format!("{name} is not a string") }),
+    }
+}
 
+fn keyfile_crypto(obj: &Map<String, Value>, path: &Path) -> Result<CryptoType, KeyError> {
+    let malformed = |reason: String| KeyError::Malformed { path: path.to_path_buf(), reason };
     // Keyfiles written before cryptoType existed are sr25519.
-    let crypto = match obj.get("cryptoType") {
+    Ok(match obj.get("cryptoType") {
         None | Some(Value::Null) => CryptoType::Sr25519,
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(CryptoType::from_code)
-            .ok_or_else(|| malformed(format!("unknown cryptoType {n}")))?,
+        Some(Value::Number(n)) => {
+            n.as_u64().and_then(CryptoType::from_code).ok_or_else(|| malformed(format!("unknown cryptoType {n}")))?
+        }
         Some(Value::String(s)) => CryptoType::parse(s).ok_or_else(|| malformed(format!("unknown cryptoType {s:?}")))?,
         Some(_) => return Err(malformed("cryptoType is not a number".into())),
-    };
+    })
+}
 
-    // The public key the file claims, used to check the secret and to disambiguate sr25519
-    // privateKey encodings.
-    let claimed: Option<AccountId> = match (text_field("publicKey")?.or(text_field("accountId")?), text_field("ss58Address")?) {
+/// The public key a keyfile claims (`publicKey`, else `accountId`, else `ss58Address`).
+fn keyfile_claimed_public(obj: &Map<String, Value>, path: &Path) -> Result<Option<AccountId>, KeyError> {
+    let malformed = |reason: String| KeyError::Malformed { path: path.to_path_buf(), reason };
+    let hex_public = text_field(obj, "publicKey", path)?.or(text_field(obj, "accountId", path)?);
+    Ok(match (hex_public, text_field(obj, "ss58Address", path)?) {
         (Some(hexpk), _) => {
             let bytes = decode_hex_field(hexpk, "publicKey", path)?;
             let arr: [u8; 32] = bytes[..].try_into().map_err(|_| malformed("publicKey is not 32 bytes".into()))?;
@@ -277,7 +367,26 @@ fn parse_keyfile_json(data: &[u8], path: &Path) -> Result<Keypair, KeyError> {
         }
         (None, Some(addr)) => Some(AccountId::from_ss58(addr).map_err(|e| malformed(format!("ss58Address: {e}")))?),
         (None, None) => None,
+    })
+}
+
+fn parse_keyfile_json(data: &[u8], path: &Path) -> Result<Keypair, KeyError> {
+    let malformed = |reason: String| KeyError::Malformed { path: path.to_path_buf(), reason };
+    let value: Zeroizing<String> = Zeroizing::new(
+        std::str::from_utf8(data)
+            .map_err(|_| malformed("not UTF-8 (and not a known encrypted format)".into()))?
+            .to_owned(),
+    );
+    let obj: Map<String, Value> = match serde_json::from_str(&value) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err(malformed("not a JSON object".into())),
+        Err(e) => return Err(malformed(format!("invalid JSON: {e}"))),
     };
+    let text_field = |name: &str| text_field(&obj, name, path);
+    let crypto = keyfile_crypto(&obj, path)?;
+    // The public key the file claims, used to check the secret and to disambiguate sr25519
+    // privateKey encodings.
+    let claimed = keyfile_claimed_public(&obj, path)?;
 
     let keypair = if let Some(seed_hex) = text_field("secretSeed")? {
         let seed = decode_hex_field(seed_hex, "secretSeed", path)?;
@@ -399,6 +508,17 @@ mod tests {
             assert!(back.verify(b"x", &kp.sign(b"x")).unwrap());
             assert!(matches!(kp.save_to_wallet(dir.path(), "w", name, false), Err(KeyError::AlreadyExists { .. })));
             kp.save_to_wallet(dir.path(), "w", name, true).unwrap();
+            // The public companion file, as the SDK writes it.
+            let pub_path = dir.path().join("w").join("hotkeys").join(format!("{name}pub.txt"));
+            let (id, c) = public_from_keyfile_data(&fs::read(&pub_path).unwrap(), &pub_path).unwrap();
+            assert_eq!((id, c), (kp.account_id(), crypto));
+            assert!(matches!(Keypair::load_from_file(&pub_path, None), Err(KeyError::NoSecret { .. })));
+            // A leftover pub file alone also blocks a non-overwriting save, before anything is written.
+            fs::remove_file(&path).unwrap();
+            let e = kp.save_to_wallet(dir.path(), "w", name, false).unwrap_err();
+            assert!(matches!(&e, KeyError::AlreadyExists { path } if *path == pub_path), "{e}");
+            assert!(!path.exists());
+            kp.save_to_wallet(dir.path(), "w", name, true).unwrap();
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt as _;
@@ -430,12 +550,21 @@ mod tests {
         let p = Path::new("/w/hotkeys/h");
         let other = Keypair::generate(CryptoType::Sr25519).ss58_address();
         let seed_json = format!(r#"{{"secretSeed":"0x{}","ss58Address":"{other}"}}"#, "11".repeat(32));
-        assert!(matches!(Keypair::from_keyfile_data(seed_json.as_bytes(), None, p), Err(KeyError::PublicKeyMismatch { .. })));
+        assert!(matches!(
+            Keypair::from_keyfile_data(seed_json.as_bytes(), None, p),
+            Err(KeyError::PublicKeyMismatch { .. })
+        ));
         let pub_only = format!(r#"{{"ss58Address":"{other}","publicKey":null}}"#);
         assert!(matches!(Keypair::from_keyfile_data(pub_only.as_bytes(), None, p), Err(KeyError::NoSecret { .. })));
         assert!(matches!(Keypair::from_keyfile_data(b"{not json", None, p), Err(KeyError::Malformed { .. })));
-        assert!(matches!(Keypair::from_keyfile_data(br#"{"secretSeed":"0x12"}"#, None, p), Err(KeyError::Malformed { .. })));
-        assert!(matches!(Keypair::from_keyfile_data(br#"{"secretSeed":"zz"}"#, None, p), Err(KeyError::Malformed { .. })));
+        assert!(matches!(
+            Keypair::from_keyfile_data(br#"{"secretSeed":"0x12"}"#, None, p),
+            Err(KeyError::Malformed { .. })
+        ));
+        assert!(matches!(
+            Keypair::from_keyfile_data(br#"{"secretSeed":"zz"}"#, None, p),
+            Err(KeyError::Malformed { .. })
+        ));
         for (data, method) in [
             (&b"$NACLxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"[..], "NaCl"),
             (b"$ANSIBLE_VAULT;1.1;AES256\n3338", "Ansible Vault"),
@@ -449,9 +578,17 @@ mod tests {
             Keypair::from_keyfile_data(b"gAAAAABk", Some("pw"), p),
             Err(KeyError::UnsupportedEncryption { method: "legacy", .. })
         ));
-        assert!(matches!(Keypair::load_hotkey(Path::new("/nonexistent-root"), "w", "h", None), Err(KeyError::NotFound { .. })));
+        assert!(matches!(
+            Keypair::load_hotkey(Path::new("/nonexistent-root"), "w", "h", None),
+            Err(KeyError::NotFound { .. })
+        ));
         assert!(matches!(hotkey_path(Path::new("/r"), "..", "h"), Err(KeyError::InvalidName { .. })));
         assert!(matches!(hotkey_path(Path::new("/r"), "w", "a/b"), Err(KeyError::InvalidName { .. })));
+        assert!(matches!(coldkey_path(Path::new("/r"), ".."), Err(KeyError::InvalidName { .. })));
+        assert_eq!(coldkey_path(Path::new("/r"), "w").unwrap(), Path::new("/r/w/coldkey"));
+        assert!(matches!(load_coldkeypub(Path::new("/nonexistent-root"), "w"), Err(KeyError::NotFound { .. })));
+        assert!(matches!(public_from_keyfile_data(b"$NACLxx", p), Err(KeyError::Encrypted { .. })));
+        assert!(matches!(public_from_keyfile_data(br#"{"cryptoType":1}"#, p), Err(KeyError::Malformed { .. })));
     }
 
     /// A `$NACL` hotkey written by the Python SDK (bittensor 11.3.0 / bittensor-core 0.1.5,

@@ -1,8 +1,8 @@
 """Regenerates fixtures/nacl_hotkey_bob: the //Bob sr25519 hotkey keyfile, encrypted by the
 bittensor SDK's own keyfile code ($NACL format) with the password "subnetd-test".
 
-Run with the interop venv: $SUBNETD_BT_PYTHON tests/interop/make_nacl_fixture.py
-Used by the unit test `net::keys::tests::decrypts_sdk_nacl_keyfile`.
+Run with the interop venv, from host/keys: ../../.venv/bin/python tests/interop/make_nacl_fixture.py
+Used by the unit test `wallet::tests::decrypts_sdk_nacl_keyfile`.
 """
 import pathlib
 
