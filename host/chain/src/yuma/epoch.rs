@@ -199,17 +199,16 @@ pub fn run_epoch(
         );
         let liquid = params.liquid_alpha.filter(|_| consensus.iter().any(|c| *c != ZERO));
         ema_bonds = match liquid {
-            Some(la) => {
-                let alphas = math::liquid_alpha_values_sparse(
-                    &weights_for_bonds,
-                    &bonds,
-                    &consensus,
-                    float_u16(la.alpha_low),
-                    float_u16(la.alpha_high),
-                    I32F32::saturating_from_num(la.alpha_sigmoid_steepness),
-                );
-                math::mat_ema_alpha_sparse(&weights_for_bonds, &bonds, &alphas)
-            }
+            // The pallet's `compute_liquid_alpha_values_sparse` + `mat_ema_alpha_sparse`,
+            // fused: same result, rates computed only where they are used.
+            Some(la) => math::mat_ema_liquid_alpha_sparse(
+                &weights_for_bonds,
+                &bonds,
+                &consensus,
+                float_u16(la.alpha_low),
+                float_u16(la.alpha_high),
+                I32F32::saturating_from_num(la.alpha_sigmoid_steepness),
+            ),
             None => math::mat_ema_sparse(
                 &weights_for_bonds,
                 &bonds,

@@ -677,6 +677,65 @@ pub fn liquid_alpha_values_sparse(
         .collect()
 }
 
+/// [`liquid_alpha_values_sparse`] followed by [`mat_ema_alpha_sparse`], bit for bit, without
+/// the dense matrix: a rate only reaches the output where the new row has an entry, so only
+/// those rates are computed (each from the same `(consensus, weight, bond)` triple the dense
+/// pass reads). Rows without weights produce empty rows either way and are skipped. This
+/// turns `n^2` fixed-point exponentials into one per stored weight.
+pub fn mat_ema_liquid_alpha_sparse(
+    new: &[Vec<(u16, I32F32)>],
+    old: &[Vec<(u16, I32F32)>],
+    consensus: &[I32F32],
+    alpha_low: I32F32,
+    alpha_high: I32F32,
+    steepness: I32F32,
+) -> SparseMatrix {
+    if new.len() != old.len() {
+        // The dense pass yields no rates, and the EMA then returns `new` unchanged.
+        return new.to_vec();
+    }
+    let n = consensus.len();
+    new.iter()
+        .zip(old.iter())
+        .map(|(new_row, old_row)| {
+            if new_row.is_empty() || n == 0 {
+                return Vec::new();
+            }
+            // What the dense pass's cursors read at each column.
+            let mut w_at = vec![ZERO; n];
+            let mut b_at = vec![ZERO; n];
+            let mut w_it = new_row.iter().peekable();
+            let mut b_it = old_row.iter().peekable();
+            for j in 0..n {
+                w_at[j] = seek(&mut w_it, j as u16);
+                b_at[j] = seek(&mut b_it, j as u16);
+            }
+            // The old value the EMA decays at each column (later entries overwrite).
+            let mut old_at: Vec<Option<I32F32>> = vec![None; n];
+            for (j, o) in old_row {
+                if let Some(slot) = old_at.get_mut(*j as usize) {
+                    *slot = Some(*o);
+                }
+            }
+            let mut rates: Vec<Option<I32F32>> = vec![None; n];
+            new_row
+                .iter()
+                .filter_map(|(j, w)| {
+                    let ju = *j as usize;
+                    let c = consensus.get(ju)?;
+                    let a = *rates[ju].get_or_insert_with(|| {
+                        alpha_sigmoid(*c, w_at[ju], b_at[ju], alpha_low, alpha_high, steepness)
+                    });
+                    let d = old_at[ju].map_or(ZERO, |o| ONE.saturating_sub(a).saturating_mul(o));
+                    let inc = a.saturating_mul(*w).max(ZERO);
+                    let v = d.saturating_add(inc).min(ONE);
+                    (v > ZERO).then_some((*j, v))
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Advances a sorted sparse-row cursor to column `j`, returning its value or 0.
 fn seek<'a, I>(it: &mut std::iter::Peekable<I>, j: u16) -> I32F32
 where
@@ -695,6 +754,50 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fused_liquid_alpha_ema_equals_the_dense_two_step() {
+        // Pseudo-random sparse rows, including empty rows, bond-only rows, unsorted rows and
+        // duplicate columns, so equality does not rest on well-formed input.
+        fn rnd(seed: &mut u64, m: u64) -> u64 {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed % m
+        }
+        fn row(seed: &mut u64, n: usize, density: u64, case: u32) -> Vec<(u16, I32F32)> {
+            let mut r = Vec::new();
+            for j in 0..n as u16 {
+                if rnd(seed, 100) < density {
+                    r.push((j, I32F32::from_bits(rnd(seed, 1 << 33) as i64)));
+                }
+            }
+            if case % 7 == 0 && r.len() > 1 {
+                r.swap(0, 1);
+            }
+            if case % 11 == 0 && !r.is_empty() {
+                r.push(r[0]);
+            }
+            r
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for case in 0..200u32 {
+            let n = 1 + rnd(&mut seed, 24) as usize;
+            let rows = 1 + rnd(&mut seed, 12) as usize;
+            let new: Vec<_> = (0..rows)
+                .map(|i| if i % 4 == 3 { Vec::new() } else { row(&mut seed, n, 60, case) })
+                .collect();
+            let old: Vec<_> = (0..rows).map(|_| row(&mut seed, n, 50, case)).collect();
+            let consensus: Vec<I32F32> =
+                (0..n).map(|_| I32F32::from_bits(rnd(&mut seed, 1 << 32) as i64)).collect();
+            let (lo, hi) = (f(0.7), f(0.9));
+            let st = I32F32::saturating_from_num(1000 - rnd(&mut seed, 2000) as i64);
+            let dense = liquid_alpha_values_sparse(&new, &old, &consensus, lo, hi, st);
+            let want = mat_ema_alpha_sparse(&new, &old, &dense);
+            let got = mat_ema_liquid_alpha_sparse(&new, &old, &consensus, lo, hi, st);
+            assert_eq!(got, want, "case {case}");
+        }
+    }
 
     fn f(x: f64) -> I32F32 {
         I32F32::saturating_from_num(x)
