@@ -772,10 +772,10 @@ mod tests {
                     r.push((j, I32F32::from_bits(rnd(seed, 1 << 33) as i64)));
                 }
             }
-            if case % 7 == 0 && r.len() > 1 {
+            if case.is_multiple_of(7) && r.len() > 1 {
                 r.swap(0, 1);
             }
-            if case % 11 == 0 && !r.is_empty() {
+            if case.is_multiple_of(11) && !r.is_empty() {
                 r.push(r[0]);
             }
             r
