@@ -104,14 +104,80 @@ impl Pointwise {
 
 /// A depthwise k x k convolution with folded batch norm.
 ///
-/// candle's grouped convolution runs one convolution per channel, far too slow here, so this
-/// sums k*k shifted views of the padded input, each scaled per channel. Stride s is handled by
-/// splitting the input into s*s phase images first.
+/// candle's grouped convolution runs one convolution per channel, far too slow here. On the CPU
+/// a direct kernel ([`DepthwiseCpu`]) does the work, one channel plane per task. On other devices
+/// it sums k*k shifted views of the padded input, each scaled per channel (stride s handled by
+/// splitting the input into s*s phase images first): plain tensor ops that any backend runs.
 struct Depthwise {
     taps: Vec<Tensor>, // k*k tensors of shape (1, c, 1, 1)
     bias: Tensor,      // (1, c, 1, 1)
+    cpu: DepthwiseCpu,
     k: usize,
     stride: usize,
+}
+
+/// The CPU kernel of [`Depthwise`]: NCHW f32 in, NCHW f32 out, TensorFlow `SAME` padding.
+struct DepthwiseCpu {
+    w: Vec<f32>,    // c * k * k, batch norm folded in
+    bias: Vec<f32>, // c
+    k: usize,
+    stride: usize,
+}
+
+impl candle_core::CustomOp1 for DepthwiseCpu {
+    fn name(&self) -> &'static str {
+        "depthwise-conv2d-same"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        use rayon::prelude::*;
+        let (b, c, h, w) = layout.shape().dims4()?;
+        let src = match storage {
+            candle_core::CpuStorage::F32(v) => v.as_slice(),
+            _ => candle_core::bail!("depthwise conv: f32 input expected"),
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("depthwise conv: contiguous input expected")
+        };
+        let src = &src[start..end];
+        if c * self.k * self.k != self.w.len() || c != self.bias.len() {
+            candle_core::bail!("depthwise conv: {c} input channels, weights for {}", self.bias.len());
+        }
+        let (k, s) = (self.k, self.stride);
+        let (oh, ow) = (h.div_ceil(s), w.div_ceil(s));
+        let (pt, _) = same_pad(h, k, s);
+        let (pl, _) = same_pad(w, k, s);
+        let mut out = vec![0f32; b * c * oh * ow];
+        out.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, dst)| {
+            let ch = plane % c;
+            let input = &src[plane * h * w..(plane + 1) * h * w];
+            let wk = &self.w[ch * k * k..(ch + 1) * k * k];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = self.bias[ch];
+                    for dy in 0..k {
+                        let iy = (oy * s + dy) as isize - pt as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        let row = &input[iy as usize * w..(iy as usize + 1) * w];
+                        for dx in 0..k {
+                            let ix = (ox * s + dx) as isize - pl as isize;
+                            if ix >= 0 && ix < w as isize {
+                                acc += row[ix as usize] * wk[dy * k + dx];
+                            }
+                        }
+                    }
+                    dst[oy * ow + ox] = acc;
+                }
+            }
+        });
+        Ok((candle_core::CpuStorage::F32(out), (b, c, oh, ow).into()))
+    }
 }
 
 impl Depthwise {
@@ -122,10 +188,23 @@ impl Depthwise {
         let taps = (0..k * k)
             .map(|i| w.narrow(1, i, 1)?.reshape((1, c, 1, 1)))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Depthwise { taps, bias: shift.reshape((1, c, 1, 1))?, k, stride })
+        let cpu = DepthwiseCpu {
+            w: w.flatten_all()?.to_vec1::<f32>()?,
+            bias: shift.to_vec1::<f32>()?,
+            k,
+            stride,
+        };
+        Ok(Depthwise { taps, bias: shift.reshape((1, c, 1, 1))?, cpu, k, stride })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if x.device().is_cpu() {
+            return x.contiguous()?.apply_op1_no_bwd(&self.cpu);
+        }
+        self.forward_tensor_ops(x)
+    }
+
+    fn forward_tensor_ops(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (b, c, h, w) = x.dims4()?;
         let (k, s) = (self.k, self.stride);
         let (oh, ow) = (h.div_ceil(s), w.div_ceil(s));
@@ -356,7 +435,45 @@ impl ImageEmbedder {
 
 #[cfg(test)]
 mod tests {
-    use super::same_pad;
+    use super::*;
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// The CPU kernel and the generic tensor-op path (the one GPUs run) agree, for every kernel
+    /// size and stride the network uses and for odd input sizes.
+    #[test]
+    fn depthwise_cpu_kernel_matches_tensor_ops() {
+        let dev = Device::Cpu;
+        for (k, s, c, h, w) in [(3, 1, 4, 7, 9), (3, 2, 3, 14, 14), (5, 2, 2, 15, 11), (5, 1, 5, 6, 6), (3, 2, 2, 1, 1)] {
+            let mut map = std::collections::HashMap::new();
+            let t = |v: Vec<f32>, shape: &[usize]| Tensor::from_vec(v, shape, &dev).unwrap();
+            map.insert("dw.weight".to_string(), t(values(c * k * k, 1), &[c, 1, k, k]));
+            map.insert("bn.weight".to_string(), t(values(c, 2), &[c]));
+            map.insert("bn.bias".to_string(), t(values(c, 3), &[c]));
+            map.insert("bn.running_mean".to_string(), t(values(c, 4), &[c]));
+            map.insert("bn.running_var".to_string(), t(values(c, 5).iter().map(|v| v.abs() + 0.5).collect(), &[c]));
+            let vb = VarBuilder::from_tensors(map, DType::F32, &dev);
+            let dw = Depthwise::load(&vb, "dw", "bn", c, k, s).unwrap();
+            let x = t(values(2 * c * h * w, 6), &[2, c, h, w]);
+            let a = dw.forward(&x).unwrap();
+            let b = dw.forward_tensor_ops(&x).unwrap();
+            assert_eq!(a.dims(), &[2, c, h.div_ceil(s), w.div_ceil(s)]);
+            assert_eq!(a.dims(), b.dims());
+            let diff = (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+            assert!(diff.to_scalar::<f32>().unwrap() < 1e-5, "k={k} s={s} {h}x{w}");
+        }
+    }
 
     #[test]
     fn same_padding_matches_tensorflow() {

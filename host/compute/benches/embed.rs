@@ -1,0 +1,111 @@
+//! Embeddings per second on this machine, calling the service directly (no wasm module):
+//! - `text/one_call_64`: one `embed_text` call with 64 sentences (one forward pass);
+//! - `text/concurrent_64x1`: 64 concurrent one-sentence calls, merged by the batching worker;
+//! - `image/one_call_16`: one `embed_image` call with 16 PNG images.
+//!
+//! Criterion prints the throughput in elements (embeddings) per second.
+//!
+//! Models are found like the tests find them (`SUBNETD_MINILM_DIR`, `SUBNETD_EFFNET_LITE0_DIR`,
+//! else the packages in the repository's .venv). Device: `SUBNETD_BENCH_DEVICE` (`cpu` default,
+//! `cuda` with `--features cuda`).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use subnet_compute::{ComputeConfig, ComputeService, DevicePreference, ModelKind};
+
+/// 64 distinct sentences of ordinary length (8 to 20 words), deterministic.
+fn sentences() -> Vec<String> {
+    let subjects = ["A man", "The validator", "A small dog", "Two miners", "The translator", "A child", "The network", "An old woman"];
+    let verbs = ["is reading", "scores", "is chasing", "submit", "translates", "draws", "rewards", "is painting"];
+    let objects = [
+        "a long letter about the weather in the mountains",
+        "the answers of every miner in the subnet",
+        "a red ball across the green park",
+        "their proofs of work before the epoch ends",
+        "a short story from French into English",
+        "a picture of a house with a blue door",
+        "honest participants with more emission",
+        "the harbour at sunset with quick strokes",
+    ];
+    let mut out = Vec::new();
+    for (i, s) in subjects.iter().enumerate() {
+        for j in 0..8 {
+            out.push(format!("{s} {} {}.", verbs[(i + j) % 8], objects[j]));
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let device = match std::env::var("SUBNETD_BENCH_DEVICE").as_deref() {
+        Ok("cuda") => DevicePreference::Cuda(0),
+        _ => DevicePreference::Cpu,
+    };
+    let svc = ComputeService::start(ComputeConfig {
+        models: vec![
+            common::spec("minilm", ModelKind::TextEmbedding, common::minilm_dir()),
+            common::spec("effnet", ModelKind::ImageEmbedding, common::effnet_dir()),
+        ],
+        device,
+        call_timeout: Duration::from_secs(600),
+        ..Default::default()
+    })
+    .expect("service starts");
+    eprintln!("device: {}", svc.device());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let texts = sentences();
+    assert_eq!(texts.len(), 64);
+
+    let mut g = c.benchmark_group("text");
+    g.sample_size(10).measurement_time(Duration::from_secs(15)).throughput(Throughput::Elements(64));
+    g.bench_function("one_call_64", |b| {
+        b.iter(|| rt.block_on(svc.embed_text("minilm", texts.clone())).unwrap())
+    });
+    g.bench_function("concurrent_64x1", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let tasks: Vec<_> = texts
+                    .iter()
+                    .map(|t| {
+                        let svc = svc.clone();
+                        let t = t.clone();
+                        tokio::spawn(async move { svc.embed_text("minilm", vec![t]).await.unwrap() })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            })
+        })
+    });
+    g.finish();
+
+    let reference = common::fixture("effnet_reference.json");
+    let pngs: Vec<Vec<u8>> = reference["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| common::fixture_bytes(c["image"].as_str().unwrap()))
+        .collect();
+    let images: Vec<Vec<u8>> = pngs.iter().cycle().take(16).cloned().collect();
+    let mut g = c.benchmark_group("image");
+    g.sample_size(10).measurement_time(Duration::from_secs(15)).throughput(Throughput::Elements(16));
+    g.bench_function("one_call_16", |b| {
+        b.iter(|| rt.block_on(svc.embed_image("effnet", images.clone())).unwrap())
+    });
+    g.finish();
+    let m = svc.metrics();
+    for model in m.models {
+        eprintln!(
+            "{}: calls {} items {} batches {} busy {:.2}s",
+            model.name, model.calls, model.items, model.batches, model.busy.as_secs_f64()
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
