@@ -5,6 +5,8 @@
 //! (`set_weights`, `commit_weights`, `reveal_weights`, `serve_axon`, `burned_register`), and
 //! follow new blocks. Two backends fit it: [`local::LocalChain`], an embedded deterministic chain
 //! that applies subtensor's rules (this crate), and a later RPC backend for a real subtensor node.
+//! [`weights`] turns a validator's scores into what it submits, as the bittensor SDK does, and
+//! [`yuma`] is the epoch, bit-exact with the pallet.
 //!
 //! # Invariants
 //!
