@@ -125,9 +125,15 @@ bool subnet_json_parse_u64(const subnet_plugin_types_payload_t *p, uint64_t *out
   return true;
 }
 
+bool subnet_is_miner(const subnet_plugin_types_epoch_context_t *ctx,
+                     const subnet_plugin_types_neuron_t *n) {
+  if (ctx->validator_uid.is_some && ctx->validator_uid.val == n->uid) return false;
+  return !(n->validator_permit && n->stake > SUBNET_VPERMIT_STAKE_LIMIT);
+}
+
 size_t subnet_count_miners(const subnet_plugin_types_epoch_context_t *ctx) {
   size_t n = 0;
-  for (size_t i = 0; i < ctx->neurons.len; i++) n += !ctx->neurons.ptr[i].validator_permit;
+  for (size_t i = 0; i < ctx->neurons.len; i++) n += subnet_is_miner(ctx, &ctx->neurons.ptr[i]);
   return n;
 }
 

@@ -78,7 +78,16 @@ bool subnet_json_parse_u64(const subnet_plugin_types_payload_t *p, uint64_t *out
 
 /* ---- metagraph --------------------------------------------------------------------------- */
 
-/** How many neurons of the context have no validator permit (the miners to query). */
+/** Stake above which a neuron with a validator permit counts as a validator, not a miner (the
+ *  subnet template's vpermit_tao_limit): on small subnets every staked neuron has a permit. */
+#define SUBNET_VPERMIT_STAKE_LIMIT 4096.0
+
+/** Whether to send tasks to `n`: it is not this validator, and it does not hold a validator
+ *  permit with more than SUBNET_VPERMIT_STAKE_LIMIT stake (the subnet template's
+ *  check_uid_availability, and the Rust SDK's miners()). */
+bool subnet_is_miner(const subnet_plugin_types_epoch_context_t *ctx,
+                     const subnet_plugin_types_neuron_t *n);
+/** How many neurons of the context subnet_is_miner accepts. */
 size_t subnet_count_miners(const subnet_plugin_types_epoch_context_t *ctx);
 
 /* ---- reward ------------------------------------------------------------------------------ */

@@ -41,9 +41,21 @@ export class SubnetError extends Error {
   }
 }
 
-/** Uids of the neurons without a validator permit, in the context's order: the miners to query. */
+/**
+ * Stake above which a neuron with a validator permit counts as a validator, not a miner (the
+ * subnet template's `vpermit_tao_limit`): on small subnets every staked neuron has a permit.
+ */
+export const VPERMIT_STAKE_LIMIT = 4096.0;
+
+/**
+ * Uids to send tasks to, in the context's order: every neuron except this validator and the
+ * neurons that hold a validator permit with more than VPERMIT_STAKE_LIMIT stake, as the subnet
+ * template's `check_uid_availability` (and the Rust SDK's `miners`).
+ */
 export function miners(ctx) {
-  return ctx.neurons.filter((n) => !n.validatorPermit).map((n) => n.uid);
+  return ctx.neurons
+    .filter((n) => n.uid !== ctx.validatorUid && !(n.validatorPermit && n.stake > VPERMIT_STAKE_LIMIT))
+    .map((n) => n.uid);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -57,7 +69,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * Values sent as JSON. `Json.any` accepts any JSON value; `Json.int` (safe integers only, as
  * serde's u64 would reject floats, booleans and strings), `Json.number`, `Json.string`,
  * `Json.bool`, `Json.array` and `Json.object` also check the decoded value's type;
- * `Json.of(check)` applies your own check, which throws to reject a value.
+ * `Json.of(check)` applies your own `check(value, text)`, which throws to reject a value.
  */
 export class Json {
   constructor(check = (v) => v, name = 'any') {
@@ -88,7 +100,8 @@ export class Json {
     if (!payload.contentType.startsWith(JSON_TYPE)) {
       throw new Error(`expected ${JSON_TYPE}, got \`${payload.contentType}\``);
     }
-    return this.check(JSON.parse(decoder.decode(payload.body)));
+    const text = decoder.decode(payload.body);
+    return this.check(JSON.parse(text), text);
   }
 }
 
@@ -100,7 +113,15 @@ function typed(name, ok) {
 }
 
 Json.any = new Json();
-Json.int = typed('an integer', (v) => Number.isSafeInteger(v));
+// JSON.parse reads `2.0` as the integer 2; serde does not, so the text itself must be an
+// integer literal for the SDKs to agree on what is malformed.
+const INTEGER_TEXT = /^[ \t\n\r]*-?(0|[1-9][0-9]*)[ \t\n\r]*$/;
+Json.int = new Json((v, text) => {
+  if (!Number.isSafeInteger(v) || !INTEGER_TEXT.test(text)) {
+    throw new Error(`expected an integer, got ${text}`);
+  }
+  return v;
+}, 'an integer');
 Json.number = typed('a number', (v) => typeof v === 'number');
 Json.string = typed('a string', (v) => typeof v === 'string');
 Json.bool = typed('a boolean', (v) => typeof v === 'boolean');

@@ -21,7 +21,7 @@ bool exports_subnet_plugin_validator_api_generate_tasks(subnet_plugin_types_epoc
   size_t k = 0;
   for (size_t i = 0; i < ctx->neurons.len; i++) {
     const subnet_plugin_types_neuron_t *neuron = &ctx->neurons.ptr[i];
-    if (neuron->validator_permit) continue;
+    if (!subnet_is_miner(ctx, neuron)) continue;
     subnet_plugin_types_task_t *task = &ret->ptr[k++];
     task->id = subnet_strf("double-%u", (unsigned)neuron->uid);
     task->miners.ptr = malloc(sizeof *task->miners.ptr);

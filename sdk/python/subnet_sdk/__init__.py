@@ -69,6 +69,7 @@ __all__ = [
     "TaskSpec",
     "UidScore",
     "UidState",
+    "VPERMIT_STAKE_LIMIT",
     "Validator",
     "Weight",
     "compute",
@@ -102,6 +103,9 @@ JSON = "application/json"
 TEXT_PLAIN = "text/plain; charset=utf-8"
 #: Timeout of a :class:`TaskSpec` without one: 12 s, as the subnet template's default.
 DEFAULT_TIMEOUT_MS = 12_000
+#: Stake above which a neuron with a validator permit counts as a validator, not a miner (the
+#: subnet template's ``vpermit_tao_limit``): on small subnets every staked neuron has a permit.
+VPERMIT_STAKE_LIMIT = 4096.0
 #: The smoothing of :func:`ema_reward`, as the subnet template's ``moving_average_alpha``.
 DEFAULT_ALPHA = 0.1
 
@@ -113,8 +117,14 @@ class SubnetError(Exception):
 
 
 def miners(ctx: EpochContext) -> List[int]:
-    """Uids of the neurons without a validator permit, in the context's order: the miners to query."""
-    return [n.uid for n in ctx.neurons if not n.validator_permit]
+    """Uids to send tasks to, in the context's order: every neuron except this validator and
+    the neurons that hold a validator permit with more than :data:`VPERMIT_STAKE_LIMIT` stake,
+    as the subnet template's ``check_uid_availability`` (and the Rust SDK's ``miners``)."""
+    return [
+        n.uid
+        for n in ctx.neurons
+        if n.uid != ctx.validator_uid and not (n.validator_permit and n.stake > VPERMIT_STAKE_LIMIT)
+    ]
 
 
 # `ctx.miners()`, as in the Rust SDK.
