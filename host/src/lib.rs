@@ -11,16 +11,21 @@
 //!   key-value store, metagraph, compute), each with its own linker registration and
 //!   per-instance state.
 //! - [`bindings`] runs `bindgen!` once for both worlds.
-//! - [`round`] drives one validator round: generate tasks, query miners, score, reward.
-//! - [`sandbox`] runs whole epochs of a subnet locally with simulated miners.
-//! - [`guest_build`] builds guest crates into components.
-//! - [`weights`] turns a module's weights into what the chain stores.
+//! - [`validator`] drives one validator round: generate tasks, query miners, score, reward,
+//!   and turns the module's weights into what `set_weights` takes.
+//! - [`sandbox`] runs whole epochs of a subnet on the embedded chain with simulated miners and
+//!   validators, and reports who earns what.
+//! - [`bundle`] reads `subnet.toml` bundles; [`guest_build`] builds guest sources of every
+//!   language into components.
 //!
 //! Invariant across the crate: nothing a guest module, a miner or a file says can panic the
 //! host. Such input yields an error that names the module and the call, and the host carries on.
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod bundle;
 pub mod caps;
 pub mod guest_build;
 pub mod runtime;
+pub mod sandbox;
+pub mod validator;

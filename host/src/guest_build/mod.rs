@@ -204,13 +204,15 @@ pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
     }
-    let tmp = out.with_extension("wasm.partial");
+    // Toolchains run in other working directories: give them absolute paths.
+    let dir = source.dir.canonicalize().map_err(|e| BuildError::io(&source.dir, e))?;
+    let tmp = std::path::absolute(out.with_extension("wasm.partial")).map_err(|e| BuildError::io(out, e))?;
     let started = std::time::Instant::now();
     match language {
-        Language::Rust => rust::build(toolchain, &source.dir, source.world, &tmp)?,
-        Language::Python => python::build(toolchain, &source.dir, source.world, &tmp)?,
-        Language::JavaScript => js::build(toolchain, &source.dir, source.world, &tmp)?,
-        Language::C => c::build(toolchain, &source.dir, source.world, &tmp)?,
+        Language::Rust => rust::build(toolchain, &dir, source.world, &tmp)?,
+        Language::Python => python::build(toolchain, &dir, source.world, &tmp)?,
+        Language::JavaScript => js::build(toolchain, &dir, source.world, &tmp)?,
+        Language::C => c::build(toolchain, &dir, source.world, &tmp)?,
     }
     let bytes = std::fs::read(&tmp).map_err(|e| BuildError::io(&tmp, e))?;
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" || bytes[6..8] == [0, 0] {

@@ -79,12 +79,12 @@ impl fmt::Display for World {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Not WebAssembly at all.
     #[error("not a WebAssembly file: {0}")]
@@ -273,6 +273,9 @@ struct Inner {
     linker: Linker<HostState>,
     cache: CompileCache,
     config: RuntimeConfig,
+    /// One permit per pool slot: calls wait for a free slot instead of failing to instantiate
+    /// when many run at once (the wait counts against the call's time limit).
+    slots: Arc<tokio::sync::Semaphore>,
     _ticker: EpochTicker,
 }
 
@@ -351,6 +354,7 @@ impl Runtime {
                 engine,
                 linker,
                 cache,
+                slots: Arc::new(tokio::sync::Semaphore::new(config.max_instances as usize)),
                 config,
                 _ticker: ticker,
             }),
@@ -374,9 +378,9 @@ impl Runtime {
 
     /// Loads a component file of either world.
     pub fn load_file(&self, path: &Path) -> Result<LoadedModule, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         let name = path
             .file_stem()
@@ -566,7 +570,13 @@ impl Runtime {
     ) -> Result<R, CallError> {
         let limit = env.timeout.unwrap_or(self.inner.config.call_timeout);
         let mut store = self.new_store(module, env, limit);
-        let outcome = tokio::time::timeout(limit + TIMEOUT_GRACE, body(&mut store)).await;
+        let slots = self.inner.slots.clone();
+        let outcome = tokio::time::timeout(limit + TIMEOUT_GRACE, async {
+            // The semaphore is never closed, so acquiring only waits.
+            let _slot = slots.acquire_owned().await.ok();
+            body(&mut store).await
+        })
+        .await;
         let state = store.data();
         forward_output(module, call, &state.stdout, &state.stderr);
         let name = || module.name.clone();

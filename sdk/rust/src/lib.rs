@@ -248,12 +248,20 @@ pub fn ema_reward(state: Vec<UidState>, round: &[UidScore], alpha: f64) -> Rewar
     RewardResult { state, weights }
 }
 
+/// Stake above which a neuron with a validator permit counts as a validator, not a miner
+/// (the subnet template's `vpermit_tao_limit`). On small subnets every staked neuron gets a
+/// permit, miners included, so a permit alone does not make a validator.
+pub const VPERMIT_STAKE_LIMIT: f64 = 4096.0;
+
 impl EpochContext {
-    /// Uids of the neurons without a validator permit: the miners to query.
+    /// Uids to send tasks to, in uid order: every neuron except this validator and the neurons
+    /// that hold a validator permit with more than [`VPERMIT_STAKE_LIMIT`] stake, as the subnet
+    /// template's `check_uid_availability`.
     pub fn miners(&self) -> impl Iterator<Item = u16> + '_ {
         self.neurons
             .iter()
-            .filter(|n| !n.validator_permit)
+            .filter(|n| Some(n.uid) != self.validator_uid)
+            .filter(|n| !(n.validator_permit && n.stake > VPERMIT_STAKE_LIMIT))
             .map(|n| n.uid)
     }
 }

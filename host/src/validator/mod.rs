@@ -1,0 +1,333 @@
+//! The validator loop's unit of work: one round of generate, query, score, reward.
+//!
+//! [`run_round`] drives a validator module through a round against any [`MinerTransport`]
+//! (in-process miners in the sandbox, HTTP miners on a real network) and returns what
+//! happened, ready for weight setting ([`weights_for_chain`]) and reports.
+//!
+//! Invariants and failure modes:
+//! - Tasks are checked before anything is sent: ids unique and non-empty, every miner uid in
+//!   the metagraph, timeouts clamped to [`RoundLimits::max_task_timeout`]. A module that breaks
+//!   these gets [`CallError::Malformed`] for `generate-tasks`; nothing is sent.
+//! - Every query yields a response (timeouts and failures are statuses), and the whole fan-out
+//!   of a task finishes by the task's timeout plus a grace, however miners behave.
+//! - A `score` call that fails or returns malformed scores (a uid the task did not go to, a
+//!   non-finite score) loses that task's scores only, recorded in [`TaskReport::error`]; the
+//!   round goes on. Scores are clamped to [0, 1]; miners a scorer leaves out score 0.
+//! - `reward` failing fails the round (the running state is left as it was).
+//! - Results do not depend on timing or scheduling: responses keep the task's miner order,
+//!   tasks keep their order, and per-uid round scores average in task order.
+
+pub mod state;
+pub mod transport;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::bindings::types::{
+    EpochContext, Metric, MinerRequest, MinerResponse, Neuron, Task, UidScore, Weight,
+};
+use crate::caps::CallEnv;
+use crate::caps::metagraph::MetagraphView;
+use crate::caps::random::{derive_seed, seed_part};
+use crate::runtime::{CallError, ValidatorModule};
+use state::ScoreState;
+use subnet_chain::Metagraph;
+pub use transport::{InProcessMiners, MinerQuery, MinerTransport, SimMiner};
+
+/// Bounds the host puts on what a module asks for in one round.
+#[derive(Debug, Clone)]
+pub struct RoundLimits {
+    /// Most tasks per round.
+    pub max_tasks: usize,
+    /// Longest timeout a task may give its miners.
+    pub max_task_timeout: Duration,
+    /// Most queries in flight at once.
+    pub query_concurrency: usize,
+    /// Most `score` calls in flight at once.
+    pub score_concurrency: usize,
+}
+
+impl Default for RoundLimits {
+    fn default() -> Self {
+        Self {
+            max_tasks: 4096,
+            max_task_timeout: Duration::from_secs(120),
+            query_concurrency: 256,
+            score_concurrency: 8,
+        }
+    }
+}
+
+/// What became of one task.
+#[derive(Debug, Clone)]
+pub struct TaskReport {
+    /// The task as the module made it (timeout clamped).
+    pub task: Task,
+    /// One response per miner, in the task's miner order.
+    pub responses: Vec<MinerResponse>,
+    /// The scores, one per miner of the task, when scoring succeeded.
+    pub scores: Vec<UidScore>,
+    /// Why scoring failed, if it did.
+    pub error: Option<String>,
+}
+
+/// What a round produced.
+#[derive(Debug, Clone)]
+pub struct RoundOutcome {
+    /// Per task, in the module's order.
+    pub tasks: Vec<TaskReport>,
+    /// Per uid, the mean of its scores over the round's tasks (metrics averaged by name).
+    pub round_scores: Vec<UidScore>,
+    /// The weights the module asked for, cleaned (finite, non-negative, known uids).
+    pub weights: Vec<Weight>,
+}
+
+/// The contract's view of a chain metagraph: stake and emission in alpha (rao / 1e9),
+/// incentive and dividends as fractions of 1.
+pub fn neurons_of(metagraph: &Metagraph) -> Vec<Neuron> {
+    metagraph
+        .neurons
+        .iter()
+        .map(|n| Neuron {
+            uid: n.uid,
+            hotkey: n.hotkey.to_ss58(),
+            stake: n.stake as f64 / 1e9,
+            validator_permit: n.validator_permit,
+            active: n.active,
+            incentive: f64::from(n.incentive) / 65535.0,
+            dividends: f64::from(n.dividends) / 65535.0,
+            emission: n.emission as f64 / 1e9,
+        })
+        .collect()
+}
+
+/// The epoch context of a round, and the metagraph view modules read through the capability.
+pub fn round_context(
+    metagraph: &Metagraph,
+    epoch: u64,
+    seed: u64,
+    validator: Option<&subnet_chain::AccountId>,
+) -> (EpochContext, MetagraphView) {
+    let neurons = neurons_of(metagraph);
+    let ctx = EpochContext {
+        netuid: metagraph.netuid,
+        block: metagraph.block,
+        epoch,
+        seed,
+        validator_uid: validator.and_then(|v| metagraph.uid_of(v)),
+        neurons: neurons.clone(),
+    };
+    let view = MetagraphView { netuid: metagraph.netuid, block: metagraph.block, neurons };
+    (ctx, view)
+}
+
+fn check_tasks(
+    module: &ValidatorModule,
+    mut tasks: Vec<Task>,
+    metagraph: &Metagraph,
+    limits: &RoundLimits,
+) -> Result<Vec<Task>, CallError> {
+    let bad = |reason: String| CallError::malformed(&module.info().name, "generate-tasks", reason);
+    if tasks.len() > limits.max_tasks {
+        return Err(bad(format!("{} tasks, at most {} per round", tasks.len(), limits.max_tasks)));
+    }
+    let mut ids = HashSet::new();
+    let max_ms = u32::try_from(limits.max_task_timeout.as_millis()).unwrap_or(u32::MAX);
+    for task in &mut tasks {
+        if task.id.is_empty() {
+            return Err(bad("a task has an empty id".into()));
+        }
+        if !ids.insert(task.id.clone()) {
+            return Err(bad(format!("task id `{}` is used twice", task.id)));
+        }
+        let mut seen = HashSet::new();
+        task.miners.retain(|uid| seen.insert(*uid));
+        if let Some(uid) = task.miners.iter().find(|uid| metagraph.neurons.get(usize::from(**uid)).is_none()) {
+            return Err(bad(format!("task `{}` is aimed at uid {uid}, which is not in the metagraph", task.id)));
+        }
+        task.timeout_ms = task.timeout_ms.clamp(1, max_ms);
+    }
+    Ok(tasks)
+}
+
+fn check_scores(
+    module: &ValidatorModule,
+    task: &Task,
+    scores: Vec<UidScore>,
+) -> Result<Vec<UidScore>, CallError> {
+    let bad = |reason: String| CallError::malformed(&module.info().name, "score", reason);
+    let mut by_uid: BTreeMap<u16, UidScore> = BTreeMap::new();
+    for score in scores {
+        if !task.miners.contains(&score.uid) {
+            return Err(bad(format!("scored uid {}, which task `{}` did not go to", score.uid, task.id)));
+        }
+        if !score.score.is_finite() {
+            return Err(bad(format!("uid {} has a non-finite score ({})", score.uid, score.score)));
+        }
+        if let Some(m) = score.metrics.iter().find(|m| !m.value.is_finite()) {
+            return Err(bad(format!("uid {} has a non-finite metric `{}`", score.uid, m.name)));
+        }
+        by_uid.insert(score.uid, UidScore { score: score.score.clamp(0.0, 1.0), ..score });
+    }
+    Ok(task
+        .miners
+        .iter()
+        .map(|uid| by_uid.remove(uid).unwrap_or(UidScore { uid: *uid, score: 0.0, metrics: Vec::new() }))
+        .collect())
+}
+
+/// Averages each uid's scores (and metrics, by name) over the tasks that scored it.
+fn mean_scores(tasks: &[TaskReport]) -> Vec<UidScore> {
+    let mut sums: BTreeMap<u16, (f64, u32, BTreeMap<String, (f64, u32)>)> = BTreeMap::new();
+    for task in tasks.iter().filter(|t| t.error.is_none()) {
+        for s in &task.scores {
+            let entry = sums.entry(s.uid).or_default();
+            entry.0 += s.score;
+            entry.1 += 1;
+            for m in &s.metrics {
+                let metric = entry.2.entry(m.name.clone()).or_default();
+                metric.0 += m.value;
+                metric.1 += 1;
+            }
+        }
+    }
+    sums.into_iter()
+        .map(|(uid, (sum, count, metrics))| UidScore {
+            uid,
+            score: sum / f64::from(count.max(1)),
+            metrics: metrics
+                .into_iter()
+                .map(|(name, (sum, count))| Metric { name, value: sum / f64::from(count.max(1)) })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Seeds of a round's calls, derived from the round seed so each call is reproducible.
+fn call_seed(round_seed: u64, what: &str, index: u64) -> u64 {
+    derive_seed(&[round_seed, seed_part(what), index])
+}
+
+/// Everything a round needs besides the score state.
+pub struct RoundInput<'a> {
+    /// The validator module.
+    pub module: &'a ValidatorModule,
+    /// The environment of its calls (subnet label, store, compute, limits); seeds are set per call.
+    pub env: &'a CallEnv,
+    /// The metagraph the round runs against.
+    pub metagraph: &'a Metagraph,
+    /// The validator's hotkey.
+    pub validator: &'a subnet_chain::AccountId,
+    /// The epoch number.
+    pub epoch: u64,
+    /// The round's seed.
+    pub seed: u64,
+    /// How miners are reached.
+    pub transport: &'a dyn MinerTransport,
+    /// Bounds on the module's requests.
+    pub limits: &'a RoundLimits,
+}
+
+/// Runs one round and folds it into `state`. See the module docs for the failure modes.
+pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<RoundOutcome, CallError> {
+    let RoundInput { module, env, metagraph, validator, epoch, seed, transport, limits } = input;
+    let (ctx, view) = round_context(metagraph, epoch, seed, Some(validator));
+    let env = CallEnv { metagraph: std::sync::Arc::new(view), ..env.clone() };
+
+    let tasks = module.generate_tasks(&env.with_seed(call_seed(seed, "generate", 0)), &ctx).await?;
+    let tasks = check_tasks(module, tasks, metagraph, limits)?;
+    tracing::debug!(subnet = %env.subnet, epoch, tasks = tasks.len(), "tasks generated");
+
+    // Fan out every (task, miner) pair; results are put back in order afterwards.
+    let validator_ss58 = validator.to_ss58();
+    let queries: Vec<(usize, usize, MinerQuery)> = tasks
+        .iter()
+        .enumerate()
+        .flat_map(|(t, task)| {
+            let validator_ss58 = validator_ss58.clone();
+            task.miners.iter().enumerate().map(move |(m, uid)| {
+                let neuron = &metagraph.neurons[usize::from(*uid)];
+                let query = MinerQuery {
+                    uid: *uid,
+                    hotkey: neuron.hotkey,
+                    axon: neuron.axon.and_then(|a| a.socket_addr()),
+                    request: MinerRequest {
+                        task_id: task.id.clone(),
+                        netuid: metagraph.netuid,
+                        validator: validator_ss58.clone(),
+                        payload: task.payload.clone(),
+                        timeout_ms: task.timeout_ms,
+                    },
+                    timeout: Duration::from_millis(u64::from(task.timeout_ms)),
+                    seed: derive_seed(&[seed, seed_part(&task.id), u64::from(*uid)]),
+                };
+                (t, m, query)
+            })
+        })
+        .collect();
+    let mut responses: Vec<Vec<Option<MinerResponse>>> =
+        tasks.iter().map(|t| vec![None; t.miners.len()]).collect();
+    let mut stream = futures::stream::iter(queries)
+        .map(|(t, m, query)| async move { (t, m, transport.query(query).await) })
+        .buffer_unordered(limits.query_concurrency.max(1));
+    while let Some((t, m, response)) = stream.next().await {
+        responses[t][m] = Some(response);
+    }
+    drop(stream);
+
+    let scored = futures::stream::iter(tasks.into_iter().zip(responses).enumerate())
+        .map(|(index, (task, responses))| {
+            let env = env.with_seed(call_seed(seed, "score", index as u64));
+            let ctx = &ctx;
+            async move {
+                let responses: Vec<MinerResponse> = responses.into_iter().flatten().collect();
+                let result = module
+                    .score(&env, ctx, &task, &responses)
+                    .await
+                    .and_then(|scores| check_scores(module, &task, scores));
+                let (scores, error) = match result {
+                    Ok(scores) => (scores, None),
+                    Err(e) => {
+                        tracing::warn!(subnet = %env.subnet, task = %task.id, error = %e, "task not scored");
+                        (Vec::new(), Some(e.to_string()))
+                    }
+                };
+                TaskReport { task, responses, scores, error }
+            }
+        })
+        .buffered(limits.score_concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+
+    let round_scores = mean_scores(&scored);
+    state.reconcile(&ctx.neurons);
+    let result = module
+        .reward(&env.with_seed(call_seed(seed, "reward", 0)), &ctx, &state.to_wit(), &round_scores)
+        .await?;
+    let bad = |reason: String| CallError::malformed(&module.info().name, "reward", reason);
+    if let Some(w) = result.weights.iter().find(|w| !w.value.is_finite() || w.value < 0.0) {
+        return Err(bad(format!("uid {} has weight {}, weights must be finite and >= 0", w.uid, w.value)));
+    }
+    if let Some(s) = result.state.iter().find(|s| !s.score.is_finite()) {
+        return Err(bad(format!("uid {} has a non-finite running score", s.uid)));
+    }
+    state.replace(&result.state, &ctx.neurons);
+    let n = metagraph.neurons.len();
+    let weights = result.weights.into_iter().filter(|w| usize::from(w.uid) < n).collect();
+    Ok(RoundOutcome { tasks: scored, round_scores, weights })
+}
+
+/// Turns a module's weights into what `set_weights` takes: normalised over the subnet's `n`
+/// uids (a uid given twice keeps its last value), max-upscaled to u16 (largest = 65535),
+/// zeros dropped. Empty when every weight is zero.
+pub fn weights_for_chain(weights: &[Weight], n: usize) -> (Vec<u16>, Vec<u16>) {
+    let mut dense = vec![0f32; n];
+    for w in weights {
+        if let Some(slot) = dense.get_mut(usize::from(w.uid)) {
+            *slot = w.value as f32;
+        }
+    }
+    subnet_chain::scores_to_u16_weights(&dense)
+}
