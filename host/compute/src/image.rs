@@ -102,7 +102,7 @@ impl Pointwise {
     }
 }
 
-/// A depthwise k x k convolution with folded batch norm.
+/// A depthwise k x k convolution with folded batch norm, followed by ReLU6.
 ///
 /// candle's grouped convolution runs one convolution per channel, far too slow here. On the CPU
 /// a direct kernel ([`DepthwiseCpu`]) does the work, one channel plane per task. On other devices
@@ -116,7 +116,8 @@ struct Depthwise {
     stride: usize,
 }
 
-/// The CPU kernel of [`Depthwise`]: NCHW f32 in, NCHW f32 out, TensorFlow `SAME` padding.
+/// The CPU kernel of [`Depthwise`]: NCHW f32 in, NCHW f32 out, TensorFlow `SAME` padding,
+/// ReLU6 applied.
 struct DepthwiseCpu {
     w: Vec<f32>,    // c * k * k, batch norm folded in
     bias: Vec<f32>, // c
@@ -156,23 +157,40 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
             let ch = plane % c;
             let input = &src[plane * h * w..(plane + 1) * h * w];
             let wk = &self.w[ch * k * k..(ch + 1) * k * k];
+            // Output columns whose input column ox*s + dx - pl lies inside the image, per dx;
+            // looping over them without bounds tests lets the inner loop vectorise.
+            let cols: Vec<(usize, usize)> = (0..k)
+                .map(|dx| {
+                    let lo = pl.saturating_sub(dx).div_ceil(s);
+                    let hi = if w + pl > dx { ((w + pl - dx - 1) / s + 1).min(ow) } else { 0 };
+                    (lo, hi.max(lo))
+                })
+                .collect();
             for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut acc = self.bias[ch];
-                    for dy in 0..k {
-                        let iy = (oy * s + dy) as isize - pt as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let row = &input[iy as usize * w..(iy as usize + 1) * w];
-                        for dx in 0..k {
-                            let ix = (ox * s + dx) as isize - pl as isize;
-                            if ix >= 0 && ix < w as isize {
-                                acc += row[ix as usize] * wk[dy * k + dx];
+                let drow = &mut dst[oy * ow..(oy + 1) * ow];
+                drow.fill(self.bias[ch]);
+                for dy in 0..k {
+                    let Some(iy) = (oy * s + dy).checked_sub(pt).filter(|iy| *iy < h) else {
+                        continue;
+                    };
+                    let row = &input[iy * w..(iy + 1) * w];
+                    for (dx, &(lo, hi)) in cols.iter().enumerate() {
+                        let wv = wk[dy * k + dx];
+                        let first = lo * s + dx - pl;
+                        if s == 1 {
+                            let n = hi - lo;
+                            for (d, x) in drow[lo..hi].iter_mut().zip(&row[first..first + n]) {
+                                *d += x * wv;
+                            }
+                        } else {
+                            for (i, d) in drow[lo..hi].iter_mut().enumerate() {
+                                *d += row[first + i * s] * wv;
                             }
                         }
                     }
-                    dst[oy * ow + ox] = acc;
+                }
+                for d in drow.iter_mut() {
+                    *d = d.clamp(0.0, 6.0);
                 }
             }
         });
@@ -240,7 +258,7 @@ impl Depthwise {
             }
         }
         match acc {
-            Some(a) => a.broadcast_add(&self.bias),
+            Some(a) => relu6(&a.broadcast_add(&self.bias)?),
             None => candle_core::bail!("depthwise kernel of size 0"),
         }
     }
@@ -259,7 +277,7 @@ impl MbConv {
         if let Some(e) = &self.expand {
             y = relu6(&e.forward(&y)?)?;
         }
-        y = relu6(&self.depthwise.forward(&y)?)?;
+        y = self.depthwise.forward(&y)?;
         y = self.project.forward(&y)?;
         if self.residual {
             y = (y + x)?;

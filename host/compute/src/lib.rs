@@ -145,7 +145,8 @@ fn select_device(pref: DevicePreference) -> Result<Device, ComputeError> {
 }
 
 /// Opens a CUDA device; a missing driver library may panic inside cudarc, so that is caught.
-#[cfg(feature = "cuda")]
+/// Compiled in every build (so CPU-only builds type-check it), used only with `cuda`.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 fn new_cuda(n: usize) -> Result<Device, String> {
     match std::panic::catch_unwind(|| Device::new_cuda(n)) {
         Ok(Ok(d)) => Ok(d),
