@@ -1,0 +1,129 @@
+//! `subnetd sandbox`: run a subnet locally with simulated miners and validators.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use subnet_host::bundle::Bundle;
+use subnet_host::guest_build::Toolchain;
+use subnet_host::sandbox::{self, SandboxConfig, ValidatorKind, ValidatorSpec};
+
+/// Arguments of `subnetd sandbox`.
+#[derive(Args)]
+pub struct SandboxArgs {
+    /// A bundle directory (with subnet.toml), a validator guest directory, or a validator .wasm.
+    path: PathBuf,
+    /// Number of simulated miners.
+    #[arg(long, default_value_t = 8)]
+    miners: usize,
+    /// Epochs to run after the warm-up epoch.
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Seed of everything random: same seed, same report.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Honest validators (they run the subnet's validator module).
+    #[arg(long, default_value_t = 1)]
+    validators: usize,
+    /// Weight-copying validators (they set the previous epoch's consensus).
+    #[arg(long, default_value_t = 0)]
+    copiers: usize,
+    /// Lazy validators (they set uniform weights).
+    #[arg(long, default_value_t = 0)]
+    lazy_validators: usize,
+    /// Validator stakes in alpha, comma-separated, in uid order (honest, copiers, lazy);
+    /// missing ones are 10000.
+    #[arg(long, value_delimiter = ',')]
+    stakes: Vec<f64>,
+    /// Miner mix, e.g. `honest=5,lazy=1,random=1,copycat=1` (names from the bundle).
+    #[arg(long)]
+    mix: Option<String>,
+    /// Extra honest miner module (a .wasm or guest directory); may be repeated.
+    #[arg(long = "miner")]
+    miner_modules: Vec<PathBuf>,
+    /// Blocks per epoch (subtensor's Tempo).
+    #[arg(long, default_value_t = 360)]
+    tempo: u16,
+    /// Classic bonds instead of Yuma3.
+    #[arg(long)]
+    classic: bool,
+    /// Keep the local chain in this directory (resume a stopped run by passing it again).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_mix(text: &str) -> Result<Vec<(String, usize)>> {
+    text.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            let (name, count) = part.split_once('=').unwrap_or((part, "1"));
+            let count: usize = count.trim().parse().with_context(|| format!("--mix: `{part}` needs name=count"))?;
+            Ok((name.trim().to_owned(), count))
+        })
+        .collect()
+}
+
+/// Runs `subnetd sandbox`.
+pub async fn run(args: SandboxArgs) -> Result<()> {
+    let toolchain = Toolchain::locate();
+    let mut bundle = Bundle::resolve(&args.path)?;
+    for (i, path) in args.miner_modules.iter().enumerate() {
+        let source = Bundle::resolve(path)?.validator;
+        bundle.miners.push(subnet_host::bundle::MinerSource { name: format!("miner{i}"), honest: true, source });
+    }
+    let built = bundle.build(&toolchain).context("building the subnet's modules")?;
+
+    let mut validators = Vec::new();
+    let kinds = std::iter::repeat_n(ValidatorKind::Honest, args.validators)
+        .chain(std::iter::repeat_n(ValidatorKind::Copier, args.copiers))
+        .chain(std::iter::repeat_n(ValidatorKind::Lazy, args.lazy_validators));
+    for (i, kind) in kinds.enumerate() {
+        let stake = args.stakes.get(i).copied().unwrap_or(sandbox::DEFAULT_VALIDATOR_STAKE);
+        if !stake.is_finite() || stake < 0.0 {
+            bail!("--stakes: stake {stake} of validator {i} must be a non-negative number");
+        }
+        validators.push(ValidatorSpec { kind, stake });
+    }
+    if args.stakes.len() > validators.len() {
+        bail!("--stakes lists {} stakes for {} validators", args.stakes.len(), validators.len());
+    }
+    let config = SandboxConfig {
+        miners: args.miners,
+        epochs: args.epochs,
+        seed: args.seed,
+        validators,
+        mix: args.mix.as_deref().map(parse_mix).transpose()?,
+        tempo: args.tempo,
+        yuma3: !args.classic,
+        state_dir: args.state.clone(),
+        ..SandboxConfig::default()
+    };
+    let runtime = super::new_runtime()?;
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(args.epochs as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} epoch {pos}/{len} {wide_bar} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let report = sandbox::run(&runtime, &built, &config, |done, _| {
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+        }
+    })
+    .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(())
+}
