@@ -25,7 +25,9 @@
 pub mod bindings;
 pub mod bundle;
 pub mod caps;
+pub mod daemon;
 pub mod guest_build;
+pub mod net;
 pub mod runtime;
 pub mod sandbox;
 pub mod validator;

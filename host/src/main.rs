@@ -30,6 +30,8 @@ enum Command {
     Sandbox(cli::sandbox::SandboxArgs),
     /// Serve a miner module over HTTP, authenticating validators with their hotkeys.
     Miner(cli::miner::MinerArgs),
+    /// Run a local chain node other processes can share, and administer it.
+    Chain(cli::chain::ChainArgs),
     /// Create and inspect hotkeys in bittensor wallet directories.
     Wallet(cli::wallet::WalletArgs),
     /// Run the hosted validator daemon for the subnets of a config file.
@@ -77,6 +79,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Build(args) => cli::build::run(args),
         Command::Sandbox(args) => cli::sandbox::run(args).await,
         Command::Miner(args) => cli::miner::run(args).await,
+        Command::Chain(args) => cli::chain::run(args).await,
         Command::Wallet(args) => cli::wallet::run(args).await,
         Command::Run(args) => cli::run::run(args).await,
         Command::Reload(args) => cli::run::run_reload(args).await,

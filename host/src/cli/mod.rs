@@ -1,6 +1,7 @@
 //! The subcommands of `subnetd`, one module each. `main.rs` only parses and dispatches.
 
 pub mod build;
+pub mod chain;
 pub mod check;
 pub mod miner;
 pub mod new;

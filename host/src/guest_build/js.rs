@@ -2,7 +2,10 @@
 //! (imported as `subnet-sdk`) and any npm packages in the guest's own `node_modules` (rolldown),
 //! then embeds the bundle in StarlingMonkey with componentize-js.
 //!
-//! The entry module is `app.js`, or the `main` of the guest's `package.json`. The component
+//! The entry module is `app.js`, or the `main` of the guest's `package.json`. The bundle is
+//! kept next to the component as `<module>.wasm.bundle.js` (for a component built at
+//! `build/validator.wasm`, `build/validator.wasm.bundle.js`): the line numbers of a guest's
+//! JavaScript stack traces (`app.bundle.js:LINE`) refer to it. The component
 //! never imports `wasi:http` (componentize-js's `http` and `fetch-event` features are disabled),
 //! so it links against the host's contract and plain WASI only.
 //!
@@ -56,6 +59,15 @@ pub fn entry_module(dir: &Path) -> Result<PathBuf, BuildError> {
     }
 }
 
+/// Where the bundled source of the component at `out` is kept: beside the final component
+/// (`out` may carry the builder's temporary `.partial` suffix, which is dropped).
+pub fn bundle_path(out: &Path) -> PathBuf {
+    let stem = if out.extension().is_some_and(|e| e == "partial") { out.with_extension("") } else { out.to_path_buf() };
+    let mut name = stem.into_os_string();
+    name.push(".bundle.js");
+    PathBuf::from(name)
+}
+
 /// Builds the JavaScript guest in `dir` into a component at `out`.
 pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
     let entry = entry_module(dir)?;
@@ -87,7 +99,9 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
         .arg(toolchain.wit_dir())
         .args(["--world", &world.to_string()])
         .arg("--out")
-        .arg(out);
+        .arg(out)
+        .arg("--bundle")
+        .arg(bundle_path(out));
     run_tool(command, Language::JavaScript, "node", "apt-get install -y nodejs npm", dir)?;
     Ok(())
 }
@@ -95,6 +109,12 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bundle_sits_beside_the_final_component() {
+        assert_eq!(bundle_path(Path::new("b/validator.wasm.partial")), Path::new("b/validator.wasm.bundle.js"));
+        assert_eq!(bundle_path(Path::new("b/m.wasm")), Path::new("b/m.wasm.bundle.js"));
+    }
 
     #[test]
     fn the_entry_is_package_main_or_app_js() {

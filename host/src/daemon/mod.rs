@@ -1,0 +1,1 @@
+//! The hosted validator daemon (being written).

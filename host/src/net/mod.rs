@@ -1,0 +1,1 @@
+//! Networking between validators and miners over HTTP (being written).
