@@ -397,3 +397,12 @@ impl ComputeService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_service_can_be_shared_across_tasks() {
+        fn send_sync<T: Send + Sync + Clone + 'static>() {}
+        send_sync::<super::ComputeService>();
+    }
+}
