@@ -1,0 +1,92 @@
+//! Runtime costs for the hello-subnet example, with real compiled guests:
+//!
+//! * `instantiate/pooled-warm`: a fresh instance from the pre-linked module per call (what every
+//!   call pays before its export runs), pool slots warm.
+//! * `score/256-responses`: one `score` call for a task answered by 256 miners.
+//! * `generate-tasks/256-miners`: making one round's tasks for a 256-uid metagraph.
+//! * `handle/miner`: one miner `handle` call.
+//!
+//! Run with `cargo bench -p subnet-host --bench runtime`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use subnet_host::bindings::types::{
+    EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task,
+};
+use subnet_host::caps::CallEnv;
+use subnet_host::caps::metagraph::MetagraphView;
+
+fn neurons(n: u16) -> Vec<Neuron> {
+    (0..n)
+        .map(|uid| Neuron {
+            uid,
+            hotkey: format!("5Hotkey{uid:04}"),
+            stake: if uid == 0 { 10_000.0 } else { 1.0 },
+            validator_permit: uid == 0,
+            active: true,
+            incentive: 0.0,
+            dividends: 0.0,
+            emission: 0.0,
+        })
+        .collect()
+}
+
+fn json(value: u64) -> Payload {
+    Payload { content_type: "application/json".into(), body: value.to_string().into_bytes() }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = common::runtime();
+    let bundle = common::bundle("examples/hello-subnet");
+    let validator = runtime.load_validator("hello", &common::read(&bundle.validator)).unwrap();
+    let miner = runtime.load_miner("honest", &common::read(&bundle.miners[0].2)).unwrap();
+    let all = neurons(256);
+    let env = CallEnv::new("bench", 1, Arc::new(MetagraphView { netuid: 1, block: 1, neurons: all.clone() }));
+    let ctx = EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons: all };
+    let task = Task { id: "t".into(), miners: (1..=256).collect(), payload: json(21), timeout_ms: 1000 };
+    let responses: Vec<MinerResponse> = (1..=256u16)
+        .map(|uid| MinerResponse {
+            uid,
+            status: ResponseStatus::Ok,
+            latency_ms: 10,
+            payload: Some(json(if uid % 2 == 0 { 42 } else { 7 })),
+        })
+        .collect();
+    let request = MinerRequest {
+        task_id: "t".into(),
+        netuid: 1,
+        validator: "5Validator".into(),
+        payload: json(21),
+        timeout_ms: 1000,
+    };
+
+    c.bench_function("instantiate/pooled-warm", |b| {
+        b.to_async(&rt).iter(|| async { validator.instantiate_only(&env).await.unwrap() })
+    });
+    c.bench_function("score/256-responses", |b| {
+        b.to_async(&rt).iter(|| async {
+            let scores = validator.score(&env, &ctx, &task, &responses).await.unwrap();
+            assert_eq!(scores.len(), 256);
+            black_box(scores)
+        })
+    });
+    c.bench_function("generate-tasks/256-miners", |b| {
+        b.to_async(&rt).iter(|| async { black_box(validator.generate_tasks(&env, &ctx).await.unwrap()) })
+    });
+    c.bench_function("handle/miner", |b| {
+        b.to_async(&rt).iter(|| async { black_box(miner.handle(&env, &request).await.unwrap()) })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50);
+    targets = bench
+}
+criterion_main!(benches);
