@@ -2,13 +2,16 @@
 // Builds a JavaScript guest into a WebAssembly component; `subnetd build` runs this.
 //
 //   node sdk/js/build.mjs --app <guest>/app.js --wit <wit dir> --world <validator|miner> --out <file.wasm>
+//                         [--bundle <file.js>]
 //
 // Two steps: rolldown bundles the app, the SDK (imported as "subnet-sdk") and any npm
 // packages the guest installed into one ES module, leaving the contract's `subnet:*` and
 // `wasi:*` imports to the component; componentize-js then embeds it in StarlingMonkey. The
 // component never imports wasi:http (the `http` and `fetch-event` features are disabled), so
 // it needs nothing from the host beyond the contract and WASI's cli, clocks, random and
-// filesystem interfaces. Exit status 2 means bad arguments, 1 a failed build (message on stderr).
+// filesystem interfaces. `--bundle` also writes the bundled source there: the line numbers
+// of a guest's JavaScript stack traces (`app.bundle.js:LINE`) refer to it.
+// Exit status 2 means bad arguments, 1 a failed build (message on stderr).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +22,7 @@ import { parseArgs } from 'node:util';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function usage(message) {
-  console.error(`${message}\nusage: build.mjs --app app.js --wit WIT_DIR --world validator|miner --out OUT.wasm`);
+  console.error(`${message}\nusage: build.mjs --app app.js --wit WIT_DIR --world validator|miner --out OUT.wasm [--bundle OUT.js]`);
   process.exit(2);
 }
 
@@ -31,7 +34,7 @@ try {
       wit: { type: 'string' },
       world: { type: 'string' },
       out: { type: 'string' },
-      'keep-bundle': { type: 'boolean', default: false },
+      bundle: { type: 'string' },
     },
   }).values;
 } catch (e) {
@@ -61,7 +64,7 @@ try {
   await bundle.close();
   const source = join(work, 'app.bundle.js');
   await writeFile(source, output[0].code);
-  if (opts['keep-bundle']) await writeFile(`${opts.out}.bundle.js`, output[0].code);
+  if (opts.bundle) await writeFile(opts.bundle, output[0].code);
 
   const { component } = await componentize({
     sourcePath: source,

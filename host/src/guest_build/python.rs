@@ -73,7 +73,11 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
         .arg("-o")
         .arg(out)
         // Bytecode caches in the author's tree are noise; the component embeds its own.
-        .env("PYTHONDONTWRITEBYTECODE", "1");
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        // componentize-py is Rust: with backtraces on, its Rust stack buries the Python
+        // traceback that says what is wrong in the author's code.
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0");
     run_tool(command, Language::Python, "componentize-py", &install_hint(), dir)?;
     Ok(())
 }
