@@ -206,6 +206,12 @@ pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<
     }
     // Toolchains run in other working directories: give them absolute paths.
     let dir = source.dir.canonicalize().map_err(|e| BuildError::io(&source.dir, e))?;
+    // Cargo knows when a Rust guest is up to date; the other toolchains rebuild (and produce new
+    // bytes, so new compile-cache keys) every time, so skip them when nothing changed.
+    if language != Language::Rust && is_up_to_date(out, &[&dir, &toolchain.wit_dir(), &language_sdk(toolchain, language)]) {
+        tracing::debug!(dir = %dir.display(), out = %out.display(), "guest up to date");
+        return Ok(language);
+    }
     let tmp = std::path::absolute(out.with_extension("wasm.partial")).map_err(|e| BuildError::io(out, e))?;
     let started = std::time::Instant::now();
     match language {
@@ -226,6 +232,48 @@ pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<
     tracing::info!(dir = %source.dir.display(), %language, world = %source.world,
         out = %out.display(), bytes = bytes.len(), elapsed = ?started.elapsed(), "built guest");
     Ok(language)
+}
+
+/// The SDK directory a language's builds read.
+fn language_sdk(toolchain: &Toolchain, language: Language) -> PathBuf {
+    toolchain.sdk_dir().join(match language {
+        Language::Rust => "rust",
+        Language::Python => "python",
+        Language::JavaScript => "js",
+        Language::C => "c",
+    })
+}
+
+/// Directories that hold build products or caches, never sources.
+const NOT_SOURCES: &[&str] = &["build", "target", "node_modules", "__pycache__", ".git"];
+
+/// Newest modification time of the files under `dir` (sources only).
+fn newest_source(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if !NOT_SOURCES.iter().any(|skip| entry.file_name() == *skip) {
+                    stack.push(path);
+                }
+            } else if let Ok(modified) = meta.modified() {
+                newest = newest.max(Some(modified));
+            }
+        }
+    }
+    newest
+}
+
+/// Whether `out` exists and is newer than every source file under `inputs` and than the
+/// running subnetd itself (a new subnetd may build differently).
+fn is_up_to_date(out: &Path, inputs: &[&Path]) -> bool {
+    let Ok(built) = std::fs::metadata(out).and_then(|m| m.modified()) else { return false };
+    let builder = std::env::current_exe().and_then(std::fs::metadata).and_then(|m| m.modified()).ok();
+    inputs.iter().map(|dir| newest_source(dir)).chain([builder]).all(|t| t.is_none_or(|t| t < built))
 }
 
 /// Runs a prepared command, mapping "not found" to [`BuildError::MissingTool`] and a non-zero
