@@ -14,13 +14,31 @@ mod common;
 
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use subnet_compute::{ComputeConfig, ComputeService, DevicePreference, ModelKind};
 
 /// 64 distinct sentences of ordinary length (8 to 20 words), deterministic.
 fn sentences() -> Vec<String> {
-    let subjects = ["A man", "The validator", "A small dog", "Two miners", "The translator", "A child", "The network", "An old woman"];
-    let verbs = ["is reading", "scores", "is chasing", "submit", "translates", "draws", "rewards", "is painting"];
+    let subjects = [
+        "A man",
+        "The validator",
+        "A small dog",
+        "Two miners",
+        "The translator",
+        "A child",
+        "The network",
+        "An old woman",
+    ];
+    let verbs = [
+        "is reading",
+        "scores",
+        "is chasing",
+        "submit",
+        "translates",
+        "draws",
+        "rewards",
+        "is painting",
+    ];
     let objects = [
         "a long letter about the weather in the mountains",
         "the answers of every miner in the subnet",
@@ -56,12 +74,15 @@ fn bench(c: &mut Criterion) {
     })
     .expect("service starts");
     eprintln!("device: {}", svc.device());
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let texts = sentences();
     assert_eq!(texts.len(), 64);
 
     let mut g = c.benchmark_group("text");
-    g.sample_size(10).measurement_time(Duration::from_secs(15)).throughput(Throughput::Elements(64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(15))
+        .throughput(Throughput::Elements(64));
     g.bench_function("one_call_64", |b| {
         b.iter(|| rt.block_on(svc.embed_text("minilm", texts.clone())).unwrap())
     });
@@ -73,7 +94,9 @@ fn bench(c: &mut Criterion) {
                     .map(|t| {
                         let svc = svc.clone();
                         let t = t.clone();
-                        tokio::spawn(async move { svc.embed_text("minilm", vec![t]).await.unwrap() })
+                        tokio::spawn(
+                            async move { svc.embed_text("minilm", vec![t]).await.unwrap() },
+                        )
                     })
                     .collect();
                 for t in tasks {
@@ -93,18 +116,56 @@ fn bench(c: &mut Criterion) {
         .collect();
     let images: Vec<Vec<u8>> = pngs.iter().cycle().take(16).cloned().collect();
     let mut g = c.benchmark_group("image");
-    g.sample_size(10).measurement_time(Duration::from_secs(15)).throughput(Throughput::Elements(16));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(15))
+        .throughput(Throughput::Elements(16));
     g.bench_function("one_call_16", |b| {
         b.iter(|| rt.block_on(svc.embed_image("effnet", images.clone())).unwrap())
     });
     g.finish();
+    // Wall-clock figures above depend on what else the machine runs; process CPU time per
+    // embedding does much less, so it is printed too.
+    let cpu_rate = |what: &str, items: usize, iters: usize, f: &dyn Fn()| {
+        let (Some(c0), t0) = (process_cpu_seconds(), std::time::Instant::now()) else { return };
+        for _ in 0..iters {
+            f();
+        }
+        if let Some(c1) = process_cpu_seconds() {
+            let n = (items * iters) as f64;
+            eprintln!(
+                "{what}: {:.1} embeddings per CPU-second, {:.1} per wall-second ({iters} iterations)",
+                n / (c1 - c0),
+                n / t0.elapsed().as_secs_f64()
+            );
+        }
+    };
+    cpu_rate("text/one_call_64", 64, 10, &|| {
+        rt.block_on(svc.embed_text("minilm", texts.clone())).unwrap();
+    });
+    cpu_rate("image/one_call_16", 16, 3, &|| {
+        rt.block_on(svc.embed_image("effnet", images.clone())).unwrap();
+    });
     let m = svc.metrics();
     for model in m.models {
         eprintln!(
             "{}: calls {} items {} batches {} busy {:.2}s",
-            model.name, model.calls, model.items, model.batches, model.busy.as_secs_f64()
+            model.name,
+            model.calls,
+            model.items,
+            model.batches,
+            model.busy.as_secs_f64()
         );
     }
+}
+
+/// User + system CPU time of this process so far (Linux `/proc/self/stat`, 100 ticks/s).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 criterion_group!(benches, bench);

@@ -195,7 +195,10 @@ impl ComputeConfig {
         for m in &self.models {
             validate_model_name(&m.name)?;
             if !seen.insert(m.name.as_str()) {
-                return Err(ComputeError::Config(format!("model name {:?} is configured twice", m.name)));
+                return Err(ComputeError::Config(format!(
+                    "model name {:?} is configured twice",
+                    m.name
+                )));
             }
         }
         Ok(())

@@ -11,17 +11,17 @@
 //! input fails only its own call; a panic inside the model is caught and fails the calls of that
 //! batch, and the worker keeps serving. The thread ends when every sender is dropped.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::ComputeError;
 use crate::image::ImageEmbedder;
 use crate::text::TextEmbedder;
-use crate::ComputeError;
 
 /// Result of one call: one vector per input, in input order.
 pub(crate) type Reply = Result<Vec<Vec<f32>>, ComputeError>;
@@ -186,7 +186,8 @@ fn run(engine: Engine, params: WorkerParams, stats: Arc<WorkerStats>, rx: Receiv
                     .unwrap_or_else(|| "unknown panic".into());
                 tracing::error!(error = %msg, "compute: model panicked; failing its batch");
                 for job in live {
-                    let _ = job.reply.send(Err(ComputeError::Failed(format!("model panicked: {msg}"))));
+                    let _ =
+                        job.reply.send(Err(ComputeError::Failed(format!("model panicked: {msg}"))));
                 }
             }
         }
@@ -198,7 +199,12 @@ type BatchOutcome = (Vec<Reply>, u64);
 
 /// Runs `prepared[i]` (the per-job inputs, or that job's error) in chunks of `chunk` items,
 /// `order` giving the processing order of the flattened items.
-fn run_chunks<T, F>(prepared: Vec<Result<Vec<T>, ComputeError>>, chunk: usize, order_key: impl Fn(&T) -> usize, mut forward: F) -> BatchOutcome
+fn run_chunks<T, F>(
+    prepared: Vec<Result<Vec<T>, ComputeError>>,
+    chunk: usize,
+    order_key: impl Fn(&T) -> usize,
+    mut forward: F,
+) -> BatchOutcome
 where
     F: FnMut(&[&T]) -> Result<Vec<Vec<f32>>, String>,
 {
@@ -231,7 +237,8 @@ where
                 }
             }
             Ok(vectors) => {
-                let msg = format!("model returned {} vectors for {} inputs", vectors.len(), group.len());
+                let msg =
+                    format!("model returned {} vectors for {} inputs", vectors.len(), group.len());
                 for (j, _, _) in group {
                     out[*j] = Err(ComputeError::Failed(msg.clone()));
                 }
@@ -254,15 +261,26 @@ fn run_text(model: &TextEmbedder, jobs: &[Job], max_batch: usize) -> BatchOutcom
             Payload::Texts(texts) => texts
                 .iter()
                 .enumerate()
-                .map(|(i, t)| model.tokenize(t).map_err(|e| ComputeError::InvalidInput(format!("text {i}: {e}"))))
+                .map(|(i, t)| {
+                    model
+                        .tokenize(t)
+                        .map_err(|e| ComputeError::InvalidInput(format!("text {i}: {e}")))
+                })
                 .collect(),
-            Payload::Images(_) => Err(ComputeError::InvalidInput("images sent to a text model".into())),
+            Payload::Images(_) => {
+                Err(ComputeError::InvalidInput("images sent to a text model".into()))
+            }
         })
         .collect();
-    run_chunks(prepared, max_batch, |toks| toks.len(), |batch| {
-        let slices: Vec<&[u32]> = batch.iter().map(|t| t.as_slice()).collect();
-        model.embed_tokens(&slices)
-    })
+    run_chunks(
+        prepared,
+        max_batch,
+        |toks| toks.len(),
+        |batch| {
+            let slices: Vec<&[u32]> = batch.iter().map(|t| t.as_slice()).collect();
+            model.embed_tokens(&slices)
+        },
+    )
 }
 
 fn run_images(model: &ImageEmbedder, jobs: &[Job], params: WorkerParams) -> BatchOutcome {
@@ -274,16 +292,25 @@ fn run_images(model: &ImageEmbedder, jobs: &[Job], params: WorkerParams) -> Batc
                 .enumerate()
                 .map(|(i, bytes)| {
                     model.preprocess(bytes, params.max_image_dimension).map_err(|e| match e {
-                        ComputeError::InvalidInput(m) => ComputeError::InvalidInput(format!("image {i}: {m}")),
+                        ComputeError::InvalidInput(m) => {
+                            ComputeError::InvalidInput(format!("image {i}: {m}"))
+                        }
                         other => other,
                     })
                 })
                 .collect(),
-            Payload::Texts(_) => Err(ComputeError::InvalidInput("texts sent to an image model".into())),
+            Payload::Texts(_) => {
+                Err(ComputeError::InvalidInput("texts sent to an image model".into()))
+            }
         })
         .collect();
-    run_chunks(prepared, params.max_image_batch, |_| 0, |batch| {
-        let slices: Vec<&[f32]> = batch.iter().map(|t| t.as_slice()).collect();
-        model.embed(&slices)
-    })
+    run_chunks(
+        prepared,
+        params.max_image_batch,
+        |_| 0,
+        |batch| {
+            let slices: Vec<&[f32]> = batch.iter().map(|t| t.as_slice()).collect();
+            model.embed(&slices)
+        },
+    )
 }

@@ -72,7 +72,10 @@ async fn other_formats_and_sizes_embed_consistently() {
     for (i, what) in [(1, "jpeg"), (2, "upscaled")] {
         let sim = dot(&v[0], &v[i]);
         assert!(sim > 0.9, "{what}: cosine {sim}");
-        assert!(sim > dot(&v[0], &v[4]) && sim > dot(&v[0], &v[5]), "{what} not closer than other pictures");
+        assert!(
+            sim > dot(&v[0], &v[4]) && sim > dot(&v[0], &v[5]),
+            "{what} not closer than other pictures"
+        );
     }
     assert!(dot(&v[0], &v[6]) > dot(&v[0], &v[5]), "grey version closer than noise");
     for x in &v {
