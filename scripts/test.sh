@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test of subnetd: installs what the tests need (scripts/setup.sh), then the Rust
+# workspace's tests (which build real guests in all four languages), then the Python and
+# JavaScript SDKs' own unit tests.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+"$root/scripts/setup.sh"
+export SUBNETD_PYTHON="$root/.venv/bin/python"
+printf '\033[1m==> cargo test\033[0m\n'
+cargo test --locked "$@"
+printf '\033[1m==> Python SDK tests\033[0m\n'
+"$SUBNETD_PYTHON" -m unittest discover -s sdk/python/tests -t sdk/python
+printf '\033[1m==> JavaScript SDK tests\033[0m\n'
+(cd sdk/js && npm test --silent)
+printf '\033[1m==> all tests passed\033[0m\n'
