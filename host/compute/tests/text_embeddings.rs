@@ -178,7 +178,7 @@ async fn slow_calls_time_out_and_the_model_recovers() {
         c.call_timeout = Duration::from_millis(300);
         c.batch_window = Duration::ZERO;
     });
-    // 64 texts of 256 tokens each: several seconds of CPU work, far beyond 300 ms.
+    // 32 texts of 256 tokens each: seconds of CPU work, far beyond 300 ms.
     let heavy: Vec<String> =
         (0..64).map(|i| format!("{i} {}", "tokens and more tokens ".repeat(80))).collect();
     let started = Instant::now();
