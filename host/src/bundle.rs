@@ -13,6 +13,8 @@
 //! name = "copycat"              # an adversary the sandbox should show earning little
 //! path = "miners/copycat"
 //! honest = false
+//! [compute]
+//! models = ["all-minilm-l6-v2"] # models (by registry name, see crate::models) the modules call
 //! ```
 //!
 //! [`Bundle::resolve`] accepts a bundle directory, a single guest directory, or a `.wasm`
@@ -58,6 +60,16 @@ struct ManifestFile {
     validator: ModuleEntry,
     #[serde(default)]
     miner: Vec<MinerEntry>,
+    #[serde(default)]
+    compute: ComputeEntry,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComputeEntry {
+    /// Models (by registry name) the subnet's modules call.
+    #[serde(default)]
+    models: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +138,8 @@ pub struct Bundle {
     pub validator: ModuleSource,
     /// The miner modules.
     pub miners: Vec<MinerSource>,
+    /// Models the subnet's modules call through the compute capability.
+    pub compute_models: Vec<String>,
 }
 
 /// A bundle whose modules are all components on disk.
@@ -137,6 +151,8 @@ pub struct BuiltBundle {
     pub validator: PathBuf,
     /// The miner components: `(name, honest, path)`.
     pub miners: Vec<(String, bool, PathBuf)>,
+    /// Models the subnet's modules call through the compute capability.
+    pub compute_models: Vec<String>,
 }
 
 impl Bundle {
@@ -165,6 +181,7 @@ impl Bundle {
             build_dir,
             validator: ModuleSource::from_path(path.to_path_buf(), None)?,
             miners: Vec::new(),
+            compute_models: Vec::new(),
         })
     }
 
@@ -187,7 +204,7 @@ impl Bundle {
         let name = file.name.unwrap_or_else(|| {
             dir.file_name().and_then(|s| s.to_str()).unwrap_or("subnet").to_owned()
         });
-        Ok(Self { name, build_dir: dir.join("build"), validator, miners })
+        Ok(Self { name, build_dir: dir.join("build"), validator, miners, compute_models: file.compute.models })
     }
 
     /// Builds every guest source (prebuilt components are used as they are).
@@ -212,6 +229,6 @@ impl Bundle {
             .iter()
             .map(|m| Ok((m.name.clone(), m.honest, build_one(&m.source, World::Miner, &format!("miner-{}", m.name))?)))
             .collect::<Result<Vec<_>, BundleError>>()?;
-        Ok(BuiltBundle { name: self.name.clone(), validator, miners })
+        Ok(BuiltBundle { name: self.name.clone(), validator, miners, compute_models: self.compute_models.clone() })
     }
 }

@@ -27,6 +27,7 @@ pub mod bundle;
 pub mod caps;
 pub mod daemon;
 pub mod guest_build;
+pub mod models;
 pub mod net;
 pub mod runtime;
 pub mod sandbox;

@@ -1,12 +1,20 @@
 //! The `compute` capability: model calls (embeddings, generation) served by the host.
 //!
-//! This module defines the backend interface and the guest-facing glue. Until a backend is
-//! configured (the model-serving backend is its own piece of work), every call returns
-//! `not-available` with a reason, so modules can be written and tested against the contract
-//! today and degrade cleanly on hosts without models.
+//! A call reaches a [`ComputeBackend`] only when the caller's [`crate::caps::CallEnv`] grants
+//! one; otherwise every call answers `not-available` with a reason, so modules can be written
+//! against the contract and degrade cleanly on hosts without models. The production backend is
+//! [`GrantedModels`]: the host's [`subnet_compute::ComputeService`] (candle, batched across
+//! concurrent calls, CPU or CUDA) seen through the list of models the operator granted the
+//! subnet. A model the subnet was not granted is `unknown-model`, exactly like a model the host
+//! does not have, so a module cannot probe what else the host serves.
+//!
+//! Calls are async: a module waiting for a model holds its instance but no host thread. The
+//! call's wall-clock deadline covers the model call (the service has its own timeout too).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::types::Payload;
@@ -15,21 +23,88 @@ use crate::runtime::HostState;
 
 /// A model-serving backend. Implementations bound their own time and memory and refuse
 /// models the operator did not grant.
+#[async_trait]
 pub trait ComputeBackend: Send + Sync {
     /// Names of the models the subnet may call.
     fn models(&self) -> Vec<String>;
     /// One L2-normalised embedding per text.
-    fn embed_text(&self, model: &str, texts: &[String]) -> Result<Vec<Vec<f32>>, ComputeError>;
+    async fn embed_text(&self, model: &str, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ComputeError>;
     /// One L2-normalised embedding per image.
-    fn embed_image(&self, model: &str, images: &[Payload]) -> Result<Vec<Vec<f32>>, ComputeError>;
+    async fn embed_image(&self, model: &str, images: Vec<Payload>) -> Result<Vec<Vec<f32>>, ComputeError>;
     /// Generated text, deterministic for a seed.
-    fn generate_text(
+    async fn generate_text(
         &self,
         model: &str,
-        prompt: &str,
+        prompt: String,
         max_tokens: u32,
         seed: u64,
     ) -> Result<String, ComputeError>;
+}
+
+/// The host's model service, restricted to the models granted to one subnet.
+#[derive(Clone)]
+pub struct GrantedModels {
+    service: subnet_compute::ComputeService,
+    granted: Arc<BTreeSet<String>>,
+}
+
+impl GrantedModels {
+    /// `service` as a subnet granted `models` sees it. Granting a model the service does not
+    /// have is allowed (calls to it answer `unknown-model`); the daemon checks grants against
+    /// the service at start.
+    pub fn new(service: subnet_compute::ComputeService, models: impl IntoIterator<Item = String>) -> Self {
+        Self { service, granted: Arc::new(models.into_iter().collect()) }
+    }
+
+    fn check(&self, model: &str) -> Result<(), ComputeError> {
+        if self.granted.contains(model) {
+            Ok(())
+        } else {
+            Err(ComputeError::UnknownModel(format!("no model `{model}` is granted to this subnet")))
+        }
+    }
+}
+
+fn to_wit(e: subnet_compute::ComputeError) -> ComputeError {
+    use subnet_compute::ComputeError as E;
+    match e {
+        E::NotAvailable(m) => ComputeError::NotAvailable(m),
+        E::UnknownModel(m) => ComputeError::UnknownModel(m),
+        E::InvalidInput(m) => ComputeError::InvalidInput(m),
+        E::Timeout => ComputeError::Timeout,
+        E::Failed(m) => ComputeError::Failed(m),
+        E::Config(m) => ComputeError::Failed(format!("model configuration: {m}")),
+    }
+}
+
+#[async_trait]
+impl ComputeBackend for GrantedModels {
+    fn models(&self) -> Vec<String> {
+        let served: BTreeSet<String> = self.service.models().into_iter().map(|(name, _)| name).collect();
+        self.granted.iter().filter(|m| served.contains(*m)).cloned().collect()
+    }
+
+    async fn embed_text(&self, model: &str, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ComputeError> {
+        self.check(model)?;
+        self.service.embed_text(model, texts).await.map_err(to_wit)
+    }
+
+    async fn embed_image(&self, model: &str, images: Vec<Payload>) -> Result<Vec<Vec<f32>>, ComputeError> {
+        self.check(model)?;
+        let bytes = images.into_iter().map(|p| p.body).collect();
+        self.service.embed_image(model, bytes).await.map_err(to_wit)
+    }
+
+    async fn generate_text(
+        &self,
+        model: &str,
+        prompt: String,
+        max_tokens: u32,
+        seed: u64,
+    ) -> Result<String, ComputeError> {
+        self.check(model)?;
+        self.service.generate_text(model, prompt, max_tokens, seed).await.map_err(to_wit)
+    }
 }
 
 /// Per-instance state: the backend, when the subnet has one.
@@ -41,10 +116,8 @@ const NOT_AVAILABLE: &str =
     "compute is not available: this host has no model backend configured for the subnet";
 
 impl ComputeState {
-    fn backend(&self) -> Result<&Arc<dyn ComputeBackend>, ComputeError> {
-        self.backend
-            .as_ref()
-            .ok_or_else(|| ComputeError::NotAvailable(NOT_AVAILABLE.into()))
+    fn backend(&self) -> Result<Arc<dyn ComputeBackend>, ComputeError> {
+        self.backend.clone().ok_or_else(|| ComputeError::NotAvailable(NOT_AVAILABLE.into()))
     }
 }
 
@@ -58,7 +131,10 @@ impl wit::Host for ComputeState {
         model: String,
         texts: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<Vec<f32>>, ComputeError>> {
-        Ok(self.backend().and_then(|b| b.embed_text(&model, &texts)))
+        Ok(match self.backend() {
+            Ok(b) => b.embed_text(&model, texts).await,
+            Err(e) => Err(e),
+        })
     }
 
     async fn embed_image(
@@ -66,7 +142,10 @@ impl wit::Host for ComputeState {
         model: String,
         images: Vec<Payload>,
     ) -> wasmtime::Result<Result<Vec<Vec<f32>>, ComputeError>> {
-        Ok(self.backend().and_then(|b| b.embed_image(&model, &images)))
+        Ok(match self.backend() {
+            Ok(b) => b.embed_image(&model, images).await,
+            Err(e) => Err(e),
+        })
     }
 
     async fn generate_text(
@@ -76,9 +155,10 @@ impl wit::Host for ComputeState {
         max_tokens: u32,
         seed: u64,
     ) -> wasmtime::Result<Result<String, ComputeError>> {
-        Ok(self
-            .backend()
-            .and_then(|b| b.generate_text(&model, &prompt, max_tokens, seed)))
+        Ok(match self.backend() {
+            Ok(b) => b.generate_text(&model, prompt, max_tokens, seed).await,
+            Err(e) => Err(e),
+        })
     }
 }
 

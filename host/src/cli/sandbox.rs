@@ -51,6 +51,10 @@ pub struct SandboxArgs {
     /// Keep the local chain in this directory (resume a stopped run by passing it again).
     #[arg(long)]
     state: Option<PathBuf>,
+    /// The model registry (models.toml) for subnets that use the compute capability;
+    /// default: $SUBNETD_MODELS, ~/.config/subnetd/models.toml, or the one scripts/setup.sh writes.
+    #[arg(long)]
+    models: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -102,6 +106,8 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         state_dir: args.state.clone(),
         ..SandboxConfig::default()
     };
+    let compute = super::start_compute(&toolchain, args.models.as_deref(), &built.compute_models).await?;
+    let config = SandboxConfig { compute, ..config };
     let runtime = super::new_runtime()?;
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(args.epochs as u64);

@@ -33,6 +33,7 @@ use subnet_keys::{CryptoType, Keypair};
 
 use crate::bundle::BuiltBundle;
 use crate::caps::CallEnv;
+use crate::caps::compute::ComputeBackend;
 use crate::caps::kv::MemoryKv;
 use crate::caps::metagraph::MetagraphView;
 use crate::caps::random::{derive_seed, seed_part};
@@ -88,7 +89,7 @@ pub struct ValidatorSpec {
 }
 
 /// What a sandbox run looks like.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SandboxConfig {
     /// Number of miners.
     pub miners: usize,
@@ -109,6 +110,8 @@ pub struct SandboxConfig {
     pub state_dir: Option<PathBuf>,
     /// Bounds on the validator module's rounds.
     pub limits: RoundLimits,
+    /// Model calls for the validators (and miners) of subnets that use the compute capability.
+    pub compute: Option<Arc<dyn ComputeBackend>>,
 }
 
 impl Default for SandboxConfig {
@@ -123,6 +126,7 @@ impl Default for SandboxConfig {
             yuma3: true,
             state_dir: None,
             limits: RoundLimits::default(),
+            compute: None,
         }
     }
 }
@@ -399,15 +403,18 @@ pub async fn run(
         progress(e, config.epochs);
         let epoch = started_epoch + e as u64;
         let metagraph = chain.metagraph_now(netuid)?;
-        let miner_env = CallEnv::new(
-            format!("{} miners", bundle.name),
-            0,
-            Arc::new(MetagraphView {
-                netuid,
-                block: metagraph.block,
-                neurons: crate::validator::neurons_of(&metagraph),
-            }),
-        );
+        let miner_env = CallEnv {
+            compute: config.compute.clone(),
+            ..CallEnv::new(
+                format!("{} miners", bundle.name),
+                0,
+                Arc::new(MetagraphView {
+                    netuid,
+                    block: metagraph.block,
+                    neurons: crate::validator::neurons_of(&metagraph),
+                }),
+            )
+        };
         let transport = InProcessMiners::new(miners_by_uid.clone(), miner_env);
         let turns = join_all(validators.iter_mut().enumerate().map(|(i, v)| {
             let metagraph = &metagraph;
@@ -424,6 +431,7 @@ pub async fn run(
                     ValidatorKind::Honest => {
                         let env = CallEnv {
                             kv: Some(v.kv.clone() as Arc<dyn crate::caps::kv::KvStore>),
+                            compute: config.compute.clone(),
                             ..CallEnv::new(format!("{subnet} v{i}"), 0, Arc::new(MetagraphView::default()))
                         };
                         let round_seed = derive_seed(&[seed, u64::from(netuid), epoch, i as u64]);

