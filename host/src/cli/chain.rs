@@ -1,13 +1,395 @@
-//! `subnetd chain`: run and administer a local chain node (being written).
+//! `subnetd chain`: run a local development chain node that several processes share, and
+//! administer it.
+//!
+//! `serve` opens a persistent [`LocalChain`] from a state directory and serves it over HTTP
+//! ([`subnet_host::net::chain_node`]). The admin commands (`init`, `register`, `stake`,
+//! `advance`, `show`) work either offline on a state directory (`--state DIR`, while no node
+//! has it open) or online against a node (`--chain URL`), where they sign with the wallet's
+//! coldkey as the node requires. It is the embedded chain with a socket, not subtensor.
 
-use anyhow::{Result, bail};
-use clap::Args;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use subnet_chain::local::{LocalChain, LocalChainConfig, RAO_PER_TAO};
+use subnet_chain::{AccountId, Chain, Hyperparams, Metagraph, NetUid};
+use subnet_host::net::{ChainNodeConfig, RemoteChain, spawn_chain_node};
+use subnet_keys::{CryptoType, Keypair};
+
+use super::wallet::{self, WalletsDir};
 
 /// Arguments of `subnetd chain`.
 #[derive(Args)]
-pub struct ChainArgs {}
+pub struct ChainArgs {
+    #[command(subcommand)]
+    command: ChainCommand,
+}
+
+/// Which chain an admin command works on.
+#[derive(Args, Clone, Debug)]
+#[group(required = true, multiple = false)]
+struct Target {
+    /// A chain state directory (offline; no node may have it open).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// A running node, e.g. http://127.0.0.1:9944 (online; extrinsics are signed).
+    #[arg(long, value_name = "URL")]
+    chain: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ChainCommand {
+    /// Serve a persistent local chain over HTTP.
+    Serve {
+        /// The chain's state directory (created if new).
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Address to listen on (port 0 picks a free one; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:9944")]
+        listen: SocketAddr,
+        /// Produce a block every interval (e.g. 12s, 500ms); default: only on `chain advance`.
+        #[arg(long, value_parser = parse_duration)]
+        block_time: Option<Duration>,
+    },
+    /// Create a subnet owned by a wallet's coldkey; prints its netuid.
+    Init {
+        #[command(flatten)]
+        target: Target,
+        /// The owner's wallet (its coldkey owns the subnet).
+        #[arg(long)]
+        owner_wallet: String,
+        /// The owner's hotkey (registered as uid 0); none by default.
+        #[arg(long)]
+        owner_hotkey: Option<String>,
+        #[command(flatten)]
+        dir: WalletsDir,
+        #[command(flatten)]
+        hyper: HyperArgs,
+    },
+    /// Register a wallet's hotkey on a subnet (burned_register, signed by its coldkey).
+    Register {
+        #[command(flatten)]
+        target: Target,
+        /// Subnet.
+        #[arg(long)]
+        netuid: NetUid,
+        /// Wallet name.
+        #[arg(long)]
+        wallet: String,
+        /// Hotkey name.
+        #[arg(long, default_value = "default")]
+        hotkey: String,
+        #[command(flatten)]
+        dir: WalletsDir,
+    },
+    /// Add stake (minted: the dev chain has no balances) from a wallet's coldkey to a hotkey.
+    Stake {
+        #[command(flatten)]
+        target: Target,
+        /// Subnet.
+        #[arg(long)]
+        netuid: NetUid,
+        /// Wallet name (its coldkey stakes).
+        #[arg(long)]
+        wallet: String,
+        /// Hotkey name in that wallet, or an SS58 address with --hotkey-ss58.
+        #[arg(long, default_value = "default")]
+        hotkey: String,
+        /// Stake to this address instead of the wallet's hotkey.
+        #[arg(long)]
+        hotkey_ss58: Option<AccountId>,
+        /// Amount in TAO (alpha).
+        #[arg(long)]
+        amount: f64,
+        #[command(flatten)]
+        dir: WalletsDir,
+    },
+    /// Produce blocks (a node in manual mode, or a state directory).
+    Advance {
+        #[command(flatten)]
+        target: Target,
+        /// How many.
+        #[arg(long, default_value_t = 1)]
+        blocks: u64,
+    },
+    /// Show the subnets, or one subnet's metagraph.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        /// Subnet (all subnets when absent).
+        #[arg(long)]
+        netuid: Option<NetUid>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Hyperparameters `chain init` may set (others keep subtensor's defaults).
+#[derive(Args, Clone, Debug)]
+struct HyperArgs {
+    /// Blocks per epoch.
+    #[arg(long)]
+    tempo: Option<u16>,
+    /// Blocks between two set_weights of one uid.
+    #[arg(long)]
+    weights_rate_limit: Option<u64>,
+    /// Turn commit-reveal (v2) on.
+    #[arg(long)]
+    commit_reveal: bool,
+    /// Blocks of immunity after registration.
+    #[arg(long)]
+    immunity_period: Option<u16>,
+    /// Subnet size cap.
+    #[arg(long)]
+    max_uids: Option<u16>,
+    /// Least weights per set_weights.
+    #[arg(long)]
+    min_allowed_weights: Option<u16>,
+    /// Least stake (rao) to set weights.
+    #[arg(long)]
+    stake_threshold: Option<u64>,
+}
+
+impl HyperArgs {
+    fn apply(&self, h: &mut Hyperparams) {
+        if let Some(v) = self.tempo {
+            h.tempo = v;
+        }
+        if let Some(v) = self.weights_rate_limit {
+            h.weights_rate_limit = v;
+        }
+        if self.commit_reveal {
+            h.commit_reveal_enabled = true;
+        }
+        if let Some(v) = self.immunity_period {
+            h.immunity_period = v;
+        }
+        if let Some(v) = self.max_uids {
+            h.max_allowed_uids = v;
+        }
+        if let Some(v) = self.min_allowed_weights {
+            h.min_allowed_weights = v;
+        }
+        if let Some(v) = self.stake_threshold {
+            h.stake_threshold = v;
+        }
+    }
+}
+
+/// Parses `12s`, `500ms`, `2m` or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&t[..i], t[i..].trim()),
+        None => (t, "s"),
+    };
+    let value: f64 = num.parse().map_err(|_| format!("`{text}` is not a duration (e.g. 12s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use ms, s or m)")),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
+        return Err(format!("`{text}` must be between 1ms and 24h"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The config a new dev chain gets: loopback axons allowed, so miners on one machine can serve.
+fn dev_config() -> LocalChainConfig {
+    LocalChainConfig { allow_loopback_axons: true, ..LocalChainConfig::default() }
+}
+
+fn open_state(dir: &Path) -> Result<LocalChain> {
+    LocalChain::open_with(dir, dev_config()).map_err(|e| {
+        anyhow!(
+            "cannot open the chain state in {}: {e} (if `subnetd chain serve` has it open, use --chain URL instead)",
+            dir.display()
+        )
+    })
+}
+
+/// Loads the node's identity key from `<state>/node-key.json`, creating it the first time.
+fn node_key(state: &Path) -> Result<Keypair> {
+    let path = state.join("node-key.json");
+    if path.exists() {
+        return Keypair::load_from_file(&path, None).with_context(|| format!("the node key {}", path.display()));
+    }
+    let key = Keypair::generate(CryptoType::Sr25519);
+    key.save_to_file(&path, false)?;
+    Ok(key)
+}
 
 /// Runs `subnetd chain`.
-pub async fn run(_args: ChainArgs) -> Result<()> {
-    bail!("`subnetd chain` is not available yet")
+pub async fn run(args: ChainArgs) -> Result<()> {
+    match args.command {
+        ChainCommand::Serve { state, listen, block_time } => serve(&state, listen, block_time).await,
+        ChainCommand::Init { target, owner_wallet, owner_hotkey, dir, hyper } => {
+            let root = dir.root()?;
+            let owner_hot = owner_hotkey.as_deref().map(|h| wallet::hotkey_public(&root, &owner_wallet, h)).transpose()?;
+            let mut params = Hyperparams::default();
+            hyper.apply(&mut params);
+            let netuid = match (&target.state, &target.chain) {
+                (Some(dir), _) => {
+                    let chain = open_state(dir)?;
+                    let owner = wallet::coldkey_public(&root, &owner_wallet)?;
+                    let netuid = chain.create_subnet(&owner, owner_hot.as_ref())?;
+                    chain.set_hyperparams(netuid, params)?;
+                    netuid
+                }
+                (None, Some(url)) => {
+                    let coldkey = wallet::load_coldkey(&root, &owner_wallet)?;
+                    let owner = coldkey.account_id();
+                    let chain = RemoteChain::connect(url, [coldkey]).await?;
+                    chain.create_subnet(&owner, owner_hot.as_ref(), Some(params)).await?
+                }
+                (None, None) => unreachable_target()?,
+            };
+            println!("{netuid}");
+            Ok(())
+        }
+        ChainCommand::Register { target, netuid, wallet: w, hotkey, dir } => {
+            let root = dir.root()?;
+            let hot = wallet::hotkey_public(&root, &w, &hotkey)?;
+            let outcome = match (&target.state, &target.chain) {
+                (Some(dir), _) => {
+                    let cold = wallet::coldkey_public(&root, &w)?;
+                    open_state(dir)?.register_now(&hot, &cold, netuid)?
+                }
+                (None, Some(url)) => {
+                    let coldkey = wallet::load_coldkey(&root, &w)?;
+                    let cold = coldkey.account_id();
+                    RemoteChain::connect(url, [coldkey]).await?.register(&hot, &cold, netuid).await?
+                }
+                (None, None) => unreachable_target()?,
+            };
+            for event in &outcome.events {
+                if let subnet_chain::ChainEvent::NeuronRegistered { uid, hotkey, .. } = event {
+                    println!("registered {hotkey} as uid {uid} on subnet {netuid} at block {}", outcome.block);
+                }
+            }
+            Ok(())
+        }
+        ChainCommand::Stake { target, netuid, wallet: w, hotkey, hotkey_ss58, amount, dir } => {
+            let root = dir.root()?;
+            if !amount.is_finite() || amount <= 0.0 || amount > 1e12 {
+                bail!("--amount must be a positive number of TAO");
+            }
+            let rao = (amount * RAO_PER_TAO as f64).round() as u64;
+            let hot = match hotkey_ss58 {
+                Some(a) => a,
+                None => wallet::hotkey_public(&root, &w, &hotkey)?,
+            };
+            match (&target.state, &target.chain) {
+                (Some(dir), _) => {
+                    let cold = wallet::coldkey_public(&root, &w)?;
+                    open_state(dir)?.add_stake(&cold, &hot, netuid, rao)?;
+                }
+                (None, Some(url)) => {
+                    let coldkey = wallet::load_coldkey(&root, &w)?;
+                    let cold = coldkey.account_id();
+                    RemoteChain::connect(url, [coldkey]).await?.add_stake(&cold, &hot, netuid, rao).await?;
+                }
+                (None, None) => unreachable_target()?,
+            }
+            println!("staked {rao} rao to {hot} on subnet {netuid}");
+            Ok(())
+        }
+        ChainCommand::Advance { target, blocks } => {
+            let block = match (&target.state, &target.chain) {
+                (Some(dir), _) => {
+                    let chain = open_state(dir)?;
+                    chain.advance_blocks(blocks)?;
+                    chain.block()
+                }
+                (None, Some(url)) => {
+                    let chain = RemoteChain::connect(url, []).await?;
+                    chain.advance_blocks(blocks).await?;
+                    chain.current_block().await?
+                }
+                (None, None) => unreachable_target()?,
+            };
+            println!("{block}");
+            Ok(())
+        }
+        ChainCommand::Show { target, netuid, json } => {
+            let chain: Arc<dyn Chain> = match (&target.state, &target.chain) {
+                (Some(dir), _) => Arc::new(open_state(dir)?),
+                (None, Some(url)) => Arc::new(RemoteChain::connect(url, []).await?),
+                (None, None) => unreachable_target()?,
+            };
+            match netuid {
+                Some(n) => {
+                    let m = chain.metagraph(n).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&m)?);
+                    } else {
+                        print_metagraph(&m);
+                    }
+                }
+                None => {
+                    let block = chain.current_block().await?;
+                    let netuids = chain.subnets().await?;
+                    if json {
+                        println!("{}", serde_json::json!({"block": block, "netuids": netuids}));
+                    } else {
+                        println!("block {block}; subnets: {netuids:?}");
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn unreachable_target<T>() -> Result<T> {
+    bail!("give --state DIR or --chain URL")
+}
+
+fn print_metagraph(m: &Metagraph) {
+    println!("subnet {} at block {} (owner {})", m.netuid, m.block, m.owner_coldkey);
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.set_header(["uid", "hotkey", "stake", "permit", "axon", "incentive", "dividends"]);
+    for n in &m.neurons {
+        table.add_row([
+            n.uid.to_string(),
+            n.hotkey.to_ss58(),
+            format!("{:.3}", n.stake as f64 / RAO_PER_TAO as f64),
+            if n.validator_permit { "yes".into() } else { "".into() },
+            n.axon.and_then(|a| a.socket_addr()).map(|a| a.to_string()).unwrap_or_default(),
+            format!("{:.4}", f64::from(n.incentive) / 65535.0),
+            format!("{:.4}", f64::from(n.dividends) / 65535.0),
+        ]);
+    }
+    println!("{table}");
+}
+
+async fn serve(state: &Path, listen: SocketAddr, block_time: Option<Duration>) -> Result<()> {
+    let chain = Arc::new(open_state(state)?);
+    let key = node_key(state)?;
+    let mut config = ChainNodeConfig::new(key);
+    config.listen = listen;
+    config.block_time = block_time;
+    let handle = spawn_chain_node(chain.clone(), config).await.with_context(|| format!("listening on {listen}"))?;
+    // The first stdout line is the URL, for scripts and tests that start the node on port 0.
+    println!("{}", handle.url());
+    eprintln!(
+        "chain node at {} (state {}, block {}, {})",
+        handle.url(),
+        state.display(),
+        chain.block(),
+        match block_time {
+            Some(d) => format!("a block every {d:?}"),
+            None => "blocks on `subnetd chain advance`".into(),
+        }
+    );
+    super::miner::wait_for_shutdown().await;
+    handle.shutdown().await;
+    Ok(())
 }

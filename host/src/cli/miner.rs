@@ -1,13 +1,213 @@
-//! `subnetd miner`: serve a miner module over HTTP (being written).
+//! `subnetd miner`: serve a miner module over HTTP at the miner's axon.
+//!
+//! Loads the module (a `.wasm` component, a miner guest directory, or a bundle directory with
+//! `subnet.toml`, whose first honest miner is served unless `--miner-name` says otherwise),
+//! loads the hotkey from a bittensor wallet, connects to a chain node, starts the server
+//! ([`subnet_host::net::spawn_miner_server`]) and announces the axon on chain (`serve_axon`,
+//! signed by the hotkey). Prints the listening address as its first stdout line; logs each
+//! verified request (with `-v`). Stops gracefully on Ctrl-C or SIGTERM.
 
-use anyhow::{Result, bail};
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use subnet_chain::{AccountId, AxonInfo, Chain, NetUid, SubtensorError};
+use subnet_host::bundle::{Bundle, MANIFEST};
+use subnet_host::guest_build::{self, GuestSource, Toolchain};
+use subnet_host::net::{MinerServerConfig, RemoteChain, spawn_miner_server};
+use subnet_host::runtime::{MinerModule, World};
+
+use super::wallet::{self, WalletsDir};
 
 /// Arguments of `subnetd miner`.
 #[derive(Args)]
-pub struct MinerArgs {}
+pub struct MinerArgs {
+    /// The miner: a component (.wasm), a miner guest directory, or a bundle directory.
+    #[arg(long)]
+    module: PathBuf,
+    /// In a bundle, the miner to serve (default: the first honest one).
+    #[arg(long)]
+    miner_name: Option<String>,
+    /// Wallet name.
+    #[arg(long)]
+    wallet: String,
+    /// Hotkey name.
+    #[arg(long, default_value = "default")]
+    hotkey: String,
+    #[command(flatten)]
+    dir: WalletsDir,
+    /// Subnet served.
+    #[arg(long)]
+    netuid: NetUid,
+    /// Port to listen on (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 8091)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    listen_ip: IpAddr,
+    /// Address announced on chain (default: the listening address).
+    #[arg(long)]
+    external_ip: Option<IpAddr>,
+    /// The chain node, e.g. http://127.0.0.1:9944.
+    #[arg(long)]
+    chain: String,
+    /// Largest task body (bytes; suffixes KiB, MiB).
+    #[arg(long, default_value = "8MiB", value_parser = parse_size)]
+    max_body: usize,
+    /// Module calls at once; more wait, highest stake first.
+    #[arg(long, default_value_t = 16)]
+    max_concurrency: usize,
+    /// Requests waiting for a module slot before `overloaded`.
+    #[arg(long, default_value_t = 256)]
+    max_queue: usize,
+    /// Cap on the timeout a validator may give (e.g. 60s).
+    #[arg(long, default_value = "60s", value_parser = super::chain::parse_duration)]
+    max_timeout: Duration,
+    /// Hotkeys (SS58) to refuse, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    blacklist: Vec<AccountId>,
+    /// Least stake (TAO) a caller needs.
+    #[arg(long, default_value_t = 0.0)]
+    min_stake: f64,
+    /// Do not announce the axon on chain.
+    #[arg(long)]
+    no_serve_axon: bool,
+}
+
+/// Parses `8388608`, `512KiB`, `8MiB`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("MiB") {
+        (n, 1usize << 20)
+    } else if let Some(n) = t.strip_suffix("KiB") {
+        (n, 1 << 10)
+    } else {
+        (t, 1)
+    };
+    num.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a size (e.g. 8MiB, 512KiB, 1048576)"))
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The component to serve, building sources when given a directory.
+fn resolve_module(path: &Path, miner_name: Option<&str>) -> Result<PathBuf> {
+    if !path.exists() {
+        bail!("{}: no such file or directory", path.display());
+    }
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let toolchain = Toolchain::locate();
+    if path.join(MANIFEST).is_file() {
+        let built = Bundle::resolve(path)?.build(&toolchain).context("building the bundle")?;
+        let chosen = match miner_name {
+            Some(name) => built.miners.iter().find(|(n, _, _)| n == name),
+            None => built.miners.iter().find(|(_, honest, _)| *honest),
+        };
+        return chosen.map(|(_, _, p)| p.clone()).ok_or_else(|| match miner_name {
+            Some(n) => anyhow!("{}: the bundle has no miner named `{n}`", path.display()),
+            None => anyhow!("{}: the bundle has no honest miner", path.display()),
+        });
+    }
+    let out = path.join("build").join("miner.wasm");
+    guest_build::build(&toolchain, &GuestSource { dir: path.to_path_buf(), world: World::Miner, language: None }, &out)
+        .with_context(|| format!("building {}", path.display()))?;
+    Ok(out)
+}
+
+fn load_module(path: &Path) -> Result<MinerModule> {
+    let runtime = super::new_runtime()?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("miner").to_owned();
+    runtime.load_miner(&name, &bytes).with_context(|| format!("{}", path.display()))
+}
 
 /// Runs `subnetd miner`.
-pub async fn run(_args: MinerArgs) -> Result<()> {
-    bail!("`subnetd miner` is not available yet")
+pub async fn run(args: MinerArgs) -> Result<()> {
+    if !args.min_stake.is_finite() || args.min_stake < 0.0 {
+        bail!("--min-stake must be a non-negative number of TAO");
+    }
+    let root = args.dir.root()?;
+    let hotkey = wallet::load_hotkey(&root, &args.wallet, &args.hotkey)?;
+    let me = hotkey.account_id();
+    let module_path = resolve_module(&args.module, args.miner_name.as_deref())?;
+    let module = load_module(&module_path)?;
+
+    let remote = RemoteChain::connect(&args.chain, [hotkey]).await.with_context(|| format!("chain {}", args.chain))?;
+    let metagraph = remote.metagraph(args.netuid).await.with_context(|| format!("subnet {}", args.netuid))?;
+    let Some(uid) = metagraph.uid_of(&me) else {
+        bail!(
+            "hotkey {me} is not registered on subnet {}: register it first (subnetd chain register --netuid {} --wallet {} --hotkey {})",
+            args.netuid,
+            args.netuid,
+            args.wallet,
+            args.hotkey
+        );
+    };
+    let chain: Arc<dyn Chain> = Arc::new(remote);
+
+    let mut config = MinerServerConfig::new(args.netuid, me);
+    config.listen = SocketAddr::new(args.listen_ip, args.port);
+    config.max_body_bytes = args.max_body;
+    config.max_concurrency = args.max_concurrency;
+    config.max_queue = args.max_queue;
+    config.max_timeout = args.max_timeout;
+    config.blacklist = args.blacklist.iter().copied().collect::<HashSet<_>>();
+    config.min_stake_rao = (args.min_stake * 1e9).round() as u64;
+    let handle = spawn_miner_server(config, module, chain.clone()).await?;
+    let addr = handle.local_addr();
+
+    if !args.no_serve_axon {
+        let announced = SocketAddr::new(args.external_ip.unwrap_or(addr.ip()), addr.port());
+        // Protocol 4: HTTP, by the convention of subnets that serve plain HTTP axons.
+        let axon = AxonInfo::from_socket_addr(announced, 1, 4);
+        match chain.serve_axon(&me, args.netuid, axon).await {
+            Ok(_) => tracing::info!(%announced, uid, "axon served on chain"),
+            Err(e) if e.is(SubtensorError::ServingRateLimitExceeded) => {
+                let current = metagraph.neurons.get(usize::from(uid)).and_then(|n| n.axon).and_then(|a| a.socket_addr());
+                if current == Some(announced) {
+                    tracing::info!(%announced, "axon already served at this address");
+                } else {
+                    eprintln!(
+                        "warning: the chain refused serve_axon ({e}); validators still see {current:?}, not {announced}"
+                    );
+                }
+            }
+            Err(e) => bail!("serve_axon for {announced} failed: {e}"),
+        }
+    }
+    println!("{addr}");
+    eprintln!("miner uid {uid} ({me}) serving {} on subnet {} at {addr}", module_path.display(), args.netuid);
+    wait_for_shutdown().await;
+    handle.shutdown().await;
+    Ok(())
 }

@@ -1,1 +1,109 @@
-//! Networking between validators and miners over HTTP (being written).
+//! Networking between validators and miners over HTTP, and a local chain node that separate
+//! processes share.
+//!
+//! - [`miner_server`]: [`spawn_miner_server`] serves a [`crate::runtime::MinerModule`] (or any
+//!   [`TaskHandler`]) at a miner's axon.
+//! - [`transport`]: [`HttpTransport`], the validator side, a
+//!   [`crate::validator::MinerTransport`] that signs and sends each query.
+//! - [`chain_node`] and [`remote_chain`]: `subnetd chain serve` puts a persistent
+//!   [`subnet_chain::local::LocalChain`] behind HTTP/JSON, and [`RemoteChain`] implements
+//!   [`subnet_chain::Chain`] against it, so a miner and a validator in two processes see one chain.
+//!
+//! # Wire protocol (miner axon), version 1
+//!
+//! A validator sends one task as `POST /v1/task`:
+//!
+//! | header | value |
+//! | --- | --- |
+//! | `Content-Type` | the task payload's content type (default `application/octet-stream`) |
+//! | `X-Subnet-Task-Id` | the task's id (at most 256 bytes of text; optional, default `-`) |
+//! | `X-Subnet-Netuid` | the subnet (optional; when present it must be the miner's) |
+//! | `X-Subnet-Timeout-Ms` | how long the miner has, in ms (optional, default 12 000; capped by the miner) |
+//! | `X-Bittensor-*` | `btauth/1` headers ([`subnet_keys::btauth`]), signed by the validator's hotkey over method `POST`, path `/v1/task`, the body; receiver = the miner's hotkey |
+//!
+//! The body is the payload's bytes. The miner answers `200` with the answer's bytes and its
+//! `Content-Type`. Every refusal is a `4xx` with a short JSON body
+//! `{"error": "<reason code>", "message": "<text>"}`; a module that fails is a `5xx` with the
+//! same shape. Reason codes (stable; see [`Refusal`]):
+//!
+//! | status | `error` | when |
+//! | --- | --- | --- |
+//! | 400 | btauth's malformed-header reasons (`malformed_signature`, `malformed_nonce`, ...), `bad_request` | auth headers or task headers cannot be parsed |
+//! | 401 | `bad_signature`, `stale_nonce`, `future_nonce`, `replayed_nonce`, `replay_horizon`, `wrong_receiver`, `missing_receiver`, `missing_header` | not (or no longer) authentic |
+//! | 403 | `not_registered`, `blacklisted`, `insufficient_stake` | the (claimed) hotkey may not query this miner |
+//! | 404 / 405 | `not_found` / `method_not_allowed` | another path or method |
+//! | 408 | `body_timeout` | the body did not arrive within the task's timeout |
+//! | 413 | `body_too_large` | `Content-Length` or the bytes received exceed the miner's limit |
+//! | 421 | `wrong_netuid` | `X-Subnet-Netuid` names another subnet |
+//! | 422 | `module_refused` | the module returned its own error for this task |
+//! | 429 | `overloaded` | too many requests in flight, the priority queue is full, or the wait for a slot outlasted the task's timeout |
+//! | 500 | `module_failed` | the module trapped, ran out of memory, or answered something unsendable |
+//! | 504 | `module_timeout` | the module ran past the task's timeout |
+//!
+//! `GET /v1/health` answers `{"hotkey", "netuid"}` and `GET /v1/stats` the server's counters
+//! ([`MinerStats`]); neither is authenticated, and neither reveals anything a request carried.
+//!
+//! # Invariants of the miner server
+//! - Authentication runs in two halves ([`subnet_keys::btauth::Verifier`]): the header checks
+//!   (shape, receiver binding, freshness) and the registration and blacklist checks of the
+//!   *claimed* hotkey run before a single body byte is read; the signature and the replay cache
+//!   after the (bounded) body. Nothing reaches the module before the signature verified.
+//! - A body larger than the limit is refused from its `Content-Length` without reading it, or
+//!   as soon as the received bytes pass the limit (chunked bodies); memory per request is
+//!   bounded by the limit.
+//! - Priority among verified requests is by the caller's *authenticated* stake on the subnet
+//!   (highest first, arrival order among equals), so a forged hotkey cannot jump the queue.
+//! - Every stage is bounded by the task's deadline (arrival + capped timeout): body reading,
+//!   the wait for a slot, the module call.
+//!
+//! # Invariants of the transport
+//! - [`HttpTransport::query`] returns within the query's timeout (plus scheduling noise), what
+//!   ever the miner does (stalls, trickles bytes, sends an endless body), and never fails: the
+//!   outcome is a [`crate::bindings::types::ResponseStatus`].
+//! - Status mapping: `2xx` → `ok`; the deadline passing → `timeout`; `4xx` → `refused`;
+//!   `5xx`, connection failures and no axon → `failed`; an answer over the size limit, a missing
+//!   or unreadable `Content-Type`, or another status class → `malformed`.
+//!
+//! # Local chain node
+//! See [`chain_node`] for its HTTP/JSON API; every extrinsic is `btauth/1`-signed by its signer
+//! and bound to the node's own identity key, so nobody can act for another hotkey or replay a
+//! request to another node.
+
+pub mod chain_api;
+pub mod chain_node;
+pub(crate) mod client;
+pub mod gate;
+pub mod miner_server;
+pub mod remote_chain;
+pub(crate) mod server;
+pub mod transport;
+
+pub use chain_node::{ChainNodeConfig, ChainNodeHandle, spawn_chain_node};
+pub use miner_server::{
+    HandlerContext, HandlerError, MinerServerConfig, MinerServerError, MinerServerHandle, MinerStats, ModuleHandler,
+    TaskHandler, spawn_miner_server, spawn_miner_server_with,
+};
+pub use remote_chain::RemoteChain;
+pub use transport::{HttpTransport, HttpTransportConfig};
+
+/// The path a miner serves tasks at.
+pub const TASK_PATH: &str = "/v1/task";
+/// Header: the task's id.
+pub const HEADER_TASK_ID: &str = "X-Subnet-Task-Id";
+/// Header: the subnet.
+pub const HEADER_NETUID: &str = "X-Subnet-Netuid";
+/// Header: the miner's time budget in milliseconds.
+pub const HEADER_TIMEOUT_MS: &str = "X-Subnet-Timeout-Ms";
+/// Timeout a miner assumes when a request names none (the bittensor dendrite's default, 12 s).
+pub const DEFAULT_TASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(12);
+/// Longest task id a miner accepts, in bytes.
+pub const MAX_TASK_ID_LEN: usize = 256;
+
+/// The JSON body of every refusal and failure: `{"error": "<reason code>", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refusal {
+    /// A stable reason code (`bad_signature`, `not_registered`, `body_too_large`, ...).
+    pub error: String,
+    /// A human-readable explanation; never echoes the request's signature or body.
+    pub message: String,
+}

@@ -1,0 +1,1 @@
+fn main() { eprintln!("fanout bench: being written"); }
