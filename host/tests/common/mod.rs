@@ -52,3 +52,27 @@ pub fn runtime() -> Runtime {
 pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The compute capability with `models` from the model registry `scripts/setup.sh` writes (or
+/// `$SUBNETD_MODELS`), started once per process per set of models. Panics with the setup step
+/// when the models are missing: tests that need real models never pass without them.
+pub fn compute(models: &[&str]) -> std::sync::Arc<dyn subnet_host::caps::compute::ComputeBackend> {
+    use subnet_host::caps::compute::{ComputeBackend, GrantedModels};
+    static STARTED: OnceLock<Mutex<HashMap<Vec<String>, std::sync::Arc<dyn ComputeBackend>>>> = OnceLock::new();
+    let names: Vec<String> = models.iter().map(|m| m.to_string()).collect();
+    let mut started = STARTED.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(backend) = started.get(&names) {
+        return backend.clone();
+    }
+    let registry = subnet_host::models::ModelRegistry::discover(&root())
+        .unwrap_or_else(|e| panic!("model registry: {e}; run scripts/setup.sh"));
+    let specs = registry.select(&names).unwrap_or_else(|e| panic!("{e}"));
+    let service = subnet_compute::ComputeService::start(subnet_compute::ComputeConfig {
+        models: specs,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("starting the model service: {e}; run scripts/setup.sh"));
+    let backend: std::sync::Arc<dyn ComputeBackend> = std::sync::Arc::new(GrantedModels::new(service, names.clone()));
+    started.insert(names, backend.clone());
+    backend
+}

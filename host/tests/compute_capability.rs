@@ -1,0 +1,83 @@
+//! The compute capability through real modules: a subnet scoring with a real embedding model
+//! (all-MiniLM-L6-v2 via candle) in the sandbox, and the capability's refusals.
+
+mod common;
+
+use std::sync::Arc;
+
+use subnet_host::bindings::types::{EpochContext, MinerResponse, Neuron, Payload, ResponseStatus, Task};
+use subnet_host::caps::CallEnv;
+use subnet_host::caps::metagraph::MetagraphView;
+use subnet_host::runtime::CallError;
+use subnet_host::sandbox::{self, SandboxConfig};
+
+const MINILM: &str = "all-minilm-l6-v2";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subnet_scored_by_a_real_model_pays_honest_miners() {
+    let runtime = common::runtime();
+    let bundle = common::bundle("examples/semantic-subnet");
+    assert_eq!(bundle.compute_models, vec![MINILM.to_string()]);
+    let config = SandboxConfig { miners: 6, epochs: 2, seed: 4, compute: Some(common::compute(&[MINILM])), ..Default::default() };
+    let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
+    for epoch in &report.epochs {
+        assert!(epoch.errors.is_empty(), "{:?}", epoch.errors);
+    }
+    let last = report.epochs.last().unwrap();
+    for n in last.neurons.iter().filter(|n| n.kind == "miner") {
+        match n.role.as_str() {
+            // A paraphrase by synonyms stays close to the sentence in embedding space.
+            "honest" => assert!(n.score > 0.1 && n.weight > 0.2, "uid {}: {n:?}", n.uid),
+            // The copycat's verbatim answers and the others' noise score nothing.
+            _ => assert_eq!(n.weight, 0.0, "{} uid {}", n.role, n.uid),
+        }
+    }
+    assert!(report.honest_miner_share() > 0.999);
+}
+
+fn ctx() -> EpochContext {
+    let neurons = (0..2)
+        .map(|uid| Neuron {
+            uid,
+            hotkey: format!("h{uid}"),
+            stake: 0.0,
+            validator_permit: uid == 0,
+            active: true,
+            incentive: 0.0,
+            dividends: 0.0,
+            emission: 0.0,
+        })
+        .collect();
+    EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons }
+}
+
+fn task_and_answer() -> (Task, Vec<MinerResponse>) {
+    let text = |s: &str| Payload { content_type: "text/plain; charset=utf-8".into(), body: s.as_bytes().to_vec() };
+    let task = Task { id: "t".into(), miners: vec![1], payload: text("The cat sleeps."), timeout_ms: 1000 };
+    let answer = MinerResponse { uid: 1, status: ResponseStatus::Ok, latency_ms: 5, payload: Some(text("A kitten naps.")) };
+    (task, vec![answer])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_are_reachable_only_when_granted() {
+    let runtime = common::runtime();
+    let bundle = common::bundle("examples/semantic-subnet");
+    let module = runtime.load_validator("semantic", &common::read(&bundle.validator)).unwrap();
+    let (task, answers) = task_and_answer();
+    let env = CallEnv::new("t", 1, Arc::new(MetagraphView::default()));
+
+    // No compute granted: the module's call gets `not-available`, which it reports as an error.
+    let err = module.score(&env, &ctx(), &task, &answers).await.unwrap_err();
+    assert!(matches!(&err, CallError::Guest { message, .. } if message.contains("NotAvailable")), "{err}");
+
+    // Another model granted (the host has MiniLM, but not for this subnet): `unknown-model`.
+    let image_only = common::compute(&["efficientnet-lite0"]);
+    let env_other = CallEnv { compute: Some(image_only), ..env.clone() };
+    let err = module.score(&env_other, &ctx(), &task, &answers).await.unwrap_err();
+    assert!(matches!(&err, CallError::Guest { message, .. } if message.contains("UnknownModel")), "{err}");
+
+    // Granted: a real similarity.
+    let env_ok = CallEnv { compute: Some(common::compute(&[MINILM])), ..env };
+    let scores = module.score(&env_ok, &ctx(), &task, &answers).await.unwrap();
+    assert!(scores[0].score > 0.3, "{scores:?}");
+}
