@@ -12,12 +12,33 @@ pub mod log;
 pub mod metagraph;
 pub mod random;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::Linker;
 
-use crate::runtime::HostState;
+use crate::runtime::{CallError, HostState, ModuleInfo};
+
+/// A host directory a call sees as a WASI preopened directory (sandboxed by cap-std: the
+/// module reaches nothing outside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    /// The directory on the host; it must exist.
+    pub host: PathBuf,
+    /// The path the module sees it at (e.g. `/data`).
+    pub guest: String,
+    /// Whether the module may create, write and delete files in it.
+    pub writable: bool,
+}
+
+/// Told about every call a runtime makes under a [`CallEnv`] that carries it: for metrics.
+/// Called once per call, after it ended, from the task that made the call; must not block.
+pub trait CallObserver: Send + Sync {
+    /// `call` of `module` ended after `elapsed` (waiting for a pool slot included), with
+    /// `error` when it failed.
+    fn call_finished(&self, module: &ModuleInfo, call: &'static str, elapsed: Duration, error: Option<&CallError>);
+}
 
 /// Everything the host hands to one call besides its arguments.
 #[derive(Clone)]
@@ -36,6 +57,13 @@ pub struct CallEnv {
     pub timeout: Option<Duration>,
     /// Memory limit of this call's instance, at most the runtime's; `None` uses the runtime's.
     pub memory_limit: Option<usize>,
+    /// Fuel of this call; `None` uses the runtime's. Ignored when the runtime meters no fuel
+    /// ([`crate::runtime::RuntimeConfig::fuel`] is `None`).
+    pub fuel: Option<u64>,
+    /// A directory the module may use, when granted; none by default.
+    pub preopen: Option<Preopen>,
+    /// Told about each call's outcome and duration, when set.
+    pub observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl CallEnv {
@@ -49,6 +77,9 @@ impl CallEnv {
             compute: None,
             timeout: None,
             memory_limit: None,
+            fuel: None,
+            preopen: None,
+            observer: None,
         }
     }
 

@@ -20,7 +20,7 @@ use rand::SeedableRng;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use super::cache::{CacheOutcome, CompileCache, content_hash};
@@ -495,13 +495,24 @@ impl Runtime {
         }
     }
 
-    /// A store for one call of `module` under `env`.
-    fn new_store(&self, module: &ModuleInfo, env: &CallEnv, limit: Duration) -> Store<HostState> {
+    /// A store for one call of `module` under `env`. Fails only when the call's preopened
+    /// directory cannot be opened.
+    fn new_store(
+        &self,
+        module: &ModuleInfo,
+        env: &CallEnv,
+        limit: Duration,
+    ) -> wasmtime::Result<Store<HostState>> {
         let stdout = MemoryOutputPipe::new(CAPTURE_BYTES);
         let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
+        let mut builder = WasiCtxBuilder::new();
+        if let Some(dir) = &env.preopen {
+            let perms = if dir.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+            builder.preopened_dir(&dir.host, &dir.guest, perms)?;
+        }
         // WASI randomness follows the call seed too, so guests that use their language's
         // RNG replay exactly in the sandbox.
-        let wasi = WasiCtxBuilder::new()
+        let wasi = builder
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .secure_random(rand_chacha::ChaCha12Rng::seed_from_u64(random::derive_seed(&[
@@ -552,9 +563,9 @@ impl Runtime {
         });
         if let Some(fuel) = self.inner.config.fuel {
             // Fuel is enabled on the engine whenever `fuel` is set, so this cannot fail.
-            let _ = store.set_fuel(fuel);
+            let _ = store.set_fuel(env.fuel.unwrap_or(fuel));
         }
-        store
+        Ok(store)
     }
 
     /// Runs `body` in a fresh store under `env`'s limits, mapping every failure to a
@@ -568,8 +579,29 @@ impl Runtime {
             &'a mut Store<HostState>,
         ) -> Pin<Box<dyn Future<Output = Result<R, Failure>> + Send + 'a>>,
     ) -> Result<R, CallError> {
+        let started = Instant::now();
+        let result = self.guarded_inner(module, call, env, body).await;
+        if let Some(observer) = &env.observer {
+            observer.call_finished(module, call, started.elapsed(), result.as_ref().err());
+        }
+        result
+    }
+
+    async fn guarded_inner<R>(
+        &self,
+        module: &ModuleInfo,
+        call: &'static str,
+        env: &CallEnv,
+        body: impl for<'a> FnOnce(
+            &'a mut Store<HostState>,
+        ) -> Pin<Box<dyn Future<Output = Result<R, Failure>> + Send + 'a>>,
+    ) -> Result<R, CallError> {
         let limit = env.timeout.unwrap_or(self.inner.config.call_timeout);
-        let mut store = self.new_store(module, env, limit);
+        let mut store = self.new_store(module, env, limit).map_err(|e| CallError::Instantiate {
+            module: module.name.clone(),
+            call,
+            message: format!("cannot open its preopened directory: {}", first_line(&e)),
+        })?;
         let slots = self.inner.slots.clone();
         let outcome = tokio::time::timeout(limit + TIMEOUT_GRACE, async {
             // The semaphore is never closed, so acquiring only waits.

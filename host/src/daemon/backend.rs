@@ -1,0 +1,338 @@
+//! The chain the daemon follows and how it reaches each subnet's miners.
+//!
+//! - `local`: a [`LocalChain`] persisted in `<state_dir>/chain` (it survives restarts and
+//!   `kill -9` as the daemon's own state does), advanced one block per `block_time` by a
+//!   producer task. Subnets with a `[subnet.local]` table are created if missing (the local
+//!   chain gives out netuids in order, so lower missing netuids are created as empty subnets
+//!   too), get the configured tempo and rate limit, and have the validator's hotkey registered
+//!   and staked and the simulated miners registered; the first setup runs one epoch so the
+//!   validator holds its permit before the first round. Simulated miners are served in-process
+//!   ([`InProcessMiners`]) or as real HTTP servers on loopback ([`crate::net`]), queried with
+//!   btauth-signed requests by an [`HttpTransport`].
+//! - `node`: a [`RemoteChain`] (a `subnetd chain serve` node); subnets must exist there, and
+//!   miners are queried at their axons over HTTP.
+//!
+//! Failure modes: every setup failure is a [`BackendError`] naming the subnet and the step;
+//! a block the producer cannot commit is logged and retried at the next tick.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+use subnet_chain::local::{LocalChain, LocalChainConfig, RAO_PER_TAO};
+use subnet_chain::{AccountId, AxonInfo, Chain, ChainError, NetUid};
+use subnet_keys::{CryptoType, Keypair};
+use tokio::sync::watch;
+
+use super::config::{ChainConfig, DaemonConfig, ServeMode, SubnetConfig};
+use crate::bindings::types::{MinerRequest, Payload};
+use crate::caps::CallEnv;
+use crate::caps::metagraph::MetagraphView;
+use crate::caps::random::{derive_seed, seed_part};
+use crate::net::{
+    HandlerContext, HandlerError, HttpTransport, HttpTransportConfig, MinerServerConfig, MinerServerHandle,
+    RemoteChain, TaskHandler, spawn_miner_server, spawn_miner_server_with,
+};
+use crate::runtime::Runtime;
+use crate::validator::{InProcessMiners, MinerTransport, SimMiner};
+
+/// Why the chain side could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The chain failed.
+    #[error("{what}: {source}")]
+    Chain {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: ChainError,
+    },
+    /// Something else (a miner module, a miner server).
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn chain_err(what: impl Into<String>) -> impl FnOnce(ChainError) -> BackendError {
+    let what = what.into();
+    move |source| BackendError::Chain { what, source }
+}
+
+/// The chain and the miner transports, per subnet.
+pub struct Backend {
+    /// The chain every subnet reads and sets weights on.
+    pub chain: Arc<dyn Chain>,
+    /// The embedded chain, with the `local` backend.
+    pub local: Option<Arc<LocalChain>>,
+    /// How each subnet reaches its miners.
+    pub transports: BTreeMap<NetUid, Arc<dyn MinerTransport>>,
+    /// HTTP servers of simulated miners (kept alive with the backend).
+    pub miner_servers: Vec<MinerServerHandle>,
+    /// A description for status and logs.
+    pub description: String,
+}
+
+/// A deterministic key of a simulated neuron (local chain only: these are public test keys).
+fn sim_key(netuid: NetUid, role: &str, index: u64) -> Keypair {
+    let mut seed = [0u8; 32];
+    for (i, chunk) in seed.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&derive_seed(&[u64::from(netuid), seed_part(role), index, i as u64]).to_le_bytes());
+    }
+    Keypair::from_seed(CryptoType::Sr25519, &seed)
+}
+
+/// The coldkey the local chain registers the validator under: the wallet's `coldkeypub.txt`
+/// when there is one, else an account derived from the hotkey (the local chain checks no
+/// balances or signatures).
+fn local_coldkey(config: &DaemonConfig, hotkey: &AccountId) -> AccountId {
+    if let Some(root) = config.wallets_root()
+        && let Ok((coldkey, _)) = subnet_keys::load_coldkeypub(&root, &config.wallet.name)
+    {
+        return coldkey;
+    }
+    let mut h = Sha256::new();
+    h.update(b"subnetd-local-coldkey");
+    h.update(hotkey.0);
+    AccountId(h.finalize().into())
+}
+
+/// A miner that never answers in time (served over HTTP).
+struct LazyHandler;
+
+#[async_trait]
+impl TaskHandler for LazyHandler {
+    async fn handle(&self, _request: MinerRequest, ctx: HandlerContext) -> Result<Payload, HandlerError> {
+        tokio::time::sleep(ctx.timeout + Duration::from_millis(50)).await;
+        Err(HandlerError::Timeout)
+    }
+}
+
+/// A miner that answers noise of the task's content type (served over HTTP).
+struct RandomHandler;
+
+#[async_trait]
+impl TaskHandler for RandomHandler {
+    async fn handle(&self, request: MinerRequest, ctx: HandlerContext) -> Result<Payload, HandlerError> {
+        let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(ctx.seed);
+        let content_type = request.payload.content_type;
+        let body = if content_type.starts_with("application/json") {
+            rng.next_u64().to_string().into_bytes()
+        } else {
+            (0..64).map(|_| (rng.next_u32() & 0xff) as u8).collect()
+        };
+        Ok(Payload { content_type, body })
+    }
+}
+
+impl Backend {
+    /// Sets up the configured backend. `shutdown` stops the local block producer.
+    pub async fn start(
+        config: &DaemonConfig,
+        hotkey: &Keypair,
+        runtime: &Runtime,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, BackendError> {
+        match &config.chain {
+            ChainConfig::Local { block_time } => Self::start_local(config, hotkey, runtime, block_time.0, shutdown).await,
+            ChainConfig::Node { url } => {
+                let chain = RemoteChain::connect(url, [hotkey.clone()])
+                    .await
+                    .map_err(chain_err(format!("connecting to the chain node at {url}")))?;
+                let chain: Arc<dyn Chain> = Arc::new(chain);
+                let existing = chain.subnets().await.map_err(chain_err("listing subnets"))?;
+                let transport: Arc<dyn MinerTransport> =
+                    Arc::new(HttpTransport::new(hotkey.clone(), HttpTransportConfig::default()));
+                let mut transports = BTreeMap::new();
+                for s in &config.subnets {
+                    if !existing.contains(&s.netuid) {
+                        return Err(BackendError::Setup(format!("subnet {} does not exist on the chain at {url}", s.netuid)));
+                    }
+                    transports.insert(s.netuid, transport.clone());
+                }
+                Ok(Self { chain, local: None, transports, miner_servers: Vec::new(), description: format!("node {url}") })
+            }
+        }
+    }
+
+    async fn start_local(
+        config: &DaemonConfig,
+        keypair: &Keypair,
+        runtime: &Runtime,
+        block_time: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, BackendError> {
+        let dir = config.state_dir.join("chain");
+        let chain_config = LocalChainConfig { allow_loopback_axons: true, ..LocalChainConfig::default() };
+        let local = Arc::new(
+            LocalChain::open_with(&dir, chain_config).map_err(chain_err(format!("opening the local chain in {}", dir.display())))?,
+        );
+        let chain: Arc<dyn Chain> = local.clone();
+        let hotkey = keypair.account_id();
+        let coldkey = local_coldkey(config, &hotkey);
+        let mut transports: BTreeMap<NetUid, Arc<dyn MinerTransport>> = BTreeMap::new();
+        let mut miner_servers = Vec::new();
+        let http = Arc::new(HttpTransport::new(keypair.clone(), HttpTransportConfig::default()));
+        for s in &config.subnets {
+            let transport = match &s.local {
+                Some(_) => setup_local_subnet(&local, s, &hotkey, &coldkey, runtime, &mut miner_servers, &http).await?,
+                None => {
+                    let existing = local.subnets().await.map_err(chain_err("listing subnets"))?;
+                    if !existing.contains(&s.netuid) {
+                        return Err(BackendError::Setup(format!(
+                            "subnet {} does not exist on the local chain: add a [subnet.local] table to create it",
+                            s.netuid
+                        )));
+                    }
+                    http.clone() as Arc<dyn MinerTransport>
+                }
+            };
+            transports.insert(s.netuid, transport);
+        }
+        let producer_chain = local.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(block_time);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = shutdown.changed() => return,
+                }
+                let chain = producer_chain.clone();
+                match tokio::task::spawn_blocking(move || chain.advance_blocks(1)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "local chain: block not produced"),
+                    Err(e) => tracing::error!(error = %e, "local chain: block producer failed"),
+                }
+            }
+        });
+        let description = format!("local chain in {} ({:?} blocks)", dir.display(), block_time);
+        Ok(Self { chain, local: Some(local), transports, miner_servers, description })
+    }
+}
+
+async fn setup_local_subnet(
+    local: &Arc<LocalChain>,
+    s: &SubnetConfig,
+    hotkey: &AccountId,
+    coldkey: &AccountId,
+    runtime: &Runtime,
+    miner_servers: &mut Vec<MinerServerHandle>,
+    http: &Arc<HttpTransport>,
+) -> Result<Arc<dyn MinerTransport>, BackendError> {
+    let netuid = s.netuid;
+    let Some(l) = &s.local else {
+        return Err(BackendError::Setup(format!("subnet {netuid}: no [subnet.local] table")));
+    };
+    let what = |step: &str| format!("subnet {netuid}: {step}");
+    let owner = AccountId(Sha256::digest(format!("subnetd-local-owner-{netuid}")).into());
+    let mut created = false;
+    while !local.subnets().await.map_err(chain_err(what("listing subnets")))?.contains(&netuid) {
+        let got = local.create_subnet(&owner, None).map_err(chain_err(what("creating the subnet")))?;
+        created |= got == netuid;
+        if got > netuid {
+            return Err(BackendError::Setup(what("the local chain skipped this netuid")));
+        }
+    }
+    local
+        .update_hyperparams(netuid, |h| {
+            h.tempo = l.tempo;
+            h.weights_rate_limit = l.weights_rate_limit;
+            // Simulated miners get new ports at every start and must be able to re-serve.
+            h.serving_rate_limit = 0;
+            if created {
+                h.immunity_period = u16::MAX;
+            }
+        })
+        .map_err(chain_err(what("setting hyperparameters")))?;
+
+    let metagraph = local.metagraph_now(netuid).map_err(chain_err(what("reading the metagraph")))?;
+    let mut registered = false;
+    if metagraph.uid_of(hotkey).is_none() {
+        local.register_now(hotkey, coldkey, netuid).map_err(chain_err(what("registering the validator")))?;
+        let stake = (l.validator_stake * RAO_PER_TAO as f64).round() as u64;
+        if stake > 0 {
+            local.add_stake(coldkey, hotkey, netuid, stake).map_err(chain_err(what("staking the validator")))?;
+        }
+        registered = true;
+    }
+
+    // Simulated miners: honest, lazy, random, each with its own deterministic key.
+    let mut miners: Vec<(Keypair, SimMiner)> = Vec::new();
+    if let Some(m) = &l.miners {
+        let module = match (&m.module, m.honest) {
+            (Some(path), n) if n > 0 => {
+                let bytes = std::fs::read(path).map_err(|e| BackendError::Setup(format!("{}: {e}", path.display())))?;
+                let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("miner").to_owned();
+                let runtime = runtime.clone();
+                let miner = tokio::task::spawn_blocking(move || runtime.load_miner(&name, &bytes))
+                    .await
+                    .map_err(|e| BackendError::Setup(e.to_string()))?
+                    .map_err(|e| BackendError::Setup(format!("subnet {netuid} miner module {}: {e}", path.display())))?;
+                Some(miner)
+            }
+            _ => None,
+        };
+        let mut index = 0u64;
+        let mut add = |count: usize, sim: Option<SimMiner>| {
+            for _ in 0..count {
+                if let Some(sim) = &sim {
+                    miners.push((sim_key(netuid, "sim-miner", index), sim.clone()));
+                }
+                index += 1;
+            }
+        };
+        add(m.honest, module.map(SimMiner::Module));
+        add(m.lazy, Some(SimMiner::Lazy));
+        add(m.random, Some(SimMiner::Random));
+        for (i, (key, _)) in miners.iter().enumerate() {
+            if metagraph.uid_of(&key.account_id()).is_none() {
+                let miner_coldkey = sim_key(netuid, "sim-miner-coldkey", i as u64).account_id();
+                local
+                    .register_now(&key.account_id(), &miner_coldkey, netuid)
+                    .map_err(chain_err(what("registering a simulated miner")))?;
+                registered = true;
+            }
+        }
+    }
+    if registered {
+        // The first epoch hands out validator permits by stake.
+        local.advance_to_next_epoch(netuid).map_err(chain_err(what("running the first epoch")))?;
+    }
+    let metagraph = local.metagraph_now(netuid).map_err(chain_err(what("reading the metagraph")))?;
+    let serve = s.local.as_ref().and_then(|l| l.miners.as_ref()).map_or(ServeMode::InProcess, |m| m.serve);
+    match serve {
+        ServeMode::InProcess => {
+            let by_uid: BTreeMap<u16, SimMiner> = miners
+                .iter()
+                .filter_map(|(key, sim)| metagraph.uid_of(&key.account_id()).map(|uid| (uid, sim.clone())))
+                .collect();
+            let env = CallEnv::new(
+                format!("netuid {netuid} simulated miners"),
+                0,
+                Arc::new(MetagraphView { netuid, block: metagraph.block, neurons: crate::validator::neurons_of(&metagraph) }),
+            );
+            Ok(Arc::new(InProcessMiners::new(by_uid, env)))
+        }
+        ServeMode::Http => {
+            let chain: Arc<dyn Chain> = local.clone();
+            for (key, sim) in &miners {
+                let config = MinerServerConfig::new(netuid, key.account_id());
+                let server = match sim {
+                    SimMiner::Module(module) => spawn_miner_server(config, module.clone(), chain.clone()).await,
+                    SimMiner::Lazy => spawn_miner_server_with(config, Arc::new(LazyHandler), chain.clone()).await,
+                    SimMiner::Random => spawn_miner_server_with(config, Arc::new(RandomHandler), chain.clone()).await,
+                }
+                .map_err(|e| BackendError::Setup(format!("subnet {netuid}: simulated miner server: {e}")))?;
+                let axon = AxonInfo::from_socket_addr(server.local_addr(), 1, 4);
+                local
+                    .serve_axon_now(&key.account_id(), netuid, axon)
+                    .map_err(chain_err(what("serving a simulated miner's axon")))?;
+                miner_servers.push(server);
+            }
+            Ok(http.clone())
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! A client of the admin API, for `subnetd reload` and for tests and tools.
+//!
+//! One HTTP/1.1 request per call over a fresh loopback connection; every call is bounded by a
+//! timeout. Failures are [`AdminClientError`]s naming the address.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+
+/// Why an admin call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminClientError {
+    /// No connection, or the exchange broke.
+    #[error("admin API at {addr}: {message}")]
+    Transport {
+        /// The address.
+        addr: SocketAddr,
+        /// What went wrong.
+        message: String,
+    },
+    /// The daemon answered with an error status.
+    #[error("admin API at {addr}: {status}: {body}")]
+    Status {
+        /// The address.
+        addr: SocketAddr,
+        /// The HTTP status.
+        status: u16,
+        /// The answer's body.
+        body: String,
+    },
+    /// The answer is not the JSON expected.
+    #[error("admin API at {addr}: unexpected answer: {message}")]
+    Decode {
+        /// The address.
+        addr: SocketAddr,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A client of one daemon's admin API.
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    addr: SocketAddr,
+    timeout: Duration,
+}
+
+impl AdminClient {
+    /// A client of the daemon at `addr`, with a 5-minute timeout per call (a reload of a large
+    /// module compiles it first).
+    pub fn new(addr: SocketAddr) -> Self {
+        Self { addr, timeout: Duration::from_secs(300) }
+    }
+
+    /// The same client with another timeout.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+
+    /// The address a running daemon wrote to `<state_dir>/admin.addr`.
+    pub fn from_state_dir(state_dir: &Path) -> Result<Self, String> {
+        let path = state_dir.join(super::ADMIN_ADDR_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: {e} (is `subnetd run` running with this state_dir?)", path.display()))?;
+        let addr = text.trim().parse().map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self::new(addr))
+    }
+
+    /// The daemon's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sends one request; returns the status and body.
+    pub async fn request(&self, method: &str, path: &str) -> Result<(u16, String), AdminClientError> {
+        let addr = self.addr;
+        let transport = |message: String| AdminClientError::Transport { addr, message };
+        let exchange = async {
+            let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| transport(e.to_string()))?;
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| transport(e.to_string()))?;
+            let driver = tokio::spawn(conn);
+            let request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(hyper::header::HOST, addr.to_string())
+                .body(Empty::<Bytes>::new())
+                .map_err(|e| transport(e.to_string()))?;
+            let response = sender.send_request(request).await.map_err(|e| transport(e.to_string()))?;
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.map_err(|e| transport(e.to_string()))?.to_bytes();
+            driver.abort();
+            Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| transport(format!("no answer within {:?}", self.timeout)))?
+    }
+
+    async fn json(&self, method: &str, path: &str) -> Result<serde_json::Value, AdminClientError> {
+        let (status, body) = self.request(method, path).await?;
+        if !(200..300).contains(&status) {
+            return Err(AdminClientError::Status { addr: self.addr, status, body });
+        }
+        serde_json::from_str(&body).map_err(|e| AdminClientError::Decode { addr: self.addr, message: e.to_string() })
+    }
+
+    /// `GET /status`.
+    pub async fn status(&self) -> Result<serde_json::Value, AdminClientError> {
+        self.json("GET", "/status").await
+    }
+
+    /// `POST /reload` or `POST /reload/{netuid}`: the reload records.
+    pub async fn reload(&self, netuid: Option<u16>) -> Result<Vec<serde_json::Value>, AdminClientError> {
+        let path = match netuid {
+            Some(n) => format!("/reload/{n}"),
+            None => "/reload".to_owned(),
+        };
+        let answer = self.json("POST", &path).await?;
+        answer
+            .get("reloads")
+            .and_then(|r| r.as_array())
+            .cloned()
+            .ok_or_else(|| AdminClientError::Decode { addr: self.addr, message: "no `reloads` list".into() })
+    }
+
+    /// `GET /metrics`, as text.
+    pub async fn metrics(&self) -> Result<String, AdminClientError> {
+        let (status, body) = self.request("GET", "/metrics").await?;
+        if status != 200 {
+            return Err(AdminClientError::Status { addr: self.addr, status, body });
+        }
+        Ok(body)
+    }
+}
+
+/// The value of one series in Prometheus text (`name{labels} value`), for tools and tests:
+/// `labels` are `key="value"` pairs that must all appear. Sums every matching series.
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, rest) = match series.find('{') {
+                Some(i) => (&series[..i], &series[i..]),
+                None => (series, ""),
+            };
+            if series_name != name {
+                return None;
+            }
+            labels
+                .iter()
+                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
+}

@@ -1,0 +1,285 @@
+//! Prometheus metrics of the daemon (served at `GET /metrics` of the admin API, OpenMetrics
+//! text).
+//!
+//! Every series carries `subnet="<netuid>"`. Families:
+//!
+//! | name | type | labels | what |
+//! | --- | --- | --- | --- |
+//! | `subnetd_module_calls_total` | counter | subnet, call | calls into the validator module (`generate-tasks`, `score`, `reward`) |
+//! | `subnetd_module_call_errors_total` | counter | subnet, call, kind | failed calls by kind: `trap`, `timeout`, `memory`, `fuel`, `guest-error`, `malformed`, `instantiate` |
+//! | `subnetd_module_call_duration_seconds` | histogram | subnet, call | call latency, pool wait included |
+//! | `subnetd_rounds_total` | counter | subnet, outcome | rounds `ok` or `failed` |
+//! | `subnetd_round_duration_seconds` | histogram | subnet | whole rounds |
+//! | `subnetd_tasks_unscored_total` | counter | subnet | tasks whose `score` failed (the round went on) |
+//! | `subnetd_miner_responses_total` | counter | subnet, status | miner responses by status |
+//! | `subnetd_reloads_total` | counter | subnet, outcome | module reloads `applied`, `refused` or `unchanged` |
+//! | `subnetd_reload_duration_seconds` | histogram | subnet | read, verify, compile, smoke and swap |
+//! | `subnetd_module_info` | gauge | subnet, hash, version | 1 for the version serving now |
+//! | `subnetd_module_generation` | gauge | subnet | versions applied since start (1 = the first) |
+//! | `subnetd_weights_set_total` | counter | subnet, outcome | `set_weights` calls `ok` or `rejected` |
+//! | `subnetd_last_weights_block` | gauge | subnet | block of the last weights set |
+//! | `subnetd_chain_block` | gauge | — | latest block seen |
+//!
+//! Recording never fails and never blocks on I/O.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::caps::CallObserver;
+use crate::runtime::{CallError, ModuleInfo};
+
+/// Labels: the subnet.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SubnetLabels {
+    /// Netuid.
+    pub subnet: String,
+}
+
+/// Labels: subnet and call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// Netuid.
+    pub subnet: String,
+    /// The exported function.
+    pub call: String,
+}
+
+/// Labels: subnet, call and error kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// Netuid.
+    pub subnet: String,
+    /// The exported function.
+    pub call: String,
+    /// [`CallError::kind`].
+    pub kind: String,
+}
+
+/// Labels: subnet and an outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// Netuid.
+    pub subnet: String,
+    /// What happened.
+    pub outcome: String,
+}
+
+/// Labels: subnet and a response status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    /// Netuid.
+    pub subnet: String,
+    /// `ok`, `timeout`, `refused`, `failed`, `malformed`.
+    pub status: String,
+}
+
+/// Labels of the module-info gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModuleLabels {
+    /// Netuid.
+    pub subnet: String,
+    /// SHA-256 of the component.
+    pub hash: String,
+    /// The signed version label, or empty.
+    pub version: String,
+}
+
+/// Histogram buckets (seconds) of a family.
+#[derive(Clone)]
+pub struct Buckets(&'static [f64]);
+
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(self.0.iter().copied())
+    }
+}
+
+/// 100 µs .. ~105 s.
+const CALL_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 120.0,
+];
+
+/// The daemon's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Calls into validator modules.
+    pub calls: Family<CallLabels, Counter>,
+    /// Failed calls by kind.
+    pub call_errors: Family<ErrorLabels, Counter>,
+    /// Call latency.
+    pub call_seconds: Family<CallLabels, Histogram, Buckets>,
+    /// Rounds by outcome.
+    pub rounds: Family<OutcomeLabels, Counter>,
+    /// Round latency.
+    pub round_seconds: Family<SubnetLabels, Histogram, Buckets>,
+    /// Tasks whose scoring failed.
+    pub tasks_unscored: Family<SubnetLabels, Counter>,
+    /// Miner responses by status.
+    pub responses: Family<StatusLabels, Counter>,
+    /// Reloads by outcome.
+    pub reloads: Family<OutcomeLabels, Counter>,
+    /// Reload latency.
+    pub reload_seconds: Family<SubnetLabels, Histogram, Buckets>,
+    /// The version serving now.
+    pub module_info: Family<ModuleLabels, Gauge>,
+    /// Versions applied since start.
+    pub module_generation: Family<SubnetLabels, Gauge>,
+    /// `set_weights` by outcome.
+    pub weights_set: Family<OutcomeLabels, Counter>,
+    /// Block of the last weights.
+    pub last_weights_block: Family<SubnetLabels, Gauge>,
+    /// Latest block.
+    pub chain_block: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics, registered under the `subnetd_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("subnetd");
+        let calls = Family::<CallLabels, Counter>::default();
+        let call_errors = Family::<ErrorLabels, Counter>::default();
+        let call_seconds = Family::new_with_constructor(Buckets(CALL_BUCKETS));
+        let rounds = Family::<OutcomeLabels, Counter>::default();
+        let round_seconds = Family::new_with_constructor(Buckets(CALL_BUCKETS));
+        let tasks_unscored = Family::<SubnetLabels, Counter>::default();
+        let responses = Family::<StatusLabels, Counter>::default();
+        let reloads = Family::<OutcomeLabels, Counter>::default();
+        let reload_seconds = Family::new_with_constructor(Buckets(CALL_BUCKETS));
+        let module_info = Family::<ModuleLabels, Gauge>::default();
+        let module_generation = Family::<SubnetLabels, Gauge>::default();
+        let weights_set = Family::<OutcomeLabels, Counter>::default();
+        let last_weights_block = Family::<SubnetLabels, Gauge>::default();
+        let chain_block = Gauge::default();
+        registry.register("module_calls", "Calls into validator modules", calls.clone());
+        registry.register("module_call_errors", "Failed module calls by kind", call_errors.clone());
+        registry.register(
+            "module_call_duration_seconds",
+            "Latency of module calls, waiting for a pool slot included",
+            call_seconds.clone(),
+        );
+        registry.register("rounds", "Validator rounds by outcome", rounds.clone());
+        registry.register("round_duration_seconds", "Latency of whole validator rounds", round_seconds.clone());
+        registry.register("tasks_unscored", "Tasks whose score call failed", tasks_unscored.clone());
+        registry.register("miner_responses", "Miner responses by status", responses.clone());
+        registry.register("reloads", "Module reloads by outcome", reloads.clone());
+        registry.register(
+            "reload_duration_seconds",
+            "Latency of reloads: read, verify, compile, smoke call and swap",
+            reload_seconds.clone(),
+        );
+        registry.register("module_info", "The module version serving now (value 1)", module_info.clone());
+        registry.register("module_generation", "Module versions applied since start", module_generation.clone());
+        registry.register("weights_set", "set_weights calls by outcome", weights_set.clone());
+        registry.register("last_weights_block", "Block of the last weights set", last_weights_block.clone());
+        registry.register("chain_block", "Latest block seen", chain_block.clone());
+        Self {
+            registry,
+            calls,
+            call_errors,
+            call_seconds,
+            rounds,
+            round_seconds,
+            tasks_unscored,
+            responses,
+            reloads,
+            reload_seconds,
+            module_info,
+            module_generation,
+            weights_set,
+            last_weights_block,
+            chain_block,
+        }
+    }
+
+    /// The OpenMetrics text of every series.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Records a reload outcome.
+    pub fn reload(&self, netuid: u16, outcome: &str, elapsed: Duration) {
+        let subnet = netuid.to_string();
+        self.reloads.get_or_create(&OutcomeLabels { subnet: subnet.clone(), outcome: outcome.into() }).inc();
+        self.reload_seconds.get_or_create(&SubnetLabels { subnet }).observe(elapsed.as_secs_f64());
+    }
+
+    /// Records that `hash`/`version` replaced `previous` as the serving version.
+    pub fn module_swapped(&self, netuid: u16, previous: Option<(&str, &str)>, hash: &str, version: &str, generation: u64) {
+        let subnet = netuid.to_string();
+        if let Some((old_hash, old_version)) = previous {
+            self.module_info.remove(&ModuleLabels {
+                subnet: subnet.clone(),
+                hash: old_hash.into(),
+                version: old_version.into(),
+            });
+        }
+        self.module_info
+            .get_or_create(&ModuleLabels { subnet: subnet.clone(), hash: hash.into(), version: version.into() })
+            .set(1);
+        self.module_generation.get_or_create(&SubnetLabels { subnet }).set(generation as i64);
+    }
+
+    /// Records a round.
+    pub fn round(&self, netuid: u16, ok: bool, elapsed: Duration) {
+        let subnet = netuid.to_string();
+        let outcome = if ok { "ok" } else { "failed" };
+        self.rounds.get_or_create(&OutcomeLabels { subnet: subnet.clone(), outcome: outcome.into() }).inc();
+        self.round_seconds.get_or_create(&SubnetLabels { subnet }).observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a `set_weights` outcome.
+    pub fn weights(&self, netuid: u16, outcome: &str, block: Option<u64>) {
+        let subnet = netuid.to_string();
+        self.weights_set.get_or_create(&OutcomeLabels { subnet: subnet.clone(), outcome: outcome.into() }).inc();
+        if let Some(block) = block {
+            self.last_weights_block.get_or_create(&SubnetLabels { subnet }).set(block as i64);
+        }
+    }
+}
+
+/// Counts and times one subnet's module calls ([`CallObserver`]), and logs the failures that
+/// are the module's fault (traps, timeouts, memory, fuel) with the subnet and module.
+pub struct SubnetObserver {
+    /// The subnet's netuid.
+    pub netuid: u16,
+    /// Where to record.
+    pub metrics: Arc<Metrics>,
+}
+
+impl CallObserver for SubnetObserver {
+    fn call_finished(&self, module: &ModuleInfo, call: &'static str, elapsed: Duration, error: Option<&CallError>) {
+        let labels = CallLabels { subnet: self.netuid.to_string(), call: call.into() };
+        self.metrics.calls.get_or_create(&labels).inc();
+        self.metrics.call_seconds.get_or_create(&labels).observe(elapsed.as_secs_f64());
+        if let Some(error) = error {
+            self.metrics
+                .call_errors
+                .get_or_create(&ErrorLabels { subnet: labels.subnet, call: call.into(), kind: error.kind().into() })
+                .inc();
+            tracing::warn!(subnet = self.netuid, module = %module.name, hash = %short(&module.hash), call,
+                kind = error.kind(), error = %error, "module call failed");
+        }
+    }
+}
+
+/// The first 12 hex digits of a hash, for logs.
+pub fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}

@@ -1,0 +1,342 @@
+//! Detached module signatures: a subnet owner signs a module with an ed25519 key; a daemon
+//! that requires that owner's signature refuses any module not signed by them.
+//!
+//! # Format (`subnetd-module-signature/1`)
+//!
+//! The signature of `module.wasm` lives beside it in `module.wasm.sig`, a JSON object:
+//!
+//! ```json
+//! {
+//!   "format": "subnetd-module-signature/1",
+//!   "algorithm": "ed25519",
+//!   "public_key": "0x<32-byte ed25519 public key, hex>",
+//!   "signer": "<the same key as SS58, prefix 42>",
+//!   "sha256": "<sha256 of the module's bytes, 64 hex digits>",
+//!   "size": 3038693,
+//!   "version": "1.4.0",
+//!   "signature": "0x<64-byte ed25519 signature, hex>"
+//! }
+//! ```
+//!
+//! `version` is optional (a label the owner chooses; the daemon reports it with the hash).
+//! The signature is ed25519 (RFC 8032, verified strictly) over the UTF-8 message
+//!
+//! ```text
+//! subnetd-module-signature/1\n
+//! sha256:<sha256 hex, lowercase>\n
+//! size:<size in bytes, decimal>\n
+//! version:<version, or empty>\n
+//! ```
+//!
+//! The first line separates this use of the key from every other (a btauth request or an
+//! extrinsic can never be replayed as a module signature); hash, size and version are all
+//! signed, so none can be changed without breaking the signature.
+//!
+//! Verification ([`verify_module`]): the file parses, the format and algorithm are the ones
+//! above, `signer` is the SS58 form of `public_key`, the module's sha256 and size equal the
+//! signed ones, and the signature verifies. [`check_signer`] then requires the key to be one
+//! of a subnet's `require_signers`. Each failure is a [`SignatureError`] saying which check
+//! failed.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subnet_keys::{AccountId, CryptoType, Keypair};
+
+/// The format tag and the first line of the signed message.
+pub const SIGNATURE_FORMAT: &str = "subnetd-module-signature/1";
+/// Longest version label, in bytes.
+pub const MAX_VERSION_LEN: usize = 128;
+/// Largest signature file read, in bytes (a valid one is well under 1 KiB).
+const MAX_SIG_FILE: u64 = 16 << 10;
+
+/// A detached module signature, as stored in `<module>.sig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleSignature {
+    /// Always [`SIGNATURE_FORMAT`].
+    pub format: String,
+    /// Always `ed25519`.
+    pub algorithm: String,
+    /// The signer's public key, `0x`-hex.
+    pub public_key: String,
+    /// The signer's SS58 address (must match `public_key`).
+    pub signer: String,
+    /// SHA-256 of the module, hex.
+    pub sha256: String,
+    /// Size of the module, bytes.
+    pub size: u64,
+    /// The owner's version label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The ed25519 signature, `0x`-hex.
+    pub signature: String,
+}
+
+/// What a valid signature says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Who signed.
+    pub signer: AccountId,
+    /// The signed version label.
+    pub version: Option<String>,
+    /// The module's SHA-256, hex.
+    pub sha256: String,
+}
+
+/// Why a module's signature is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// There is no signature file.
+    #[error("unsigned: {0} does not exist")]
+    Missing(PathBuf),
+    /// The signature file cannot be read or parsed.
+    #[error("signature file {path}: {reason}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The signature is for other bytes.
+    #[error("the signature is for another module: it signs sha256 {signed} ({signed_size} bytes), this module is sha256 {actual} ({actual_size} bytes)")]
+    WrongModule {
+        /// The signed hash.
+        signed: String,
+        /// The signed size.
+        signed_size: u64,
+        /// The module's hash.
+        actual: String,
+        /// The module's size.
+        actual_size: u64,
+    },
+    /// The signature does not verify under its public key.
+    #[error("the signature does not verify under the key it names ({0})")]
+    BadSignature(String),
+    /// Valid, but by a key the subnet does not accept.
+    #[error("signed by {signer}, which is not one of the required signers [{required}]")]
+    NotAllowed {
+        /// Who signed.
+        signer: String,
+        /// Who may.
+        required: String,
+    },
+    /// The key cannot sign modules.
+    #[error("{0}")]
+    Key(String),
+}
+
+/// `<module>.sig`: the signature path of a module path.
+pub fn signature_path(module: &Path) -> PathBuf {
+    let mut name = module.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".sig");
+    module.with_file_name(name)
+}
+
+/// The message an ed25519 signature covers (see the module docs).
+pub fn signed_message(sha256_hex: &str, size: u64, version: Option<&str>) -> Vec<u8> {
+    format!("{SIGNATURE_FORMAT}\nsha256:{sha256_hex}\nsize:{size}\nversion:{}\n", version.unwrap_or("")).into_bytes()
+}
+
+fn check_version(version: Option<&str>) -> Result<(), String> {
+    if let Some(v) = version
+        && (v.is_empty() || v.len() > MAX_VERSION_LEN || v.chars().any(|c| c.is_control()))
+    {
+        return Err(format!("version label must be 1..={MAX_VERSION_LEN} bytes of printable text"));
+    }
+    Ok(())
+}
+
+/// Signs `module` (its bytes) with an ed25519 `key`.
+pub fn sign_module(key: &Keypair, module: &[u8], version: Option<&str>) -> Result<ModuleSignature, SignatureError> {
+    if key.crypto_type() != CryptoType::Ed25519 {
+        return Err(SignatureError::Key(format!(
+            "{} is an {} key; module signatures are ed25519: create one with `subnetd wallet new --crypto ed25519`",
+            key.ss58_address(),
+            key.crypto_type().name()
+        )));
+    }
+    check_version(version).map_err(SignatureError::Key)?;
+    let sha256 = hex::encode(Sha256::digest(module));
+    let size = module.len() as u64;
+    let signature = key.sign(&signed_message(&sha256, size, version));
+    Ok(ModuleSignature {
+        format: SIGNATURE_FORMAT.into(),
+        algorithm: "ed25519".into(),
+        public_key: format!("0x{}", hex::encode(key.public_key())),
+        signer: key.ss58_address(),
+        sha256,
+        size,
+        version: version.map(str::to_owned),
+        signature: format!("0x{}", hex::encode(signature)),
+    })
+}
+
+fn decode_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    let bytes = hex::decode(digits).map_err(|e| format!("{what} is not hex: {e}"))?;
+    bytes.try_into().map_err(|b: Vec<u8>| format!("{what} is {} bytes, expected {N}", b.len()))
+}
+
+impl ModuleSignature {
+    /// Parses signature JSON; `path` labels errors.
+    pub fn parse(text: &[u8], path: &Path) -> Result<Self, SignatureError> {
+        let malformed = |reason: String| SignatureError::Malformed { path: path.to_path_buf(), reason };
+        let sig: ModuleSignature = serde_json::from_slice(text).map_err(|e| malformed(e.to_string()))?;
+        if sig.format != SIGNATURE_FORMAT {
+            return Err(malformed(format!("format `{}` is not `{SIGNATURE_FORMAT}`", sig.format)));
+        }
+        if sig.algorithm != "ed25519" {
+            return Err(malformed(format!("algorithm `{}` is not `ed25519`", sig.algorithm)));
+        }
+        check_version(sig.version.as_deref()).map_err(malformed)?;
+        Ok(sig)
+    }
+
+    /// Reads and parses a signature file.
+    pub fn read(path: &Path) -> Result<Self, SignatureError> {
+        let malformed = |reason: String| SignatureError::Malformed { path: path.to_path_buf(), reason };
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SignatureError::Missing(path.to_path_buf()));
+            }
+            Err(e) => return Err(malformed(e.to_string())),
+        };
+        if meta.len() > MAX_SIG_FILE {
+            return Err(malformed(format!("{} bytes; a signature file is under {MAX_SIG_FILE}", meta.len())));
+        }
+        let text = std::fs::read(path).map_err(|e| malformed(e.to_string()))?;
+        Self::parse(&text, path)
+    }
+
+    /// Writes the signature as pretty JSON, atomically (temporary file, then rename).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension(format!("sig.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, format!("{text}\n"))?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// The public key as an account id.
+    pub fn account(&self) -> Result<AccountId, String> {
+        decode_hex::<32>(&self.public_key, "public_key").map(AccountId)
+    }
+}
+
+/// Verifies `sig` against the module's bytes (see the module docs for every check).
+pub fn verify_module(module: &[u8], sig: &ModuleSignature) -> Result<Verified, SignatureError> {
+    let account = sig.account().map_err(SignatureError::BadSignature)?;
+    if account.to_ss58() != sig.signer {
+        return Err(SignatureError::BadSignature(format!(
+            "`signer` {} is not the SS58 form of `public_key` ({})",
+            sig.signer,
+            account.to_ss58()
+        )));
+    }
+    let actual = hex::encode(Sha256::digest(module));
+    if actual != sig.sha256.to_ascii_lowercase() || module.len() as u64 != sig.size {
+        return Err(SignatureError::WrongModule {
+            signed: sig.sha256.clone(),
+            signed_size: sig.size,
+            actual,
+            actual_size: module.len() as u64,
+        });
+    }
+    let signature = decode_hex::<64>(&sig.signature, "signature").map_err(SignatureError::BadSignature)?;
+    let message = signed_message(&actual, sig.size, sig.version.as_deref());
+    match subnet_keys::verify(CryptoType::Ed25519, &account, &message, &signature) {
+        Ok(true) => Ok(Verified { signer: account, version: sig.version.clone(), sha256: actual }),
+        Ok(false) => Err(SignatureError::BadSignature(sig.signer.clone())),
+        Err(e) => Err(SignatureError::BadSignature(format!("{}: {e}", sig.signer))),
+    }
+}
+
+/// Requires a verified signer to be one of `required` (an empty list accepts any signer).
+pub fn check_signer(verified: &Verified, required: &[AccountId]) -> Result<(), SignatureError> {
+    if required.is_empty() || required.contains(&verified.signer) {
+        return Ok(());
+    }
+    Err(SignatureError::NotAllowed {
+        signer: verified.signer.to_ss58(),
+        required: required.iter().map(AccountId::to_ss58).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// Reads `<module>.sig` and verifies it against `module`'s bytes and `required` signers.
+pub fn verify_file(module_path: &Path, module: &[u8], required: &[AccountId]) -> Result<Verified, SignatureError> {
+    let sig = ModuleSignature::read(&signature_path(module_path))?;
+    let verified = verify_module(module, &sig)?;
+    check_signer(&verified, required)?;
+    Ok(verified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> Keypair {
+        Keypair::from_seed(CryptoType::Ed25519, &[byte; 32])
+    }
+
+    #[test]
+    fn sign_then_verify_and_every_alteration_fails() {
+        let module = b"\0asm\x0d\0\x01\0 pretend component".to_vec();
+        let sig = sign_module(&key(1), &module, Some("1.0.0")).unwrap();
+        let ok = verify_module(&module, &sig).unwrap();
+        assert_eq!(ok.signer, key(1).account_id());
+        assert_eq!(ok.version.as_deref(), Some("1.0.0"));
+        check_signer(&ok, &[key(1).account_id()]).unwrap();
+        assert!(matches!(check_signer(&ok, &[key(2).account_id()]), Err(SignatureError::NotAllowed { .. })));
+
+        let mut tampered = module.clone();
+        tampered[9] ^= 1;
+        assert!(matches!(verify_module(&tampered, &sig), Err(SignatureError::WrongModule { .. })));
+
+        let relabelled = ModuleSignature { version: Some("2.0.0".into()), ..sig.clone() };
+        assert!(matches!(verify_module(&module, &relabelled), Err(SignatureError::BadSignature(_))));
+
+        // Someone else's key with the original signature bytes.
+        let other = key(2);
+        let swapped = ModuleSignature {
+            public_key: format!("0x{}", hex::encode(other.public_key())),
+            signer: other.ss58_address(),
+            ..sig.clone()
+        };
+        assert!(matches!(verify_module(&module, &swapped), Err(SignatureError::BadSignature(_))));
+
+        let mismatched_ss58 = ModuleSignature { signer: other.ss58_address(), ..sig.clone() };
+        assert!(matches!(verify_module(&module, &mismatched_ss58), Err(SignatureError::BadSignature(_))));
+    }
+
+    #[test]
+    fn the_signed_message_is_fixed() {
+        // The format is a contract with other tools: pin the exact bytes.
+        assert_eq!(
+            signed_message("ab", 3, Some("v1")),
+            b"subnetd-module-signature/1\nsha256:ab\nsize:3\nversion:v1\n".to_vec()
+        );
+        assert_eq!(signed_message("ab", 3, None), b"subnetd-module-signature/1\nsha256:ab\nsize:3\nversion:\n".to_vec());
+        // RFC 8032 ed25519 is deterministic: the same key and module give the same signature.
+        let a = sign_module(&key(7), b"module", None).unwrap();
+        let b = sign_module(&key(7), b"module", None).unwrap();
+        assert_eq!(a.signature, b.signature);
+    }
+
+    #[test]
+    fn sr25519_keys_are_refused_and_files_round_trip() {
+        let sr = Keypair::from_seed(CryptoType::Sr25519, &[1; 32]);
+        assert!(matches!(sign_module(&sr, b"x", None), Err(SignatureError::Key(m)) if m.contains("ed25519")));
+
+        let dir = tempfile::tempdir().unwrap();
+        let module_path = dir.path().join("validator.wasm");
+        std::fs::write(&module_path, b"bytes").unwrap();
+        assert_eq!(signature_path(&module_path), dir.path().join("validator.wasm.sig"));
+        assert!(matches!(verify_file(&module_path, b"bytes", &[]), Err(SignatureError::Missing(_))));
+        sign_module(&key(3), b"bytes", None).unwrap().write(&signature_path(&module_path)).unwrap();
+        verify_file(&module_path, b"bytes", &[key(3).account_id()]).unwrap();
+        std::fs::write(signature_path(&module_path), b"{not json").unwrap();
+        assert!(matches!(verify_file(&module_path, b"bytes", &[]), Err(SignatureError::Malformed { .. })));
+    }
+}
