@@ -32,10 +32,11 @@ pub fn entry_module(dir: &Path) -> Result<PathBuf, BuildError> {
     let manifest = dir.join("package.json");
     if manifest.is_file() {
         let text = std::fs::read_to_string(&manifest).map_err(|e| BuildError::io(&manifest, e))?;
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| BuildError::BadOutput {
-            dir: dir.to_path_buf(),
-            reason: format!("package.json does not parse: {e}"),
-        })?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| BuildError::BadOutput {
+                dir: dir.to_path_buf(),
+                reason: format!("package.json does not parse: {e}"),
+            })?;
         if let Some(main) = doc.get("main").and_then(|m| m.as_str()) {
             let path = dir.join(main);
             return if path.is_file() {
@@ -54,7 +55,9 @@ pub fn entry_module(dir: &Path) -> Result<PathBuf, BuildError> {
     } else {
         Err(BuildError::BadOutput {
             dir: dir.to_path_buf(),
-            reason: "a JavaScript guest needs an app.js (or a package.json whose main names its entry)".into(),
+            reason:
+                "a JavaScript guest needs an app.js (or a package.json whose main names its entry)"
+                    .into(),
         })
     }
 }
@@ -62,14 +65,23 @@ pub fn entry_module(dir: &Path) -> Result<PathBuf, BuildError> {
 /// Where the bundled source of the component at `out` is kept: beside the final component
 /// (`out` may carry the builder's temporary `.partial` suffix, which is dropped).
 pub fn bundle_path(out: &Path) -> PathBuf {
-    let stem = if out.extension().is_some_and(|e| e == "partial") { out.with_extension("") } else { out.to_path_buf() };
+    let stem = if out.extension().is_some_and(|e| e == "partial") {
+        out.with_extension("")
+    } else {
+        out.to_path_buf()
+    };
     let mut name = stem.into_os_string();
     name.push(".bundle.js");
     PathBuf::from(name)
 }
 
 /// Builds the JavaScript guest in `dir` into a component at `out`.
-pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
+pub fn build(
+    toolchain: &Toolchain,
+    dir: &Path,
+    world: World,
+    out: &Path,
+) -> Result<(), BuildError> {
     let entry = entry_module(dir)?;
     let sdk = toolchain.sdk_dir().join("js");
     let script = sdk.join("build.mjs");
@@ -103,7 +115,40 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
         .arg("--bundle")
         .arg(bundle_path(out));
     run_tool(command, Language::JavaScript, "node", "apt-get install -y nodejs npm", dir)?;
+    // componentize-js embeds a fetch() built on wasi:http unless told not to; a later
+    // release that changes the flags must not quietly give subnets an HTTP client.
+    let bytes = std::fs::read(out).map_err(|e| BuildError::io(out, e))?;
+    let bad_output = |reason: String| BuildError::BadOutput { dir: dir.to_path_buf(), reason };
+    let http: Vec<String> = component_imports(&bytes)
+        .map_err(bad_output)?
+        .into_iter()
+        .filter(|name| name.starts_with("wasi:http/"))
+        .collect();
+    if !http.is_empty() {
+        return Err(bad_output(format!(
+            "the component imports {} (componentize-js must run with `-d http fetch-event`)",
+            http.join(", ")
+        )));
+    }
     Ok(())
+}
+
+/// The interfaces (`package/interface@version`) and functions a component imports.
+pub fn component_imports(component: &[u8]) -> Result<Vec<String>, String> {
+    let decoded = wit_component::decode(component).map_err(|e| format!("{e:#}"))?;
+    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
+        return Err("not a component".into());
+    };
+    Ok(resolve.worlds[world]
+        .imports
+        .keys()
+        .map(|key| match key {
+            wit_parser::WorldKey::Interface(id) => {
+                resolve.id_of(*id).unwrap_or_else(|| resolve.name_world_key(key))
+            }
+            wit_parser::WorldKey::Name(name) => name.clone(),
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -111,8 +156,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn imports_are_read_from_components_only() {
+        // An empty component (preamble only) imports nothing; bytes that are not wasm fail.
+        assert_eq!(component_imports(b"\0asm\x0d\0\x01\0").unwrap(), Vec::<String>::new());
+        assert!(component_imports(b"not wasm").is_err());
+    }
+
+    #[test]
     fn the_bundle_sits_beside_the_final_component() {
-        assert_eq!(bundle_path(Path::new("b/validator.wasm.partial")), Path::new("b/validator.wasm.bundle.js"));
+        assert_eq!(
+            bundle_path(Path::new("b/validator.wasm.partial")),
+            Path::new("b/validator.wasm.bundle.js")
+        );
         assert_eq!(bundle_path(Path::new("b/m.wasm")), Path::new("b/m.wasm.bundle.js"));
     }
 
