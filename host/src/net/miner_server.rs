@@ -606,7 +606,7 @@ async fn task(State(server): State<Arc<Server>>, ConnectInfo(peer): ConnectInfo<
             status,
             reason,
             stake,
-            latency_ms = ms(started.elapsed()),
+            latency_ms = started.elapsed().as_secs_f64() * 1e3,
             "verified request"
         );
     };
