@@ -153,6 +153,9 @@ pub struct DaemonConfig {
     /// Engine-wide settings.
     #[serde(default)]
     pub runtime: RuntimeSection,
+    /// The model registry (`models.toml`) for subnets granted `compute`; default: the
+    /// discovered one (`$SUBNETD_MODELS`, `~/.config/subnetd/models.toml`).
+    pub models: Option<PathBuf>,
     /// How long a SIGTERM waits for rounds in flight before the daemon exits anyway.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace: Dur,
@@ -350,9 +353,11 @@ pub struct CapabilitiesConfig {
     /// Bytes of keys and values the store may hold.
     #[serde(default = "default_kv_budget")]
     pub kv_budget: Bytes,
-    /// Model calls. Without a compute backend in the daemon, calls answer `not-available`.
+    /// Models the module may call through the `compute` capability, by name in the host's
+    /// model registry (`models` at the top of the file, else the discovered registry). Empty:
+    /// compute calls answer `not-available`.
     #[serde(default)]
-    pub compute: bool,
+    pub compute: Vec<String>,
     /// A directory the module sees as a WASI preopen.
     pub preopen: Option<PreopenConfig>,
     /// Hosts the module may reach. Not supported yet: must be empty.
@@ -369,7 +374,7 @@ fn default_kv_budget() -> Bytes {
 
 impl Default for CapabilitiesConfig {
     fn default() -> Self {
-        Self { kv: true, kv_budget: default_kv_budget(), compute: false, preopen: None, outbound_hosts: Vec::new() }
+        Self { kv: true, kv_budget: default_kv_budget(), compute: Vec::new(), preopen: None, outbound_hosts: Vec::new() }
     }
 }
 
@@ -535,6 +540,9 @@ impl DaemonConfig {
         if let Some(p) = &self.wallet.path {
             self.wallet.path = Some(expand(base, p));
         }
+        if let Some(p) = &self.models {
+            self.models = Some(expand(base, p));
+        }
         if let Some(p) = &self.runtime.cache_dir {
             self.runtime.cache_dir = Some(expand(base, p));
         }
@@ -554,6 +562,11 @@ impl DaemonConfig {
     fn check(&self) -> Result<(), ConfigError> {
         if self.subnets.is_empty() {
             return Err(field_err("subnet", "no [[subnet]]: the daemon needs at least one subnet to validate"));
+        }
+        if let Some(models) = &self.models
+            && !models.is_file()
+        {
+            return Err(field_err("models", format!("{}: no such file", models.display())));
         }
         if let ChainConfig::Node { url } = &self.chain
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -616,6 +629,15 @@ impl DaemonConfig {
                          remove the key"
                     ),
                 ));
+            }
+            let mut seen = BTreeSet::new();
+            for (j, model) in s.capabilities.compute.iter().enumerate() {
+                if model.is_empty() || !seen.insert(model) {
+                    return Err(field_err(
+                        format!("subnet[{i}].capabilities.compute[{j}]"),
+                        format!("`{model}` is empty or listed twice"),
+                    ));
+                }
             }
             if s.capabilities.kv_budget.0 == 0 && s.capabilities.kv {
                 return Err(field_err(f("capabilities.kv_budget"), "must be above 0 when kv is granted"));

@@ -54,10 +54,11 @@ use subnet_keys::Keypair;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::caps::compute::ComputeBackend;
+use crate::caps::compute::{ComputeBackend, GrantedModels};
 use crate::caps::kv::KvStore;
 use crate::caps::{CallEnv, Preopen};
 use crate::caps::metagraph::MetagraphView;
+use crate::models::ModelRegistry;
 use crate::runtime::{Runtime, RuntimeConfig};
 pub use config::{ConfigError, DaemonConfig};
 pub use reload::{ModuleSlot, ModuleVersion, Outcome, ReloadRecord, Trigger};
@@ -101,6 +102,9 @@ pub enum DaemonError {
         /// Why.
         message: String,
     },
+    /// The models granted to subnets cannot be served.
+    #[error("compute: {0}")]
+    Compute(String),
     /// No such subnet in this daemon.
     #[error("no subnet {0} in this daemon")]
     UnknownSubnet(u16),
@@ -109,8 +113,8 @@ pub enum DaemonError {
 /// What can be handed to the daemon besides its config.
 #[derive(Default, Clone)]
 pub struct DaemonOptions {
-    /// The model backend of subnets granted `compute`; without one their compute calls answer
-    /// `not-available`.
+    /// A model backend for every subnet granted `compute`, instead of the one the daemon
+    /// starts from its model registry (embedding and tests).
     pub compute: Option<Arc<dyn ComputeBackend>>,
     /// The hotkey to use instead of loading `[wallet]` (embedding and tests).
     pub hotkey: Option<Keypair>,
@@ -194,6 +198,38 @@ fn load_hotkey(config: &DaemonConfig) -> Result<Keypair, DaemonError> {
         .map_err(|e| DaemonError::Wallet(e.to_string()))
 }
 
+/// Starts one model service for the union of the models granted to subnets; `None` when no
+/// subnet is granted any.
+async fn start_models(config: &DaemonConfig) -> Result<Option<subnet_compute::ComputeService>, DaemonError> {
+    let mut names: Vec<String> = Vec::new();
+    for s in &config.subnets {
+        for m in &s.capabilities.compute {
+            if !names.contains(m) {
+                names.push(m.clone());
+            }
+        }
+    }
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let registry = match &config.models {
+        Some(path) => ModelRegistry::load(path),
+        None => {
+            let base = config.source.as_deref().and_then(|p| p.parent()).unwrap_or(std::path::Path::new("."));
+            ModelRegistry::discover(base)
+        }
+    }
+    .map_err(|e| DaemonError::Compute(e.to_string()))?;
+    let specs = registry.select(&names).map_err(|e| DaemonError::Compute(e.to_string()))?;
+    let compute_config = subnet_compute::ComputeConfig { models: specs, ..Default::default() };
+    let service = tokio::task::spawn_blocking(move || subnet_compute::ComputeService::start(compute_config))
+        .await
+        .map_err(|e| DaemonError::Compute(e.to_string()))?
+        .map_err(|e| DaemonError::Compute(format!("loading models: {e}")))?;
+    tracing::info!(device = %service.device(), models = ?names, "compute capability ready");
+    Ok(Some(service))
+}
+
 /// The engine settings the subnets need: the largest memory limit, fuel metering if any
 /// subnet asks for fuel.
 fn runtime_config(config: &DaemonConfig) -> RuntimeConfig {
@@ -230,6 +266,10 @@ impl Daemon {
         tracing::info!(hotkey = %hotkey.to_ss58(), chain = %backend.description, subnets = config.subnets.len(),
             "daemon starting");
 
+        let service = match &options.compute {
+            Some(_) => None,
+            None => start_models(&config).await?,
+        };
         let (reloads, _) = broadcast::channel(1024);
         let mut subnets = BTreeMap::new();
         let mut kv_stores = BTreeMap::new();
@@ -247,10 +287,18 @@ impl Daemon {
                 }
                 None => None,
             };
-            if s.capabilities.compute && options.compute.is_none() {
-                tracing::warn!(subnet = netuid,
-                    "compute is granted but this daemon has no model backend: compute calls answer not-available");
-            }
+            let compute = if s.capabilities.compute.is_empty() {
+                None
+            } else {
+                match (&options.compute, &service) {
+                    (Some(backend), _) => Some(backend.clone()),
+                    (None, Some(service)) => Some(Arc::new(GrantedModels::new(
+                        service.clone(),
+                        s.capabilities.compute.iter().cloned(),
+                    )) as Arc<dyn ComputeBackend>),
+                    (None, None) => None,
+                }
+            };
             let call_errors = Arc::new(AtomicU64::new(0));
             let observer = Arc::new(SubnetObserverWithCount {
                 inner: metrics::SubnetObserver { netuid, metrics: metrics.clone() },
@@ -258,7 +306,7 @@ impl Daemon {
             });
             let base = CallEnv {
                 kv: kv.clone().map(|k| k as Arc<dyn KvStore>),
-                compute: if s.capabilities.compute { options.compute.clone() } else { None },
+                compute,
                 timeout: Some(s.call_timeout()),
                 memory_limit: Some(usize::try_from(s.memory()).unwrap_or(usize::MAX)),
                 fuel: s.limits.fuel,

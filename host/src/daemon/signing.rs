@@ -152,7 +152,7 @@ fn check_version(version: Option<&str>) -> Result<(), String> {
 pub fn sign_module(key: &Keypair, module: &[u8], version: Option<&str>) -> Result<ModuleSignature, SignatureError> {
     if key.crypto_type() != CryptoType::Ed25519 {
         return Err(SignatureError::Key(format!(
-            "{} is an {} key; module signatures are ed25519: create one with `subnetd wallet new --crypto ed25519`",
+            "{} is an {} key; module signatures are ed25519: create one with `subnetd wallet new --wallet <name> --hotkey <name> --crypto ed25519`",
             key.ss58_address(),
             key.crypto_type().name()
         )));
