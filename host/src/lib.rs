@@ -31,4 +31,5 @@ pub mod models;
 pub mod net;
 pub mod runtime;
 pub mod sandbox;
+pub mod scaffold;
 pub mod validator;
