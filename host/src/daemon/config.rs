@@ -68,8 +68,18 @@ pub struct Dur(pub Duration);
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_duration(&text).map(Dur).map_err(serde::de::Error::custom)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Other(serde::de::IgnoredAny),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(text) => parse_duration(&text).map(Dur).map_err(serde::de::Error::custom),
+            Raw::Other(_) => Err(serde::de::Error::custom(
+                "expected a duration string with a unit, like \"500ms\", \"2s\" or \"5m\"",
+            )),
+        }
     }
 }
 
@@ -522,11 +532,16 @@ impl DaemonConfig {
         let mut config: DaemonConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             let inner = e.into_inner();
-            // Syntax errors carry a line and column; type errors only need the field.
-            let message = if field == "." || field.is_empty() {
-                inner.to_string().trim().to_owned()
-            } else {
-                inner.message().trim().to_owned()
+            let message = inner.message().trim().replace('\n', ", ");
+            // Syntax errors have no field: say where they are instead.
+            let message = match (field.as_str(), inner.span()) {
+                ("." | "", Some(span)) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: {message}")
+                }
+                _ => message,
             };
             field_err(if field == "." { String::new() } else { field }, message)
         })?;

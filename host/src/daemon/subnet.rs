@@ -264,7 +264,21 @@ impl SubnetRunner {
     /// One round and, when due, one `set_weights`.
     pub async fn step(&self) {
         let Some(version) = self.slot.current() else {
-            self.note_round_error("no module version is serving (see the reload history)".into(), Duration::ZERO, None);
+            // Idle until a version passes; not a failed round, and logged once.
+            let mut live = lock(&self.live);
+            if live.last_round.is_none() {
+                tracing::warn!(subnet = self.netuid, "no module version is serving; the subnet waits for one that passes");
+            }
+            live.last_round = Some(RoundStatus {
+                at_unix_ms: unix_ms(),
+                block: 0,
+                epoch: 0,
+                module: String::new(),
+                tasks: 0,
+                unscored: 0,
+                duration_ms: 0.0,
+                error: Some("no module version is serving (see the reload history)".into()),
+            });
             return;
         };
         let span = tracing::info_span!("round", subnet = self.netuid, name = %self.label,
