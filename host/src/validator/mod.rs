@@ -178,9 +178,12 @@ fn check_scores(
         .collect())
 }
 
+/// A running sum and count, for means.
+type Sum = (f64, u32);
+
 /// Averages each uid's scores (and metrics, by name) over the tasks that scored it.
 fn mean_scores(tasks: &[TaskReport]) -> Vec<UidScore> {
-    let mut sums: BTreeMap<u16, (f64, u32, BTreeMap<String, (f64, u32)>)> = BTreeMap::new();
+    let mut sums: BTreeMap<u16, (f64, u32, BTreeMap<String, Sum>)> = BTreeMap::new();
     for task in tasks.iter().filter(|t| t.error.is_none()) {
         for s in &task.scores {
             let entry = sums.entry(s.uid).or_default();

@@ -58,7 +58,8 @@ pub fn read(path: &Path) -> Vec<u8> {
 /// when the models are missing: tests that need real models never pass without them.
 pub fn compute(models: &[&str]) -> std::sync::Arc<dyn subnet_host::caps::compute::ComputeBackend> {
     use subnet_host::caps::compute::{ComputeBackend, GrantedModels};
-    static STARTED: OnceLock<Mutex<HashMap<Vec<String>, std::sync::Arc<dyn ComputeBackend>>>> = OnceLock::new();
+    type Started = HashMap<Vec<String>, std::sync::Arc<dyn ComputeBackend>>;
+    static STARTED: OnceLock<Mutex<Started>> = OnceLock::new();
     let names: Vec<String> = models.iter().map(|m| m.to_string()).collect();
     let mut started = STARTED.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     if let Some(backend) = started.get(&names) {
