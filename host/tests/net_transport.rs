@@ -329,3 +329,55 @@ async fn miner_server_refusals_name_their_reason() {
     assert_eq!((a.status, a.reason()), (422, "module_refused"), "{a:?}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_style_simulated_miners_over_http() {
+    use subnet_chain::Chain;
+    use subnet_host::caps::CallEnv;
+    use subnet_host::caps::metagraph::MetagraphView;
+    use subnet_host::net::sim::serve_sim_miners;
+    use subnet_host::validator::state::ScoreState;
+    use subnet_host::validator::{RoundInput, RoundLimits, SimMiner, run_round};
+
+    let validator = Keypair::generate(CryptoType::Sr25519);
+    let miners: Vec<Keypair> = (0..3).map(|_| Keypair::generate(CryptoType::Sr25519)).collect();
+    let mut registered: Vec<(&Keypair, u64)> = vec![(&validator, 100)];
+    registered.extend(miners.iter().map(|k| (k, 0)));
+    let (chain, netuid) = chain_with(&registered);
+    let built = common::bundle("examples/hello-subnet");
+    let rt = common::runtime();
+    let honest = rt.load_miner("honest", &common::read(&built.miners[0].2)).unwrap();
+    let sims = vec![
+        (miners[0].account_id(), SimMiner::Module(honest)),
+        (miners[1].account_id(), SimMiner::Lazy),
+        (miners[2].account_id(), SimMiner::Random),
+    ];
+    let env = CallEnv::new("hello miners", 0, Arc::new(MetagraphView::default()));
+    let _servers = serve_sim_miners(chain.clone(), netuid, sims, env.clone()).await.unwrap();
+    let metagraph = chain.metagraph(netuid).await.unwrap();
+    assert!(metagraph.neurons.iter().skip(1).all(|n| n.axon.is_some()), "every simulated miner announced its axon");
+
+    let module = rt.load_validator("hello", &common::read(&built.validator)).unwrap();
+    let transport = HttpTransport::new(validator.clone(), HttpTransportConfig::default());
+    let outcome = run_round(
+        RoundInput {
+            module: &module,
+            env: &env,
+            metagraph: &metagraph,
+            validator: &validator.account_id(),
+            epoch: 1,
+            seed: 11,
+            transport: &transport,
+            limits: &RoundLimits::default(),
+        },
+        &mut ScoreState::new(),
+    )
+    .await
+    .unwrap();
+    let uid = |k: &Keypair| metagraph.uid_of(&k.account_id()).unwrap();
+    let status = |u: u16| outcome.tasks.iter().find(|t| t.task.miners == [u]).unwrap().responses[0].status;
+    let score = |u: u16| outcome.round_scores.iter().find(|s| s.uid == u).unwrap().score;
+    assert_eq!((status(uid(&miners[0])), score(uid(&miners[0]))), (ResponseStatus::Ok, 1.0));
+    assert_eq!((status(uid(&miners[1])), score(uid(&miners[1]))), (ResponseStatus::Timeout, 0.0));
+    assert_eq!((status(uid(&miners[2])), score(uid(&miners[2]))), (ResponseStatus::Ok, 0.0));
+}

@@ -144,8 +144,8 @@ pub enum MinerServerError {
         #[source]
         source: std::io::Error,
     },
-    /// The chain could not give the subnet's metagraph.
-    #[error("cannot read the metagraph of subnet {netuid}: {source}")]
+    /// A chain call for the subnet failed (reading its metagraph, announcing an axon).
+    #[error("chain call for subnet {netuid} failed: {source}")]
     Chain {
         /// The subnet.
         netuid: NetUid,

@@ -5,6 +5,7 @@
 //!   [`TaskHandler`]) at a miner's axon.
 //! - [`transport`]: [`HttpTransport`], the validator side, a
 //!   [`crate::validator::MinerTransport`] that signs and sends each query.
+//! - [`sim`]: the sandbox's simulated miners (module, lazy, random) as real servers on loopback.
 //! - [`chain_node`] and [`remote_chain`]: `subnetd chain serve` puts a persistent
 //!   [`subnet_chain::local::LocalChain`] behind HTTP/JSON, and [`RemoteChain`] implements
 //!   [`subnet_chain::Chain`] against it, so a miner and a validator in two processes see one chain.
@@ -76,6 +77,7 @@ pub mod gate;
 pub mod miner_server;
 pub mod remote_chain;
 pub(crate) mod server;
+pub mod sim;
 pub mod transport;
 
 pub use chain_node::{ChainNodeConfig, ChainNodeHandle, spawn_chain_node};
