@@ -30,8 +30,8 @@ use subnet_host::bindings::types::{MinerRequest, Payload, ResponseStatus};
 use subnet_host::bundle::Bundle;
 use subnet_host::guest_build::Toolchain;
 use subnet_host::net::{
-    HandlerContext, HandlerError, HttpTransport, HttpTransportConfig, MinerServerConfig, MinerServerHandle, TaskHandler,
-    spawn_miner_server, spawn_miner_server_with,
+    HandlerContext, HandlerError, HttpTransport, HttpTransportConfig, MinerServerConfig, MinerServerHandle,
+    TaskHandler, spawn_miner_server, spawn_miner_server_with,
 };
 use subnet_host::runtime::{Runtime, RuntimeConfig};
 use subnet_host::validator::{MinerQuery, MinerTransport};
@@ -47,7 +47,10 @@ impl TaskHandler for Echo {
 }
 
 async fn echo(headers: HeaderMap, body: Bytes) -> impl IntoResponse {
-    let ct = headers.get(header::CONTENT_TYPE).cloned().unwrap_or(header::HeaderValue::from_static("application/octet-stream"));
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or(header::HeaderValue::from_static("application/octet-stream"));
     ([(header::CONTENT_TYPE, ct)], body)
 }
 
@@ -200,7 +203,10 @@ async fn main() {
         rounds * miners,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("{:<8} {:>10} {:>10} {:>10} {:>14} {:>14}", "server", "req/s", "p50 ms", "p99 ms", "round p50 ms", "round p99 ms");
+    println!(
+        "{:<8} {:>10} {:>10} {:>10} {:>14} {:>14}",
+        "server", "req/s", "p50 ms", "p99 ms", "round p50 ms", "round p99 ms"
+    );
     for f in &all {
         println!(
             "{:<8} {:>10.0} {:>10.3} {:>10.3} {:>14.2} {:>14.2}",

@@ -38,7 +38,8 @@ fn signed_json(signer: &Keypair, path: &str, body: &[u8], receiver: &Keypair) ->
 async fn remote_chain_is_the_node_chain_and_only_signers_act() {
     let dir = tempfile::tempdir().unwrap();
     let local = Arc::new(
-        LocalChain::open_with(dir.path(), LocalChainConfig { allow_loopback_axons: true, ..Default::default() }).unwrap(),
+        LocalChain::open_with(dir.path(), LocalChainConfig { allow_loopback_axons: true, ..Default::default() })
+            .unwrap(),
     );
     let (node, node_key) = node(local.clone(), None).await;
     let url = node.url();
@@ -81,7 +82,10 @@ async fn remote_chain_is_the_node_chain_and_only_signers_act() {
     );
     // Nobody can act for another hotkey: not through the client...
     let e = validator.set_weights(&mhot.account_id(), netuid, &[vuid], &[1], 0).await.unwrap_err();
-    assert!(matches!(&e, ChainError::InvalidInput(m) if m.contains("no key for signer") && m.contains(&mhot.ss58_address())), "{e}");
+    assert!(
+        matches!(&e, ChainError::InvalidInput(m) if m.contains("no key for signer") && m.contains(&mhot.ss58_address())),
+        "{e}"
+    );
     // ...nor by signing a call that names someone else.
     let path = "/v1/chain/extrinsics/set_weights";
     let forged = serde_json::to_vec(&SetWeightsCall {
@@ -92,12 +96,15 @@ async fn remote_chain_is_the_node_chain_and_only_signers_act() {
         version_key: 0,
     })
     .unwrap();
-    let a = support::raw_request(node.local_addr(), "POST", path, &signed_json(&vhot, path, &forged, &node_key), &forged).await;
+    let a =
+        support::raw_request(node.local_addr(), "POST", path, &signed_json(&vhot, path, &forged, &node_key), &forged)
+            .await;
     assert_eq!((a.status, a.reason()), (403, "signer_mismatch"), "{a:?}");
     let a = support::raw_request(node.local_addr(), "POST", path, &[], &forged).await;
     assert_eq!((a.status, a.reason()), (401, "missing_header"));
     // Bound to another node: refused here.
-    let a = support::raw_request(node.local_addr(), "POST", path, &signed_json(&mhot, path, &forged, &vhot), &forged).await;
+    let a =
+        support::raw_request(node.local_addr(), "POST", path, &signed_json(&mhot, path, &forged, &vhot), &forged).await;
     assert_eq!((a.status, a.reason()), (401, "wrong_receiver"));
     assert!(local.weights(netuid, muid).is_empty(), "no forged weights landed");
 

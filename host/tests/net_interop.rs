@@ -53,9 +53,8 @@ async fn python_validator_signing_with_the_sdk_is_served_by_a_subnetd_miner() {
 
     let built = common::bundle("examples/hello-subnet");
     let module = common::runtime().load_miner("honest", &common::read(&built.miners[0].2)).unwrap();
-    let server = spawn_miner_server(MinerServerConfig::new(netuid, miner.account_id()), module, chain.clone())
-        .await
-        .unwrap();
+    let server =
+        spawn_miner_server(MinerServerConfig::new(netuid, miner.account_id()), module, chain.clone()).await.unwrap();
 
     let script = support::script("py_validator.py");
     let url = format!("http://{}", server.local_addr());

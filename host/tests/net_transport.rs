@@ -38,7 +38,14 @@ fn chain_with(keys: &[(&Keypair, u64)]) -> (Arc<LocalChain>, NetUid) {
     (Arc::new(chain), netuid)
 }
 
-fn query(miner: &AccountId, axon: SocketAddr, netuid: NetUid, task_id: &str, body: &str, timeout: Duration) -> MinerQuery {
+fn query(
+    miner: &AccountId,
+    axon: SocketAddr,
+    netuid: NetUid,
+    task_id: &str,
+    body: &str,
+    timeout: Duration,
+) -> MinerQuery {
     MinerQuery {
         uid: 0,
         hotkey: *miner,
@@ -85,7 +92,8 @@ async fn bad_miner(kind: Bad) -> SocketAddr {
                 match kind {
                     Bad::Stall => tokio::time::sleep(Duration::from_secs(3600)).await,
                     Bad::TrickleBody => {
-                        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n";
+                        let head =
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n";
                         if write(&mut s, &head).await {
                             while write(&mut s, &b"1").await {
                                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -119,13 +127,15 @@ async fn bad_miner(kind: Bad) -> SocketAddr {
                         write(&mut s, &b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
                     }
                     Bad::Redirect => {
-                        write(&mut s, &b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n").await;
+                        write(&mut s, &b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
+                            .await;
                     }
                     Bad::NoContentType => {
                         write(&mut s, &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n42").await;
                     }
                     Bad::HugeDeclared => {
-                        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n";
+                        let head =
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n";
                         write(&mut s, &head).await;
                         tokio::time::sleep(Duration::from_secs(3600)).await;
                     }
@@ -310,7 +320,8 @@ async fn miner_server_refusals_name_their_reason() {
     assert_eq!((a.status, a.reason()), (400, "bad_request"));
     let a = support::raw_request(addr, "POST", TASK_PATH, &[], body).await;
     assert_eq!((a.status, a.reason()), (401, "missing_header"));
-    let wrong_receiver = sign_request(&validator, "POST", TASK_PATH, body, Some(&validator.account_id()), fresh_nonce());
+    let wrong_receiver =
+        sign_request(&validator, "POST", TASK_PATH, body, Some(&validator.account_id()), fresh_nonce());
     let a = support::raw_request(addr, "POST", TASK_PATH, &wrong_receiver, body).await;
     assert_eq!((a.status, a.reason()), (401, "wrong_receiver"));
     let a = support::raw_request(addr, "GET", TASK_PATH, &[], b"").await;

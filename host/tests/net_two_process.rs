@@ -30,13 +30,28 @@ fn task_headers(netuid: u16, task_id: &str) -> Vec<(String, String)> {
     ]
 }
 
-fn signed(key: &Keypair, miner: &AccountId, netuid: u16, task_id: &str, body: &[u8], nonce: u64) -> Vec<(String, String)> {
+fn signed(
+    key: &Keypair,
+    miner: &AccountId,
+    netuid: u16,
+    task_id: &str,
+    body: &[u8],
+    nonce: u64,
+) -> Vec<(String, String)> {
     let mut h = task_headers(netuid, task_id);
     h.extend(sign_request(key, "POST", TASK_PATH, body, Some(miner), nonce));
     h
 }
 
-fn query(uid: u16, hotkey: AccountId, axon: SocketAddr, netuid: u16, validator: &Keypair, task_id: &str, n: u64) -> MinerQuery {
+fn query(
+    uid: u16,
+    hotkey: AccountId,
+    axon: SocketAddr,
+    netuid: u16,
+    validator: &Keypair,
+    task_id: &str,
+    n: u64,
+) -> MinerQuery {
     MinerQuery {
         uid,
         hotkey,
@@ -80,14 +95,39 @@ async fn miner_process_serves_verified_validators_and_refuses_everything_else() 
     assert_eq!(shown["hotkeys"][0]["ss58"], hotkeys["miner"].to_ss58());
 
     // The chain state offline, then served.
-    let netuid: u16 = run_ok(&["chain", "init", "--state", s, "--owner-wallet", "owner", "--wallets-dir", w, "--tempo", "100"])
-        .trim()
-        .parse()
-        .unwrap();
+    let netuid: u16 =
+        run_ok(&["chain", "init", "--state", s, "--owner-wallet", "owner", "--wallets-dir", w, "--tempo", "100"])
+            .trim()
+            .parse()
+            .unwrap();
     for name in ["miner", "validator"] {
-        run_ok(&["chain", "register", "--state", s, "--netuid", &netuid.to_string(), "--wallet", name, "--wallets-dir", w]);
+        run_ok(&[
+            "chain",
+            "register",
+            "--state",
+            s,
+            "--netuid",
+            &netuid.to_string(),
+            "--wallet",
+            name,
+            "--wallets-dir",
+            w,
+        ]);
     }
-    run_ok(&["chain", "stake", "--state", s, "--netuid", &netuid.to_string(), "--wallet", "validator", "--amount", "1000", "--wallets-dir", w]);
+    run_ok(&[
+        "chain",
+        "stake",
+        "--state",
+        s,
+        "--netuid",
+        &netuid.to_string(),
+        "--wallet",
+        "validator",
+        "--amount",
+        "1000",
+        "--wallets-dir",
+        w,
+    ]);
     let node = Proc::start(
         &support::subnetd(),
         &["chain", "serve", "--state", s, "--listen", "127.0.0.1:0"],
@@ -97,8 +137,20 @@ async fn miner_process_serves_verified_validators_and_refuses_everything_else() 
     let miner = Proc::start(
         &support::subnetd(),
         &[
-            "-v", "miner", "--module", miner_wasm.to_str().unwrap(), "--wallet", "miner", "--wallets-dir", w,
-            "--netuid", &netuid.to_string(), "--port", "0", "--chain", &url,
+            "-v",
+            "miner",
+            "--module",
+            miner_wasm.to_str().unwrap(),
+            "--wallet",
+            "miner",
+            "--wallets-dir",
+            w,
+            "--netuid",
+            &netuid.to_string(),
+            "--port",
+            "0",
+            "--chain",
+            &url,
         ],
         tmp.path().join("miner.log"),
     );
@@ -196,7 +248,18 @@ async fn miner_process_serves_verified_validators_and_refuses_everything_else() 
 
     // The stranger registers through the node (signed by its coldkey) and a block passes:
     // the miner's cached metagraph follows, and the same hotkey is now served.
-    run_ok(&["chain", "register", "--chain", &url, "--netuid", &netuid.to_string(), "--wallet", "stranger", "--wallets-dir", w]);
+    run_ok(&[
+        "chain",
+        "register",
+        "--chain",
+        &url,
+        "--netuid",
+        &netuid.to_string(),
+        "--wallet",
+        "stranger",
+        "--wallets-dir",
+        w,
+    ]);
     run_ok(&["chain", "advance", "--chain", &url, "--blocks", "1"]);
     let mut served = false;
     for _ in 0..50 {
@@ -218,7 +281,9 @@ async fn miner_process_serves_verified_validators_and_refuses_everything_else() 
     }
     let verified: Vec<&str> = log.lines().filter(|l| l.contains("verified request")).collect();
     assert!(
-        verified.iter().any(|l| l.contains(&vkey.ss58_address()) && l.contains("task_id=t-1") && l.contains("status=200")),
+        verified
+            .iter()
+            .any(|l| l.contains(&vkey.ss58_address()) && l.contains("task_id=t-1") && l.contains("status=200")),
         "miner log:\n{log}"
     );
     assert!(verified.iter().all(|l| !l.contains("stale") && !l.contains("bad-sig")), "miner log:\n{log}");
@@ -230,7 +295,19 @@ async fn cli_errors_are_clear() {
     let tmp = tempfile::tempdir().unwrap();
     let w = tmp.path().join("wallets");
     let w = w.to_str().unwrap();
-    let e = support::run_err(&["miner", "--module", "/nonexistent.wasm", "--wallet", "x", "--wallets-dir", w, "--netuid", "1", "--chain", "http://127.0.0.1:1"]);
+    let e = support::run_err(&[
+        "miner",
+        "--module",
+        "/nonexistent.wasm",
+        "--wallet",
+        "x",
+        "--wallets-dir",
+        w,
+        "--netuid",
+        "1",
+        "--chain",
+        "http://127.0.0.1:1",
+    ]);
     assert!(e.contains("does not exist") || e.contains("no such file"), "{e}");
     run_ok(&["wallet", "new", "--wallet", "x", "--wallets-dir", w]);
     let e = support::run_err(&["wallet", "new", "--wallet", "x", "--wallets-dir", w]);
@@ -239,6 +316,7 @@ async fn cli_errors_are_clear() {
     assert!(e.contains("plain http"), "{e}");
     let e = support::run_err(&["chain", "show", "--chain", "http://127.0.0.1:1"]);
     assert!(e.contains("chain transport"), "{e}");
-    let listed: serde_json::Value = serde_json::from_str(&run_ok(&["wallet", "list", "--wallets-dir", w, "--json"])).unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&run_ok(&["wallet", "list", "--wallets-dir", w, "--json"])).unwrap();
     assert_eq!(listed[0]["wallet"], "x");
 }

@@ -231,7 +231,8 @@ pub async fn run(args: ChainArgs) -> Result<()> {
         ChainCommand::Serve { state, listen, block_time } => serve(&state, listen, block_time).await,
         ChainCommand::Init { target, owner_wallet, owner_hotkey, dir, hyper } => {
             let root = dir.root()?;
-            let owner_hot = owner_hotkey.as_deref().map(|h| wallet::hotkey_public(&root, &owner_wallet, h)).transpose()?;
+            let owner_hot =
+                owner_hotkey.as_deref().map(|h| wallet::hotkey_public(&root, &owner_wallet, h)).transpose()?;
             let mut params = Hyperparams::default();
             hyper.apply(&mut params);
             let netuid = match (&target.state, &target.chain) {

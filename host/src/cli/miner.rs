@@ -193,7 +193,8 @@ pub async fn run(args: MinerArgs) -> Result<()> {
         match chain.serve_axon(&me, args.netuid, axon).await {
             Ok(_) => tracing::info!(%announced, uid, "axon served on chain"),
             Err(e) if e.is(SubtensorError::ServingRateLimitExceeded) => {
-                let current = metagraph.neurons.get(usize::from(uid)).and_then(|n| n.axon).and_then(|a| a.socket_addr());
+                let current =
+                    metagraph.neurons.get(usize::from(uid)).and_then(|n| n.axon).and_then(|a| a.socket_addr());
                 if current == Some(announced) {
                     tracing::info!(%announced, "axon already served at this address");
                 } else {

@@ -35,8 +35,7 @@ impl WalletsDir {
     pub fn root(&self) -> Result<PathBuf> {
         match &self.dir {
             Some(d) => Ok(d.clone()),
-            None => subnet_keys::default_wallets_root()
-                .ok_or_else(|| anyhow!("HOME is not set: pass --wallets-dir")),
+            None => subnet_keys::default_wallets_root().ok_or_else(|| anyhow!("HOME is not set: pass --wallets-dir")),
         }
     }
 }
@@ -171,7 +170,15 @@ pub async fn run(args: WalletArgs) -> Result<()> {
     }
 }
 
-fn new(root: &Path, wallet: &str, hotkey: &str, crypto: CryptoType, encrypt: bool, overwrite: bool, json: bool) -> Result<()> {
+fn new(
+    root: &Path,
+    wallet: &str,
+    hotkey: &str,
+    crypto: CryptoType,
+    encrypt: bool,
+    overwrite: bool,
+    json: bool,
+) -> Result<()> {
     let coldkey_path = subnet_keys::coldkey_path(root, wallet)?;
     let created_coldkey = if coldkey_path.exists() {
         None

@@ -205,7 +205,12 @@ impl ApiError {
         match e {
             ChainError::Module { pallet, name } => (
                 422,
-                Self { error: "module".into(), message: e.to_string(), pallet: Some(pallet.clone()), name: Some(name.clone()) },
+                Self {
+                    error: "module".into(),
+                    message: e.to_string(),
+                    pallet: Some(pallet.clone()),
+                    name: Some(name.clone()),
+                },
             ),
             ChainError::InvalidInput(m) => (400, Self::refusal("invalid_input", m.clone())),
             ChainError::Transport(m) => (502, Self::refusal("transport", m.clone())),
@@ -218,10 +223,9 @@ impl ApiError {
     /// rejects a badly signed extrinsic before dispatch.
     pub fn into_chain(self) -> ChainError {
         match self.error.as_str() {
-            "module" => ChainError::Module {
-                pallet: self.pallet.unwrap_or_default(),
-                name: self.name.unwrap_or_default(),
-            },
+            "module" => {
+                ChainError::Module { pallet: self.pallet.unwrap_or_default(), name: self.name.unwrap_or_default() }
+            }
             "invalid_input" => ChainError::InvalidInput(self.message),
             "storage" => ChainError::Storage(self.message),
             "transport" => ChainError::Transport(self.message),

@@ -31,6 +31,10 @@
 //! - With a block timer the node produces one block per interval and refuses `dev/advance`
 //!   (`403 timed_blocks`), so no client can fast-forward a shared timed chain.
 
+// Handlers return their HTTP answer as the error of `?`-chains: it is built once per request
+// and handed straight to hyper, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,7 +270,9 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(bytes).map_err(|e| error(400, ApiError::refusal("invalid_input", format!("bad JSON: {e}"))))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ChainError> + Send + 'static) -> Result<T, ChainError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ChainError> + Send + 'static,
+) -> Result<T, ChainError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(ChainError::Storage(format!("chain task failed: {e}"))))
 }
 
@@ -312,7 +318,9 @@ async fn run_extrinsic(node: &Node, name: &str, caller: AccountId, body: &[u8]) 
         "set_weights" => {
             let c: SetWeightsCall = parse_json(body)?;
             signed_by(&caller, &c.signer)?;
-            answer(blocking(move || chain.set_weights_now(&c.signer, c.netuid, &c.uids, &c.weights, c.version_key)).await)
+            answer(
+                blocking(move || chain.set_weights_now(&c.signer, c.netuid, &c.uids, &c.weights, c.version_key)).await,
+            )
         }
         "commit_weights" => {
             let c: CommitWeightsCall = parse_json(body)?;
@@ -355,9 +363,9 @@ async fn run_extrinsic(node: &Node, name: &str, caller: AccountId, body: &[u8]) 
                         // Not atomic with the creation: on failure the subnet exists with the
                         // default hyperparameters, and the error says so.
                         chain.set_hyperparams(netuid, h).map_err(|e| match e {
-                            ChainError::InvalidInput(m) => {
-                                ChainError::InvalidInput(format!("subnet {netuid} created, hyperparameters refused: {m}"))
-                            }
+                            ChainError::InvalidInput(m) => ChainError::InvalidInput(format!(
+                                "subnet {netuid} created, hyperparameters refused: {m}"
+                            )),
                             other => other,
                         })?;
                     }
@@ -376,7 +384,9 @@ async fn run_extrinsic(node: &Node, name: &str, caller: AccountId, body: &[u8]) 
                     ApiError::refusal("not_owner", format!("only the owner coldkey {owner} may set hyperparameters")),
                 ));
             }
-            answer(blocking(move || chain.set_hyperparams(c.netuid, c.hyperparams)).await.map(|()| serde_json::json!({})))
+            answer(
+                blocking(move || chain.set_hyperparams(c.netuid, c.hyperparams)).await.map(|()| serde_json::json!({})),
+            )
         }
         other => error(404, ApiError::refusal("not_found", format!("no extrinsic named {other:?}"))),
     };

@@ -44,7 +44,9 @@ use tokio::sync::Semaphore;
 use super::client::{ReadError, read_limited, truncate};
 use super::gate::PriorityGate;
 use super::server::{ConnLimits, ServerTask};
-use super::{DEFAULT_TASK_TIMEOUT, HEADER_NETUID, HEADER_TASK_ID, HEADER_TIMEOUT_MS, MAX_TASK_ID_LEN, Refusal, TASK_PATH};
+use super::{
+    DEFAULT_TASK_TIMEOUT, HEADER_NETUID, HEADER_TASK_ID, HEADER_TIMEOUT_MS, MAX_TASK_ID_LEN, Refusal, TASK_PATH,
+};
 use crate::bindings::types::{MinerRequest, Payload};
 use crate::caps::CallEnv;
 use crate::caps::kv::KvStore;
@@ -495,7 +497,11 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>
     first.to_str().map(|s| Some(s.trim())).map_err(|_| format!("{name} is not valid text"))
 }
 
-fn task_headers(headers: &HeaderMap, netuid: NetUid, max_timeout: Duration) -> Result<TaskHeaders, (u16, &'static str, String)> {
+fn task_headers(
+    headers: &HeaderMap,
+    netuid: NetUid,
+    max_timeout: Duration,
+) -> Result<TaskHeaders, (u16, &'static str, String)> {
     let bad = |m: String| (400, "bad_request", m);
     if let Some(n) = header_text(headers, HEADER_NETUID).map_err(bad)? {
         let n: NetUid = n.parse().map_err(|_| bad(format!("{HEADER_NETUID} is not a netuid")))?;
@@ -649,11 +655,11 @@ async fn task(State(server): State<Arc<Server>>, ConnectInfo(peer): ConnectInfo<
     server.counters.handler_calls.fetch_add(1, Ordering::Relaxed);
     // The handler enforces the limit itself (the module's epoch deadline); this outer bound
     // covers handlers that do not.
-    let result = match tokio::time::timeout(timeout + Duration::from_millis(50), server.handler.handle(request, ctx)).await
-    {
-        Ok(r) => r,
-        Err(_) => Err(HandlerError::Timeout),
-    };
+    let result =
+        match tokio::time::timeout(timeout + Duration::from_millis(50), server.handler.handle(request, ctx)).await {
+            Ok(r) => r,
+            Err(_) => Err(HandlerError::Timeout),
+        };
     drop(permit);
     match result {
         Ok(payload) => match HeaderValue::from_str(&payload.content_type) {

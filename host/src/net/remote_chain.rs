@@ -65,8 +65,9 @@ fn transport(e: impl std::fmt::Display) -> ChainError {
 /// Checks and normalises a node URL (`http://host:port`, no path).
 fn base_url(url: &str) -> Result<String, ChainError> {
     let trimmed = url.trim().trim_end_matches('/');
-    let uri: hyper::Uri =
-        trimmed.parse().map_err(|_| ChainError::InvalidInput(format!("{url:?} is not a URL (expected http://HOST:PORT)")))?;
+    let uri: hyper::Uri = trimmed
+        .parse()
+        .map_err(|_| ChainError::InvalidInput(format!("{url:?} is not a URL (expected http://HOST:PORT)")))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some(other) => {
@@ -131,7 +132,8 @@ impl Inner {
                 builder = builder.header(name, value);
             }
         }
-        let request = builder.body(Full::new(Bytes::from(body))).map_err(|e| ChainError::InvalidInput(e.to_string()))?;
+        let request =
+            builder.body(Full::new(Bytes::from(body))).map_err(|e| ChainError::InvalidInput(e.to_string()))?;
         let answer = self.send(request, self.timeout).await?;
         serde_json::from_slice(&answer).map_err(|e| transport(format!("{path}: unexpected answer: {e}")))
     }
@@ -186,7 +188,8 @@ impl RemoteChain {
         hyperparams: Option<Hyperparams>,
     ) -> Result<NetUid, ChainError> {
         let call = CreateSubnetCall { signer: *owner_coldkey, owner_hotkey: owner_hotkey.copied(), hyperparams };
-        let created: CreatedSubnet = self.inner.post(Some(owner_coldkey), "/v1/chain/extrinsics/create_subnet", &call).await?;
+        let created: CreatedSubnet =
+            self.inner.post(Some(owner_coldkey), "/v1/chain/extrinsics/create_subnet", &call).await?;
         Ok(created.netuid)
     }
 
@@ -198,7 +201,8 @@ impl RemoteChain {
         hyperparams: Hyperparams,
     ) -> Result<(), ChainError> {
         let call = SetHyperparamsCall { signer: *owner_coldkey, netuid, hyperparams };
-        let _: serde_json::Value = self.inner.post(Some(owner_coldkey), "/v1/chain/extrinsics/set_hyperparams", &call).await?;
+        let _: serde_json::Value =
+            self.inner.post(Some(owner_coldkey), "/v1/chain/extrinsics/set_hyperparams", &call).await?;
         Ok(())
     }
 
@@ -276,7 +280,8 @@ impl Chain for RemoteChain {
         weights: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let call = SetWeightsCall { signer: *signer, netuid, uids: uids.to_vec(), weights: weights.to_vec(), version_key };
+        let call =
+            SetWeightsCall { signer: *signer, netuid, uids: uids.to_vec(), weights: weights.to_vec(), version_key };
         self.inner.post(Some(signer), "/v1/chain/extrinsics/set_weights", &call).await
     }
 
@@ -310,7 +315,12 @@ impl Chain for RemoteChain {
         self.inner.post(Some(signer), "/v1/chain/extrinsics/reveal_weights", &call).await
     }
 
-    async fn serve_axon(&self, signer: &AccountId, netuid: NetUid, axon: AxonInfo) -> Result<ExtrinsicOutcome, ChainError> {
+    async fn serve_axon(
+        &self,
+        signer: &AccountId,
+        netuid: NetUid,
+        axon: AxonInfo,
+    ) -> Result<ExtrinsicOutcome, ChainError> {
         let call = ServeAxonCall { signer: *signer, netuid, axon };
         self.inner.post(Some(signer), "/v1/chain/extrinsics/serve_axon", &call).await
     }

@@ -60,7 +60,12 @@ impl TaskHandler for SimMinerHandler {
                 Ok(Payload { content_type, body })
             }
             SimMiner::Module(module) => {
-                let env = CallEnv { seed: ctx.seed, timeout: Some(ctx.timeout), metagraph: ctx.metagraph, ..self.env.clone() };
+                let env = CallEnv {
+                    seed: ctx.seed,
+                    timeout: Some(ctx.timeout),
+                    metagraph: ctx.metagraph,
+                    ..self.env.clone()
+                };
                 match module.handle(&env, &request).await {
                     Ok(p) => Ok(p),
                     Err(CallError::Timeout { .. }) => Err(HandlerError::Timeout),
@@ -87,7 +92,8 @@ pub async fn serve_sim_miners(
     let mut handles = Vec::with_capacity(miners.len());
     for (hotkey, miner) in miners {
         let handler = Arc::new(SimMinerHandler::new(miner, env.clone()));
-        let handle = super::spawn_miner_server_with(MinerServerConfig::new(netuid, hotkey), handler, chain.clone()).await?;
+        let handle =
+            super::spawn_miner_server_with(MinerServerConfig::new(netuid, hotkey), handler, chain.clone()).await?;
         chain
             .serve_axon(&hotkey, netuid, AxonInfo::from_socket_addr(handle.local_addr(), 1, 4))
             .await

@@ -89,9 +89,12 @@ impl HttpTransport {
 const MEMO_ENTRIES: usize = 64;
 const MEMO_BYTES: usize = 256 << 20;
 
+/// (task id, netuid, body, sha256 of the body).
+type MemoEntry = (String, u16, Bytes, [u8; 32]);
+
 #[derive(Default)]
 struct DigestMemo {
-    entries: Mutex<VecDeque<(String, u16, Bytes, [u8; 32])>>,
+    entries: Mutex<VecDeque<MemoEntry>>,
 }
 
 impl DigestMemo {
@@ -141,7 +144,8 @@ impl MinerTransport for HttpTransport {
         let request = query.request;
         let body = Bytes::from(request.payload.body);
         let digest = self.digest(&request.task_id, request.netuid, &body);
-        let auth = sign_request_prehashed(&self.keypair, "POST", TASK_PATH, &digest, Some(&query.hotkey), fresh_nonce());
+        let auth =
+            sign_request_prehashed(&self.keypair, "POST", TASK_PATH, &digest, Some(&query.hotkey), fresh_nonce());
 
         let mut builder = hyper::Request::post(format!("http://{addr}{TASK_PATH}"))
             .header(CONTENT_TYPE, request.payload.content_type.as_str())

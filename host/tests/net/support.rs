@@ -32,12 +32,7 @@ pub fn run_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
         .output()
         .expect("run subnetd");
     let shown: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
-    assert!(
-        out.status.success(),
-        "subnetd {shown:?} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "subnetd {shown:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 stdout")
 }
 
@@ -170,12 +165,16 @@ fn parse_answer(raw: &[u8]) -> RawAnswer {
 
 /// Sends one request with exactly these headers and body (plus Host, Content-Length and
 /// Connection: close) and reads the whole answer.
-pub async fn raw_request(addr: SocketAddr, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> RawAnswer {
+pub async fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> RawAnswer {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -208,7 +207,8 @@ async fn read_head(stream: &mut tokio::net::TcpStream) -> RawAnswer {
     let mut buf = [0u8; 4096];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let n = tokio::time::timeout_at(deadline, stream.read(&mut buf)).await.expect("answer within 20 s").unwrap_or(0);
+        let n =
+            tokio::time::timeout_at(deadline, stream.read(&mut buf)).await.expect("answer within 20 s").unwrap_or(0);
         raw.extend_from_slice(&buf[..n]);
         if n == 0 {
             break;
