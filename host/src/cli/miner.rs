@@ -156,6 +156,9 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     if !args.min_stake.is_finite() || args.min_stake < 0.0 {
         bail!("--min-stake must be a non-negative number of TAO");
     }
+    if args.listen_ip.is_unspecified() && args.external_ip.is_none() && !args.no_serve_axon {
+        bail!("listening on {} announces no reachable address: pass --external-ip", args.listen_ip);
+    }
     let root = args.dir.root()?;
     let hotkey = wallet::load_hotkey(&root, &args.wallet, &args.hotkey)?;
     let me = hotkey.account_id();

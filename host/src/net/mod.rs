@@ -58,8 +58,8 @@
 //!   the wait for a slot, the module call.
 //!
 //! # Invariants of the transport
-//! - [`HttpTransport::query`] returns within the query's timeout (plus scheduling noise), what
-//!   ever the miner does (stalls, trickles bytes, sends an endless body), and never fails: the
+//! - `HttpTransport`'s `query` returns within the query's timeout (plus scheduling noise),
+//!   whatever the miner does (stalls, trickles bytes, sends an endless body), and never fails: the
 //!   outcome is a [`crate::bindings::types::ResponseStatus`].
 //! - Status mapping: `2xx` → `ok`; the deadline passing → `timeout`; `4xx` → `refused`;
 //!   `5xx`, connection failures and no axon → `failed`; an answer over the size limit, a missing
