@@ -70,7 +70,9 @@ pub struct MinerServerConfig {
     pub max_concurrency: usize,
     /// Requests waiting for a module slot; more are refused `overloaded` (default 256).
     pub max_queue: usize,
-    /// Requests open at once in any stage; more are refused `overloaded` (default 1024).
+    /// Requests open at once in any stage; more are refused `overloaded` (default 512). Bodies
+    /// are only read for registered callers, and the memory they take is bounded by
+    /// `max_in_flight * max_body_bytes`.
     pub max_in_flight: usize,
     /// Open connections at once (default 4096).
     pub max_connections: usize,
@@ -120,7 +122,7 @@ impl MinerServerConfig {
             max_body_bytes: 8 << 20,
             max_concurrency: 16,
             max_queue: 256,
-            max_in_flight: 1024,
+            max_in_flight: 512,
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
             max_timeout: Duration::from_secs(60),
