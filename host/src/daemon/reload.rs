@@ -578,3 +578,34 @@ pub fn spawn_watcher(
         }
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_source_names_one_module() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(resolve_module_file(dir.path()).unwrap_err().contains("no .wasm"));
+        std::fs::write(dir.path().join("b.wasm"), b"").unwrap();
+        std::fs::write(dir.path().join("b.wasm.sig"), b"").unwrap();
+        assert_eq!(resolve_module_file(dir.path()).unwrap(), dir.path().join("b.wasm"));
+        std::fs::write(dir.path().join("a.wasm"), b"").unwrap();
+        let err = resolve_module_file(dir.path()).unwrap_err();
+        assert!(err.contains("several") && err.contains("a.wasm, b.wasm"), "{err}");
+        std::fs::write(dir.path().join("validator.wasm"), b"").unwrap();
+        assert_eq!(resolve_module_file(dir.path()).unwrap(), dir.path().join("validator.wasm"));
+        let file = dir.path().join("a.wasm");
+        assert_eq!(resolve_module_file(&file).unwrap(), file);
+    }
+
+    #[test]
+    fn the_synthetic_metagraph_has_the_validator_and_miners() {
+        let me = AccountId([9; 32]);
+        let m = synthetic_metagraph(4, &me);
+        assert_eq!(m.uid_of(&me), Some(0));
+        assert!(m.neurons[0].validator_permit);
+        assert_eq!(m.neurons.len(), 5);
+        assert!(m.neurons.iter().enumerate().all(|(i, n)| usize::from(n.uid) == i));
+    }
+}
