@@ -6,8 +6,9 @@
 //! circles above a small blue square on a white background"), a deterministic
 //! [renderer](render) that draws a prompt for a seed (the seed fixes the exact layout),
 //! [PNG/JPEG coding](codec), an [analyser](analyse) that reads a scene back from pixels alone,
-//! [questions](question) about scenes with their exact-answer checks, and the pixel-level
-//! [comparisons](compare) a validator runs on miners' images.
+//! [questions](question) about scenes with their exact-answer checks, the pixel-level
+//! [comparisons](compare) a validator runs on miners' images, and the subnets' task
+//! [payloads](protocol).
 //!
 //! It builds for `wasm32-wasip2` guests and natively (its tests run natively and check what
 //! guests rely on: render, encode, decode and analyse agree).
@@ -20,6 +21,7 @@
 pub mod analyse;
 pub mod codec;
 pub mod compare;
+pub mod protocol;
 pub mod question;
 pub mod render;
 pub mod rng;
