@@ -10,9 +10,9 @@
 //!
 //! "Added by subnetd" is `module - echo` (and `auth - echo` for authentication alone). Clients
 //! and servers share this machine's cores, so the figures are a whole-system cost, not a server
-//! capacity. `cargo bench -p subnet-host --bench fanout`; env `FANOUT_ROUNDS` (default 100) and
-//! `FANOUT_MINERS` (default 256). Without `--bench` (e.g. `cargo test --benches`) it runs a short
-//! smoke pass.
+//! capacity. `cargo bench -p subnet-host --bench fanout`; env `FANOUT_ROUNDS` (default 100),
+//! `FANOUT_MINERS` (default 256), `FANOUT_MINER_WASM` (a prebuilt miner component). Without
+//! `--bench` (e.g. `cargo test --benches`) it runs a short smoke pass.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -152,18 +152,27 @@ async fn main() {
     let (miners, rounds, warmup) =
         if full { (env_usize("FANOUT_MINERS", 256), env_usize("FANOUT_ROUNDS", 100), 5) } else { (16, 2, 1) };
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repository root");
-    let toolchain = Toolchain { cargo_target_dir: root.join("target"), root: root.clone(), release: true };
-    let built = Bundle::resolve(&root.join("examples/hello-subnet"))
-        .and_then(|b| b.build(&toolchain))
-        .expect("building examples/hello-subnet");
+    // `FANOUT_MINER_WASM` names a prebuilt miner component (to run the bench where the guest
+    // toolchain is absent); otherwise examples/hello-subnet is built as the tests build it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().ok();
+    let miner_wasm = match std::env::var_os("FANOUT_MINER_WASM") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            let root = root.clone().expect("repository root");
+            let toolchain = Toolchain { cargo_target_dir: root.join("target"), root: root.clone(), release: true };
+            let built = Bundle::resolve(&root.join("examples/hello-subnet"))
+                .and_then(|b| b.build(&toolchain))
+                .expect("building examples/hello-subnet");
+            built.miners[0].2.clone()
+        }
+    };
     let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(root.join("target").join("subnetd-test-cache")),
+        cache_dir: root.map(|r| r.join("target").join("subnetd-test-cache")),
         max_instances: 1024,
         ..RuntimeConfig::default()
     })
     .expect("runtime");
-    let module = runtime.load_miner("honest", &std::fs::read(&built.miners[0].2).expect("miner wasm")).expect("miner");
+    let module = runtime.load_miner("honest", &std::fs::read(&miner_wasm).expect("miner wasm")).expect("miner");
 
     let chain = Arc::new(LocalChain::in_memory());
     let owner = Keypair::generate(CryptoType::Sr25519).account_id();

@@ -276,6 +276,7 @@ async fn miner_process_serves_verified_validators_and_refuses_everything_else() 
 
     // The miner's log shows the verified requests, with the validator's hotkey.
     let log = miner.log_text();
+    // NET_TEST_SHOW_LOG=1 prints the miner's log (with --nocapture) when debugging.
     if std::env::var_os("NET_TEST_SHOW_LOG").is_some() {
         eprintln!("{log}");
     }
