@@ -24,11 +24,20 @@
 //! (≈ 4.66·10⁻¹⁰), however few entries are wrong. (Sampling `k` entries instead would catch a
 //! single wrong entry with probability only `k/n²`.)
 //!
+//! The challenge must be unknown to the miner until its answer is fixed. The host's randomness
+//! is seeded from public values (hotkey, block, round count), so a miner could predict a vector
+//! drawn from it, and with a known `r` a wrong `C` passing the check costs only O(n²) to make.
+//! [`challenge`] therefore binds `r` to the answer (Fiat–Shamir): its key is the SHA-256 of the
+//! task, a nonce from the validator and the answer's bytes, and `r` is the SplitMix64 stream of
+//! that key, mod p. Changing any byte of the answer gives an unrelated `r`, so a forger's only
+//! strategy is to try answers at random, each passing with probability `1/p`.
+//!
 //! Failure modes: [`decode`] rejects a body of the wrong length or with an entry `≥ p` with a
 //! [`FormatError`]; nothing here panics on miner input.
 #![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// The prime modulus, `2^31 − 1`.
 pub const MODULUS: u64 = 2_147_483_647;
@@ -147,9 +156,16 @@ pub enum FormatError {
 pub fn decode(body: &[u8], n: usize) -> Result<Vec<u32>, FormatError> {
     let expected = 4 * n * n;
     if body.len() != expected {
-        return Err(FormatError::Length { n, expected, got: body.len() });
+        return Err(FormatError::Length {
+            n,
+            expected,
+            got: body.len(),
+        });
     }
-    let c: Vec<u32> = body.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let c: Vec<u32> = body
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
     match c.iter().position(|&x| u64::from(x) >= MODULUS) {
         Some(index) => Err(FormatError::NotReduced { index, value: c[index] }),
         None => Ok(c),
@@ -179,6 +195,26 @@ pub fn freivalds(seed: u64, n: usize, c: &[u32], r: &[u64]) -> bool {
     mat_vec(&a, &br, n) == mat_vec(c, &r, n)
 }
 
+/// Domain separation of [`challenge`]'s hash.
+const CHALLENGE_DOMAIN: &[u8] = b"subnetd/compute/freivalds-challenge/v1";
+
+/// The challenge vector of Freivalds' check for one answer: `n` entries in `[0, p)`, the
+/// SplitMix64 stream (as for the matrices) of the key `k` = the first 8 bytes, little-endian, of
+/// `SHA-256(domain ‖ seed ‖ n ‖ nonce ‖ answer)` (integers as 8 little-endian bytes).
+pub fn challenge(task: &MatmulTask, nonce: u64, answer: &[u8]) -> Vec<u64> {
+    let mut hash = Sha256::new();
+    hash.update(CHALLENGE_DOMAIN);
+    hash.update(task.seed.to_le_bytes());
+    hash.update(u64::from(task.n).to_le_bytes());
+    hash.update(nonce.to_le_bytes());
+    hash.update(answer);
+    let digest = hash.finalize();
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&digest[..8]);
+    let key = u64::from_le_bytes(key);
+    (1..=u64::from(task.n)).map(|k| u64::from(stream(key, k))).collect()
+}
+
 /// Multiply-adds in the naive product of two `n × n` matrices: the work a task asks for.
 pub fn work(n: usize) -> f64 {
     (n as f64).powi(3)
@@ -205,7 +241,9 @@ mod tests {
         let mut c = vec![0u32; n * n];
         for i in 0..n {
             for j in 0..n {
-                let s: u128 = (0..n).map(|k| u128::from(a[i * n + k]) * u128::from(b[k * n + j])).sum();
+                let s: u128 = (0..n)
+                    .map(|k| u128::from(a[i * n + k]) * u128::from(b[k * n + j]))
+                    .sum();
                 c[i * n + j] = (s % u128::from(MODULUS)) as u32;
             }
         }
@@ -240,12 +278,49 @@ mod tests {
     }
 
     #[test]
+    fn the_challenge_is_bound_to_the_answer_and_the_nonce() {
+        let task = MatmulTask {
+            seed: 1,
+            n: 8,
+            modulus: MODULUS,
+        };
+        let body = encode(&product(1, 8));
+        let r = challenge(&task, 7, &body);
+        assert_eq!(r.len(), 8);
+        assert!(r.iter().all(|&x| x < MODULUS));
+        assert_eq!(r, challenge(&task, 7, &body), "deterministic");
+        let mut other = body.clone();
+        other[0] ^= 1;
+        assert_ne!(r, challenge(&task, 7, &other), "one bit of the answer changes it");
+        assert_ne!(r, challenge(&task, 8, &body), "the nonce changes it");
+        assert_ne!(
+            r,
+            challenge(&MatmulTask { seed: 2, ..task }, 7, &body),
+            "the task changes it"
+        );
+        assert!(freivalds(1, 8, &product(1, 8), &r));
+    }
+
+    #[test]
     fn decoding_checks_length_and_range() {
         let c = product(5, 3);
         assert_eq!(decode(&encode(&c), 3).unwrap(), c);
-        assert_eq!(decode(&[0; 35], 3), Err(FormatError::Length { n: 3, expected: 36, got: 35 }));
+        assert_eq!(
+            decode(&[0; 35], 3),
+            Err(FormatError::Length {
+                n: 3,
+                expected: 36,
+                got: 35
+            })
+        );
         let mut body = encode(&c);
         body[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(decode(&body, 3), Err(FormatError::NotReduced { index: 1, value: u32::MAX }));
+        assert_eq!(
+            decode(&body, 3),
+            Err(FormatError::NotReduced {
+                index: 1,
+                value: u32::MAX
+            })
+        );
     }
 }

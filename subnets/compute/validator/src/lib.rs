@@ -6,10 +6,12 @@
 //!
 //! 1. Form: the answer must be `application/octet-stream`, exactly `4·n²` bytes, every entry
 //!    below p. Anything else is `verified = 0`.
-//! 2. Freivalds' check with a challenge vector `r` the validator draws from its own random
-//!    stream *after* the answer arrived: `C·r = A·(B·r)`. A wrong `C` (even one wrong entry)
-//!    passes with probability at most `1/p ≈ 4.66·10⁻¹⁰`; the check costs O(n²) against the
-//!    miner's O(n³). A failed check scores 0.
+//! 2. Freivalds' check `C·r = A·(B·r)` with a challenge vector `r` that exists only once the
+//!    answer does: `r` comes from the SHA-256 of the task, a nonce the validator draws when it
+//!    scores, and the answer's bytes (`compute-subnet-matmul::challenge`), so no miner can
+//!    fit a wrong answer to it, even one that predicts the host's (publicly seeded) randomness.
+//!    A wrong `C`, even one wrong entry, passes with probability at most `1/p ≈ 4.66·10⁻¹⁰`;
+//!    the check costs O(n²) against the miner's O(n³). A failed check scores 0.
 //! 3. Price: verified work `W = n³` multiply-adds, delivered in the answer's latency, is a
 //!    throughput `T = W / latency` (latency at least 1 ms). The score is `min(1, T / R)` with
 //!    [`MARKET_RATE`] `R`: the validator pays for compute at most the market rate, so a miner
@@ -18,7 +20,7 @@
 //!
 //! Failure modes: nothing a miner sends can fail the call; a task that does not decode (it was
 //! not made by this validator) is an error.
-use compute_subnet_matmul::{CONTENT_TYPE, MODULUS, MatmulTask, decode, freivalds, work};
+use compute_subnet_matmul::{CONTENT_TYPE, MODULUS, MatmulTask, challenge, decode, freivalds, work};
 use subnet_sdk::prelude::*;
 
 /// Matrix sides a round may use (one per round, for all miners).
@@ -40,7 +42,11 @@ impl Validator for ComputeMarket {
         Ok(ctx
             .miners()
             .map(|uid| {
-                let task = MatmulTask { seed: random::next_u64(), n, modulus: MODULUS };
+                let task = MatmulTask {
+                    seed: random::next_u64(),
+                    n,
+                    modulus: MODULUS,
+                };
                 TaskSpec::new(format!("matmul-{n}-{uid}"), vec![uid], Json(task)).timeout_ms(TIMEOUT_MS)
             })
             .collect())
@@ -52,17 +58,17 @@ impl Validator for ComputeMarket {
         Ok(answers
             .iter()
             .map(|a| {
-                let verified = a
-                    .value()
-                    .filter(|p| p.content_type == CONTENT_TYPE)
-                    .and_then(|p| decode(&p.body, n).ok())
-                    .is_some_and(|c| {
-                        // Drawn now, after the answer is fixed: the miner could not know it.
-                        let r: Vec<u64> = (0..n).map(|_| random::below(MODULUS)).collect();
+                let verified = a.value().filter(|p| p.content_type == CONTENT_TYPE).is_some_and(|p| {
+                    decode(&p.body, n).is_ok_and(|c| {
+                        let r = challenge(&task, random::next_u64(), &p.body);
                         freivalds(task.seed, n, &c, &r)
-                    });
+                    })
+                });
                 if !verified {
-                    return Score::new(a.uid, 0.0).metric("verified", 0.0).metric("throughput", 0.0).metric("market_ratio", 0.0);
+                    return Score::new(a.uid, 0.0)
+                        .metric("verified", 0.0)
+                        .metric("throughput", 0.0)
+                        .metric("market_ratio", 0.0);
                 }
                 let seconds = f64::from(a.latency_ms.max(1)) / 1000.0;
                 let throughput = work(n) / seconds;
