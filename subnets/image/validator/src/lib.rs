@@ -29,8 +29,8 @@ use std::collections::BTreeSet;
 
 use subnet_scenes::protocol::ImageTask;
 use subnet_scenes::{
-    DecodeLimits, Fingerprint, Format, RgbImage, Scene, codec, decode_image, encode_png, is_blank,
-    layout_agreement, render,
+    DecodeLimits, Fingerprint, Format, RgbImage, Scene, codec, decode_image, encode_png, is_blank, layout_agreement,
+    render,
 };
 use subnet_sdk::prelude::*;
 
@@ -73,6 +73,10 @@ enum Rejection {
     WrongSize,
     Blank,
 }
+
+/// An answer past the gates: its slot among the embedded pictures, its layout agreement with
+/// the reference, its fingerprint.
+type Accepted = (usize, f64, Fingerprint);
 
 /// Decodes and checks one answer against the task's gates.
 fn check(body: &[u8], task: &ImageTask) -> Result<(Format, RgbImage), Rejection> {
@@ -117,11 +121,13 @@ fn duplicates(seed: u64) -> Result<BTreeSet<u16>, kv::KvError> {
     let mut answers: Vec<(String, u16, bool, Fingerprint)> = Vec::new();
     for key in kv::keys(DUP_PREFIX, 10_000)? {
         if let Some(rest) = key.strip_prefix(&round) {
-            let parsed = rest.split_once('/').and_then(|(task, uid)| Some((task.to_string(), uid.parse::<u16>().ok()?)));
-            if let (Some((task, uid)), Some(value)) = (parsed, kv::get(&key)?) {
-                if let (Some(flag), Some(print)) = (value.first(), Fingerprint::from_bytes(&value[1..])) {
-                    answers.push((task, uid, *flag == 1, print));
-                }
+            let parsed =
+                rest.split_once('/').and_then(|(task, uid)| Some((task.to_string(), uid.parse::<u16>().ok()?)));
+            // Records this validator did not write in this form are ignored.
+            if let (Some((task, uid)), Some(value)) = (parsed, kv::get(&key)?)
+                && let (Some(flag), Some(print)) = (value.first(), value.get(1..).and_then(Fingerprint::from_bytes))
+            {
+                answers.push((task, uid, *flag == 1, print));
             }
         }
         kv::delete(&key)?;
@@ -131,10 +137,9 @@ fn duplicates(seed: u64) -> Result<BTreeSet<u16>, kv::KvError> {
         if *matches_reference || flagged.contains(uid) {
             continue;
         }
-        let copied = answers
-            .iter()
-            .enumerate()
-            .any(|(j, (other_task, _, _, other))| j != i && other_task != task && print.similarity(other) >= SAME_PICTURE);
+        let copied = answers.iter().enumerate().any(|(j, (other_task, _, _, other))| {
+            j != i && other_task != task && print.similarity(other) >= SAME_PICTURE
+        });
         if copied {
             flagged.insert(*uid);
         }
@@ -176,7 +181,7 @@ impl Validator for ImageValidator {
 
         // Gates first; the reference and each distinct accepted picture are embedded once.
         let mut inputs = vec![Payload { content_type: "image/png".into(), body: encode_png(&reference) }];
-        let mut checked: Vec<(u16, Result<(usize, f64, Fingerprint), Rejection>)> = Vec::new();
+        let mut checked: Vec<(u16, Result<Accepted, Rejection>)> = Vec::new();
         for answer in answers {
             let Some(payload) = answer.value() else {
                 checked.push((answer.uid, Err(Rejection::NotAnImage)));
@@ -217,11 +222,11 @@ impl Validator for ImageValidator {
             let similarity = ((cosine - SIMILARITY_FLOOR) / (1.0 - SIMILARITY_FLOOR)).clamp(0.0, 1.0);
             let matches_reference = print.similarity(&reference_print) >= SAME_PICTURE;
             let name = format!("{DUP_PREFIX}{:016x}/{key}/{uid:05}", ctx.seed);
-            if let Err(e) = kv::set(&name, &record(matches_reference, &print)) {
-                if !warned {
-                    log::warn(&format!("duplicate check off this round: kv store: {e:?}"));
-                    warned = true;
-                }
+            if let Err(e) = kv::set(&name, &record(matches_reference, &print))
+                && !warned
+            {
+                log::warn(&format!("duplicate check off this round: kv store: {e:?}"));
+                warned = true;
             }
             scores.push(
                 Score::new(uid, similarity * layout)

@@ -20,7 +20,8 @@ impl Miner for Looker {
         if task.image.len() > LIMITS.max_bytes * 4 / 3 + 4 {
             return Err("image too large".into());
         }
-        let question = Question::parse(&task.question).ok_or_else(|| format!("unsupported question `{}`", task.question))?;
+        let question =
+            Question::parse(&task.question).ok_or_else(|| format!("unsupported question `{}`", task.question))?;
         let bytes = from_base64(&task.image).map_err(|e| format!("image is not base64: {e}"))?;
         let image = decode_image(&bytes, LIMITS).map_err(|e| format!("image: {e}"))?;
         let seen = analyse(&image);

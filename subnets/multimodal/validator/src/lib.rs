@@ -114,11 +114,15 @@ impl Validator for Multimodal {
         Ok(tasks)
     }
 
-    fn score(_ctx: &EpochContext, task: &Json<VisualQuestion>, answers: &[Answer<String>]) -> Result<Vec<Score>, String> {
+    fn score(
+        _ctx: &EpochContext,
+        task: &Json<VisualQuestion>,
+        answers: &[Answer<String>],
+    ) -> Result<Vec<Score>, String> {
         let key = record_key(task.ticket);
-        let record: TaskRecord = kv::get_json(&key)
-            .map_err(|e| format!("kv store: {e:?}"))?
-            .ok_or_else(|| format!("no record of task ticket {:016x}: not this validator's, or the store was reset", task.ticket))?;
+        let record: TaskRecord = kv::get_json(&key).map_err(|e| format!("kv store: {e:?}"))?.ok_or_else(|| {
+            format!("no record of task ticket {:016x}: not this validator's, or the store was reset", task.ticket)
+        })?;
         let scene = Scene::parse(&record.prompt).map_err(|e| format!("recorded prompt: {e}"))?;
         let question = Question::parse(&record.question).ok_or("recorded question does not parse")?;
         let truth = question.answer(&scene);
@@ -171,9 +175,9 @@ impl Validator for Multimodal {
                 let gate = ((agreement - AGREEMENT_FLOOR) / (1.0 - AGREEMENT_FLOOR)).clamp(0.0, 1.0);
                 let semantic = gate * (0.5 + 0.5 * contrast);
                 match truth.matches(text) {
-                    None => Score::new(answer.uid, semantic)
-                        .metric("agreement", agreement)
-                        .metric("contrastive", contrast),
+                    None => {
+                        Score::new(answer.uid, semantic).metric("agreement", agreement).metric("contrastive", contrast)
+                    }
                     Some(exact) => {
                         let exact = if exact { 1.0 } else { 0.0 };
                         Score::new(answer.uid, 0.5 * exact + 0.5 * semantic)

@@ -238,7 +238,12 @@ impl Analysis {
     pub fn scene(&self) -> Result<Scene, String> {
         let groups = self.groups();
         if let Some(g) = groups.iter().find(|g| g.count > usize::from(MAX_COUNT)) {
-            return Err(format!("{} {} {}s: more than {MAX_COUNT} in a group", g.count, g.group.colour.name(), g.group.shape.name()));
+            return Err(format!(
+                "{} {} {}s: more than {MAX_COUNT} in a group",
+                g.count,
+                g.group.colour.name(),
+                g.group.shape.name()
+            ));
         }
         match groups.as_slice() {
             [] => Err("no objects found".into()),
@@ -287,7 +292,12 @@ impl Analysis {
             .iter()
             .map(|g| {
                 let count = crate::scene::NUMBER_WORDS.get(g.count).copied().unwrap_or("many");
-                format!("{count} {} {} {}", g.group.size.name(), g.group.colour.name(), g.group.shape.noun(g.count.min(2) as u8))
+                format!(
+                    "{count} {} {} {}",
+                    g.group.size.name(),
+                    g.group.colour.name(),
+                    g.group.shape.noun(g.count.min(2) as u8)
+                )
             })
             .collect();
         crate::scene::capitalise(&format!("{} on a {} background.", parts.join(" and "), self.background.name()))

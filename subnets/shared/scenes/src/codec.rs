@@ -206,7 +206,8 @@ mod tests {
 
     #[test]
     fn png_round_trips_and_reports_its_dimensions() {
-        let scene = Scene::parse("three small green triangles below a large purple rectangle on a black background").unwrap();
+        let scene =
+            Scene::parse("three small green triangles below a large purple rectangle on a black background").unwrap();
         let image = render(&scene, 9, 192, 160).unwrap();
         let png = encode_png(&image);
         assert_eq!(dimensions(&png).unwrap(), (Format::Png, 192, 160));
@@ -243,7 +244,10 @@ mod tests {
             decode_image(&png, DecodeLimits { max_side: 32, ..Default::default() }),
             Err(DecodeError::BadDimensions { .. })
         ));
-        assert!(matches!(decode_image(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 1], DecodeLimits::default()), Err(DecodeError::Corrupt { .. })));
+        assert!(matches!(
+            decode_image(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 1], DecodeLimits::default()),
+            Err(DecodeError::Corrupt { .. })
+        ));
         // Every truncation of a valid PNG is refused cleanly.
         for cut in (0..png.len()).step_by(7) {
             let _ = decode_image(&png[..cut], DecodeLimits::default());
@@ -260,7 +264,8 @@ mod tests {
 
     #[test]
     fn jpegs_decode_close_to_the_original() {
-        let scene = Scene::parse("a large yellow circle to the left of two small blue squares on a grey background").unwrap();
+        let scene =
+            Scene::parse("a large yellow circle to the left of two small blue squares on a grey background").unwrap();
         let image = render(&scene, 4, 224, 160).unwrap();
         let buffer = image::RgbImage::from_raw(224, 160, image.data.clone()).unwrap();
         let mut jpeg = Vec::new();

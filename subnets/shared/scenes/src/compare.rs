@@ -33,10 +33,7 @@ pub fn blankness(image: &RgbImage) -> f64 {
     }
     let mode = (0..4096).max_by_key(|i| counts[*i]).unwrap_or(0);
     let centre = [((mode >> 8) as u8) << 4 | 8, (((mode >> 4) & 15) as u8) << 4 | 8, ((mode & 15) as u8) << 4 | 8];
-    let near = image
-        .pixels()
-        .filter(|p| (0..3).all(|i| (i32::from(p[i]) - i32::from(centre[i])).abs() <= 24))
-        .count();
+    let near = image.pixels().filter(|p| (0..3).all(|i| (i32::from(p[i]) - i32::from(centre[i])).abs() <= 24)).count();
     near as f64 / total as f64
 }
 

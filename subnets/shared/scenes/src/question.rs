@@ -85,7 +85,9 @@ fn plural_count(n: u32, singular: &str) -> String {
     match n {
         0 => format!("There are no {singular}s."),
         1 => format!("There is one {singular}."),
-        n => format!("There are {} {singular}s.", NUMBER_WORDS.get(n as usize).map_or(n.to_string(), |w| w.to_string())),
+        n => {
+            format!("There are {} {singular}s.", NUMBER_WORDS.get(n as usize).map_or(n.to_string(), |w| w.to_string()))
+        }
     }
 }
 
@@ -257,7 +259,10 @@ pub fn numbers_in(words: &[String]) -> BTreeSet<u32> {
 pub fn caption_distractors(scene: &Scene, n: usize, rng: &mut dyn Random) -> Vec<String> {
     let mut variants: Vec<Scene> = Vec::new();
     let mut push = |s: Scene| {
-        if s.validate().is_ok() && s.canonical() != scene.canonical() && !variants.iter().any(|v| v.canonical() == s.canonical()) {
+        if s.validate().is_ok()
+            && s.canonical() != scene.canonical()
+            && !variants.iter().any(|v| v.canonical() == s.canonical())
+        {
             variants.push(s);
         }
     };
@@ -283,10 +288,15 @@ pub fn caption_distractors(scene: &Scene, n: usize, rng: &mut dyn Random) -> Vec
     s.first.count = if scene.first.count == 1 { 2 } else { scene.first.count - 1 };
     push(s);
     let mut s = *scene;
-    s.first.size = if scene.first.size == crate::scene::Size::Small { crate::scene::Size::Large } else { crate::scene::Size::Small };
+    s.first.size = if scene.first.size == crate::scene::Size::Small {
+        crate::scene::Size::Large
+    } else {
+        crate::scene::Size::Small
+    };
     push(s);
     let mut s = *scene;
-    s.background = Background::ALL[(Background::ALL.iter().position(|b| *b == scene.background).unwrap_or(0) + 1 + rng.below(2) as usize) % 3];
+    s.background = Background::ALL
+        [(Background::ALL.iter().position(|b| *b == scene.background).unwrap_or(0) + 1 + rng.below(2) as usize) % 3];
     push(s);
     if let Some((relation, group)) = scene.second {
         let mut g = group;

@@ -190,12 +190,14 @@ fn even_row(group: usize, region: &Rect, dims: &[(f64, f64)], shape: Shape, rgb:
         .enumerate()
         .map(|(i, (w, h))| {
             let t = (i as f64 + 0.5) / n;
-            let (x, y) = if horizontal {
-                (region.x0 + t * region.width(), cy)
-            } else {
-                (cx, region.y0 + t * region.height())
-            };
-            Placed { group, shape, rgb, bbox: Rect { x0: x - w / 2.0, y0: y - h / 2.0, x1: x + w / 2.0, y1: y + h / 2.0 } }
+            let (x, y) =
+                if horizontal { (region.x0 + t * region.width(), cy) } else { (cx, region.y0 + t * region.height()) };
+            Placed {
+                group,
+                shape,
+                rgb,
+                bbox: Rect { x0: x - w / 2.0, y0: y - h / 2.0, x1: x + w / 2.0, y1: y + h / 2.0 },
+            }
         })
         .collect()
 }
@@ -242,7 +244,8 @@ fn unambiguous(scene: &Scene, objects: &[Placed], min_overlap: f64) -> bool {
     let (Some((relation, _)), Some(a), Some(b)) = (scene.second, hull(objects, 0), hull(objects, 1)) else {
         return true;
     };
-    let overlap = if relation.is_vertical() { a.x1.min(b.x1) - a.x0.max(b.x0) } else { a.y1.min(b.y1) - a.y0.max(b.y0) };
+    let overlap =
+        if relation.is_vertical() { a.x1.min(b.x1) - a.x0.max(b.x0) } else { a.y1.min(b.y1) - a.y0.max(b.y0) };
     overlap >= min_overlap
 }
 

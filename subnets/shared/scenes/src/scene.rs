@@ -321,10 +321,7 @@ pub enum ParseError {
 
 /// Lower-case words of `text`, punctuation dropped (`left-of` reads as two words).
 pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_ascii_lowercase())
-        .collect()
+    text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_ascii_lowercase()).collect()
 }
 
 struct Cursor<'a> {
@@ -426,7 +423,9 @@ impl Scene {
                     c.expect("of")?;
                     side
                 }
-                _ => return Err(c.unexpected("a relation (above, below, to the left of, to the right of) or `on`")),
+                _ => {
+                    return Err(c.unexpected("a relation (above, below, to the left of, to the right of) or `on`"));
+                }
             };
             Some((relation, c.group()?))
         };
@@ -453,14 +452,14 @@ impl Scene {
                 return Err(ParseError::Invalid(format!("a group of {} objects (1 to {MAX_COUNT})", g.count)));
             }
         }
-        if let Some((_, g)) = &self.second {
-            if (g.colour, g.shape) == (self.first.colour, self.first.shape) {
-                return Err(ParseError::Invalid(format!(
-                    "both groups are {} {}s; groups must differ in colour or shape",
-                    g.colour.name(),
-                    g.shape.name()
-                )));
-            }
+        if let Some((_, g)) = &self.second
+            && (g.colour, g.shape) == (self.first.colour, self.first.shape)
+        {
+            return Err(ParseError::Invalid(format!(
+                "both groups are {} {}s; groups must differ in colour or shape",
+                g.colour.name(),
+                g.shape.name()
+            )));
         }
         Ok(())
     }
@@ -474,11 +473,9 @@ impl Scene {
     /// first ("to the left of"). Two descriptions of one picture have one canonical form.
     pub fn canonical(&self) -> Scene {
         match self.second {
-            Some((relation @ (Relation::Below | Relation::RightOf), group)) => Scene {
-                first: group,
-                second: Some((relation.inverse(), self.first)),
-                background: self.background,
-            },
+            Some((relation @ (Relation::Below | Relation::RightOf), group)) => {
+                Scene { first: group, second: Some((relation.inverse(), self.first)), background: self.background }
+            }
             _ => *self,
         }
     }
@@ -530,7 +527,9 @@ mod tests {
 
     #[test]
     fn parsing_is_lenient_on_case_and_punctuation_only() {
-        let s = Scene::parse("Three small GREEN triangles to the right of 1 big purple rectangle, on a gray background.").unwrap();
+        let s =
+            Scene::parse("Three small GREEN triangles to the right of 1 big purple rectangle, on a gray background.")
+                .unwrap();
         assert_eq!(s.second.unwrap().0, Relation::RightOf);
         assert_eq!(s.background, Background::Grey);
         assert_eq!(s.canonical().second.unwrap().0, Relation::LeftOf);
