@@ -84,3 +84,18 @@ async fn a_stopped_run_resumes_where_it_left_off() {
         assert_eq!(serde_json::to_value(&a.neurons).unwrap(), serde_json::to_value(&b.neurons).unwrap());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_network_the_same_subnet_pays_the_same_miners() {
+    // Every miner a real HTTP server on loopback with its axon on chain; validators sign each
+    // query. Hello-subnet's scores do not depend on latency, so the weights match in-process.
+    let base = SandboxConfig { miners: 6, epochs: 2, seed: 5, tempo: 30, ..SandboxConfig::default() };
+    let in_process = run(&base).await;
+    let networked = run(&SandboxConfig { network: true, ..base }).await;
+    assert!(networked.network);
+    for epoch in &networked.epochs {
+        assert!(epoch.errors.is_empty(), "{:?}", epoch.errors);
+    }
+    assert_eq!(networked.final_weights, in_process.final_weights);
+    assert!(networked.honest_miner_share() > 0.999, "{:?}", networked.totals);
+}

@@ -55,6 +55,10 @@ pub struct SandboxArgs {
     /// default: $SUBNETD_MODELS, ~/.config/subnetd/models.toml, or the one scripts/setup.sh writes.
     #[arg(long)]
     models: Option<PathBuf>,
+    /// Serve each miner over HTTP on loopback and query it with signed requests (the real
+    /// network path; latencies are real, so reports vary slightly between runs).
+    #[arg(long)]
+    network: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -104,6 +108,7 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         tempo: args.tempo,
         yuma3: !args.classic,
         state_dir: args.state.clone(),
+        network: args.network,
         ..SandboxConfig::default()
     };
     let compute = super::start_compute(&toolchain, args.models.as_deref(), &built.compute_models).await?;

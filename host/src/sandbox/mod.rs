@@ -112,6 +112,9 @@ pub struct SandboxConfig {
     pub limits: RoundLimits,
     /// Model calls for the validators (and miners) of subnets that use the compute capability.
     pub compute: Option<Arc<dyn ComputeBackend>>,
+    /// Serve every miner over HTTP on loopback and query it with signed requests (the real
+    /// path); latencies are then real, so reports are no longer byte-identical across runs.
+    pub network: bool,
 }
 
 impl Default for SandboxConfig {
@@ -127,6 +130,7 @@ impl Default for SandboxConfig {
             state_dir: None,
             limits: RoundLimits::default(),
             compute: None,
+            network: false,
         }
     }
 }
@@ -392,16 +396,33 @@ pub async fn run(
         role_of.insert(uid_of(k), ("miner".into(), name.clone(), *honest));
     }
 
-    let hyper = chain.hyperparams_now(netuid)?;
-    let blocks_per_epoch = u64::from(hyper.tempo) + 1;
     let block_emission = chain.config().block_emission_rao;
     let mut report = SandboxReport::new(&bundle.name, config, netuid, &role_of, &first);
     let mut previous: Metagraph = first;
-    let started_epoch = previous.block / blocks_per_epoch;
+
+    // With `network`, every simulated miner is a real HTTP server on loopback with its axon on
+    // chain, and validators query them with signed requests, as on a real subnet.
+    let served_env = CallEnv {
+        compute: config.compute.clone(),
+        ..CallEnv::new(format!("{} miners", bundle.name), 0, Arc::new(MetagraphView::default()))
+    };
+    let _servers = if config.network {
+        let miners = miner_keys.iter().copied().zip(roles.iter().map(|(_, _, m)| m.clone())).collect();
+        crate::net::sim::serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, miners, served_env)
+            .await
+            .map_err(|e| SandboxError::Config(format!("serving the simulated miners: {e}")))?
+    } else {
+        Vec::new()
+    };
+    let http: Vec<crate::net::HttpTransport> = if config.network {
+        validators.iter().map(|v| crate::net::HttpTransport::new(v.key.clone(), Default::default())).collect()
+    } else {
+        Vec::new()
+    };
 
     for e in 0..config.epochs {
         progress(e, config.epochs);
-        let epoch = started_epoch + e as u64;
+        let epoch = chain.epoch_index(netuid)?;
         let metagraph = chain.metagraph_now(netuid)?;
         let miner_env = CallEnv {
             compute: config.compute.clone(),
@@ -415,13 +436,16 @@ pub async fn run(
                 }),
             )
         };
-        let transport = InProcessMiners::new(miners_by_uid.clone(), miner_env);
+        let in_process = InProcessMiners::new(miners_by_uid.clone(), miner_env);
         let turns = join_all(validators.iter_mut().enumerate().map(|(i, v)| {
             let metagraph = &metagraph;
             let previous = &previous;
             let chain = chain.clone();
             let module = &module;
-            let transport: &dyn MinerTransport = &transport;
+            let transport: &dyn MinerTransport = match http.get(i) {
+                Some(http) => http,
+                None => &in_process,
+            };
             let limits = &config.limits;
             let subnet = bundle.name.clone();
             async move {

@@ -109,6 +109,8 @@ pub struct SandboxReport {
     pub tempo: u16,
     /// Whether Yuma3 bonds were on.
     pub yuma3: bool,
+    /// Whether miners were served over HTTP (real latencies) rather than in-process.
+    pub network: bool,
     /// Who is who.
     pub neurons: Vec<NeuronRole>,
     /// Per epoch.
@@ -133,6 +135,7 @@ impl SandboxReport {
             netuid,
             tempo: config.tempo,
             yuma3: config.yuma3,
+            network: config.network,
             neurons: roles
                 .iter()
                 .map(|(uid, (kind, role, honest))| NeuronRole {
@@ -260,12 +263,13 @@ impl SandboxReport {
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str(&format!(
-            "subnet `{}` on the local chain (netuid {}, tempo {}, {} bonds), seed {}\n",
+            "subnet `{}` on the local chain (netuid {}, tempo {}, {} bonds), seed {}, miners {}\n",
             self.subnet,
             self.netuid,
             self.tempo,
             if self.yuma3 { "Yuma3" } else { "classic" },
-            self.seed
+            self.seed,
+            if self.network { "over HTTP on loopback" } else { "in-process" }
         ));
         for epoch in &self.epochs {
             let mut table = Table::new();
