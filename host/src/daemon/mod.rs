@@ -254,6 +254,12 @@ impl Daemon {
     /// chain, loads each subnet's module, starts the watchers, the loops and the admin API.
     pub async fn start(config: DaemonConfig, options: DaemonOptions) -> Result<Self, DaemonError> {
         let db = StateDb::open(&config.state_dir)?;
+        // Bind early: a taken port fails the start before anything heavy happened.
+        let listen = config.admin.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| DaemonError::Admin { addr: listen, message: e.to_string() })?;
+        let admin_addr = listener.local_addr().map_err(|e| DaemonError::Admin { addr: listen, message: e.to_string() })?;
         let keypair = match options.hotkey.clone() {
             Some(k) => k,
             None => load_hotkey(&config)?,
@@ -322,7 +328,9 @@ impl Daemon {
                     ..p.clone()
                 }),
             };
-            let source = s.module.canonicalize().unwrap_or_else(|_| s.module.clone());
+            // Absolute but not canonical: a module behind a symlink is watched at the link, so
+            // swapping the link (a common deploy step) is seen as a change.
+            let source = std::path::absolute(&s.module).unwrap_or_else(|_| s.module.clone());
             let slot = Arc::new(ModuleSlot::new(
                 netuid,
                 s.label(),
@@ -375,11 +383,6 @@ impl Daemon {
             started_at_unix_ms: unix_ms(),
             shutting_down: AtomicBool::new(false),
         });
-        let listen = config.admin.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| DaemonError::Admin { addr: listen, message: e.to_string() })?;
-        let admin_addr = listener.local_addr().map_err(|e| DaemonError::Admin { addr: listen, message: e.to_string() })?;
         if !admin_addr.ip().is_loopback() {
             tracing::warn!(%admin_addr, "the admin API has no authentication and listens beyond loopback");
         }
