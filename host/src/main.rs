@@ -48,9 +48,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default = match cli.verbose {
-        0 => "warn",
-        1 => "info",
+    // Long-running services log what they do by default; one-shot commands stay quiet.
+    let service = matches!(cli.command, Command::Run(_) | Command::Miner(_));
+    let default = match (cli.verbose, service) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

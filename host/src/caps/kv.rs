@@ -125,6 +125,16 @@ impl KvState {
     }
 }
 
+/// Runs a store write, which may wait for the disk (a durable store fsyncs every commit),
+/// without stalling the async workers' other tasks: on a multi-threaded runtime the worker
+/// hands its tasks to others while it waits.
+fn write<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 impl wit::Host for KvState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, WitKvError>> {
         Ok((|| {
@@ -142,14 +152,16 @@ impl wit::Host for KvState {
                     value.len()
                 )));
             }
-            self.store()?.set(&key, &value).map_err(to_wit)
+            let store = self.store()?;
+            write(|| store.set(&key, &value)).map_err(to_wit)
         })())
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), WitKvError>> {
         Ok((|| {
             check_key(&key)?;
-            self.store()?.delete(&key).map_err(to_wit)
+            let store = self.store()?;
+            write(|| store.delete(&key)).map_err(to_wit)
         })())
     }
 

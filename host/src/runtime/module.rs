@@ -652,7 +652,7 @@ impl Runtime {
                 CallError::Trap {
                     module: name(),
                     call,
-                    message: format!("{e:?}"),
+                    message: format!("{e:#}"),
                     guest_output: guest_output(),
                 }
             }),
