@@ -22,7 +22,16 @@ use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
 
 fn sentences() -> Vec<String> {
-    let subjects = ["A man", "The validator", "A small dog", "Two miners", "The translator", "A child", "The network", "An old woman"];
+    let subjects = [
+        "A man",
+        "The validator",
+        "A small dog",
+        "Two miners",
+        "The translator",
+        "A child",
+        "The network",
+        "An old woman",
+    ];
     let verbs = ["is reading", "scores", "is chasing", "submit", "translates", "draws", "rewards", "is painting"];
     let objects = [
         "a long letter about the weather in the mountains",
@@ -64,19 +73,31 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let ctx = EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons };
-    let task = Task { id: "t".into(), miners: (1..=64).collect(), payload: text("The cat is sleeping on the warm sofa."), timeout_ms: 5000 };
+    let task = Task {
+        id: "t".into(),
+        miners: (1..=64).collect(),
+        payload: text("The cat is sleeping on the warm sofa."),
+        timeout_ms: 5000,
+    };
     let answers: Vec<MinerResponse> = texts
         .iter()
         .enumerate()
-        .map(|(i, s)| MinerResponse { uid: i as u16 + 1, status: ResponseStatus::Ok, latency_ms: 10, payload: Some(text(s)) })
+        .map(|(i, s)| MinerResponse {
+            uid: i as u16 + 1,
+            status: ResponseStatus::Ok,
+            latency_ms: 10,
+            payload: Some(text(s)),
+        })
         .collect();
-    let env = CallEnv { compute: Some(backend.clone()), ..CallEnv::new("bench", 1, Arc::new(MetagraphView::default())) };
+    let env =
+        CallEnv { compute: Some(backend.clone()), ..CallEnv::new("bench", 1, Arc::new(MetagraphView::default())) };
 
     let mut group = c.benchmark_group("compute");
     group.sample_size(20);
     group.throughput(Throughput::Elements(64));
     group.bench_function("direct-64", |b| {
-        b.to_async(&rt).iter(|| async { black_box(backend.embed_text("all-minilm-l6-v2", texts.clone()).await.unwrap()) })
+        b.to_async(&rt)
+            .iter(|| async { black_box(backend.embed_text("all-minilm-l6-v2", texts.clone()).await.unwrap()) })
     });
     group.throughput(Throughput::Elements(65));
     group.bench_function("module-score-64", |b| {

@@ -112,7 +112,8 @@ lazy = 4
         // The clock starts when the new file is in place (the rename), not while it is written.
         replace_atomically(&file, &v);
         let t0 = Instant::now();
-        let record = if watch { wait_applied(&mut rx, &h).await } else { daemon.reload(Some(1)).await.unwrap().remove(0) };
+        let record =
+            if watch { wait_applied(&mut rx, &h).await } else { daemon.reload(Some(1)).await.unwrap().remove(0) };
         assert_eq!(record.outcome, Outcome::Applied, "{record:?}");
         assert_eq!(record.hash.as_deref(), Some(h.as_str()));
         samples.push(Sample { total: t0.elapsed(), record });
@@ -125,7 +126,8 @@ lazy = 4
 fn report(label: &str, size: usize, cache: bool, path: &str, samples: &[Sample]) {
     let mut totals: Vec<f64> = samples.iter().map(|s| s.total.as_secs_f64() * 1000.0).collect();
     totals.sort_by(f64::total_cmp);
-    let mean = |f: &dyn Fn(&ReloadRecord) -> f64| samples.iter().map(|s| f(&s.record)).sum::<f64>() / samples.len() as f64;
+    let mean =
+        |f: &dyn Fn(&ReloadRecord) -> f64| samples.iter().map(|s| f(&s.record)).sum::<f64>() / samples.len() as f64;
     println!(
         "{label:<8} {:>6.1} MB  cache {:<4} {path:<6} n={:<2}  p50 {:>8.1} ms  min {:>8.1}  max {:>8.1}  | read {:>6.1}  compile {:>8.1}  smoke {:>6.1}  hits {}/{}",
         size as f64 / 1e6,

@@ -15,9 +15,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use subnet_host::bindings::types::{
-    EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task,
-};
+use subnet_host::bindings::types::{EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task};
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
 

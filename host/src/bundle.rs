@@ -166,16 +166,9 @@ impl Bundle {
         if manifest.is_file() {
             return Self::from_manifest(&manifest);
         }
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("subnet")
-            .to_owned();
-        let build_dir = if path.is_dir() {
-            path.join("build")
-        } else {
-            path.parent().unwrap_or(Path::new(".")).to_path_buf()
-        };
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("subnet").to_owned();
+        let build_dir =
+            if path.is_dir() { path.join("build") } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
         Ok(Self {
             name,
             build_dir,
@@ -201,9 +194,7 @@ impl Bundle {
                 .map_err(|e| err(format!("[[miner]] `{}` path: {e}", m.name)))?;
             miners.push(MinerSource { name: m.name, honest: m.honest, source });
         }
-        let name = file.name.unwrap_or_else(|| {
-            dir.file_name().and_then(|s| s.to_str()).unwrap_or("subnet").to_owned()
-        });
+        let name = file.name.unwrap_or_else(|| dir.file_name().and_then(|s| s.to_str()).unwrap_or("subnet").to_owned());
         Ok(Self { name, build_dir: dir.join("build"), validator, miners, compute_models: file.compute.models })
     }
 
@@ -214,11 +205,7 @@ impl Bundle {
                 ModuleSource::Wasm(path) => Ok(path.clone()),
                 ModuleSource::Guest { dir, language } => {
                     let out = self.build_dir.join(format!("{stem}.wasm"));
-                    guest_build::build(
-                        toolchain,
-                        &GuestSource { dir: dir.clone(), world, language: *language },
-                        &out,
-                    )?;
+                    guest_build::build(toolchain, &GuestSource { dir: dir.clone(), world, language: *language }, &out)?;
                     Ok(out)
                 }
             }

@@ -114,7 +114,12 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Writes a new subnet project named `name` in `language` into `dir`; returns the files written.
-pub fn create(toolchain: &Toolchain, dir: &Path, name: &str, language: Language) -> Result<Vec<PathBuf>, ScaffoldError> {
+pub fn create(
+    toolchain: &Toolchain,
+    dir: &Path,
+    name: &str,
+    language: Language,
+) -> Result<Vec<PathBuf>, ScaffoldError> {
     if !valid_name(name) {
         return Err(ScaffoldError::BadName(name.to_owned()));
     }
@@ -141,7 +146,8 @@ pub fn create(toolchain: &Toolchain, dir: &Path, name: &str, language: Language)
     for (relative, text) in files {
         let path = dir.join(&relative);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| ScaffoldError::Io { path: parent.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| ScaffoldError::Io { path: parent.to_path_buf(), source })?;
         }
         std::fs::write(&path, text).map_err(|source| ScaffoldError::Io { path: path.clone(), source })?;
         written.push(path);
@@ -158,7 +164,13 @@ mod tests {
         let toolchain = Toolchain::locate();
         let dir = tempfile::tempdir().unwrap();
         for bad in ["", "Demo", "9lives", "a b", "../x", "a_b"] {
-            assert!(matches!(create(&toolchain, &dir.path().join("x"), bad, Language::Rust), Err(ScaffoldError::BadName(_))), "{bad}");
+            assert!(
+                matches!(
+                    create(&toolchain, &dir.path().join("x"), bad, Language::Rust),
+                    Err(ScaffoldError::BadName(_))
+                ),
+                "{bad}"
+            );
         }
         std::fs::write(dir.path().join("taken"), "x").unwrap();
         assert!(matches!(create(&toolchain, dir.path(), "demo", Language::C), Err(ScaffoldError::Exists(_))));

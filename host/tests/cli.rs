@@ -103,6 +103,7 @@ fn sandbox_json_is_valid_and_repeatable() {
             assert_eq!(weight, 0.0, "{} miner {uid} holds none", m["role"]);
         }
     }
-    let other_seed = subnetd(&["sandbox", hello.to_str().unwrap(), "--miners", "8", "--epochs", "3", "--seed", "8", "--json"]);
+    let other_seed =
+        subnetd(&["sandbox", hello.to_str().unwrap(), "--miners", "8", "--epochs", "3", "--seed", "8", "--json"]);
     assert_ne!(first.stdout, other_seed.stdout, "another seed, other keys and tasks");
 }

@@ -18,7 +18,13 @@ async fn a_subnet_scored_by_a_real_model_pays_honest_miners() {
     let runtime = common::runtime();
     let bundle = common::bundle("examples/semantic-subnet");
     assert_eq!(bundle.compute_models, vec![MINILM.to_string()]);
-    let config = SandboxConfig { miners: 6, epochs: 2, seed: 4, compute: Some(common::compute(&[MINILM])), ..Default::default() };
+    let config = SandboxConfig {
+        miners: 6,
+        epochs: 2,
+        seed: 4,
+        compute: Some(common::compute(&[MINILM])),
+        ..Default::default()
+    };
     let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
     for epoch in &report.epochs {
         assert!(epoch.errors.is_empty(), "{:?}", epoch.errors);
@@ -54,7 +60,8 @@ fn ctx() -> EpochContext {
 fn task_and_answer() -> (Task, Vec<MinerResponse>) {
     let text = |s: &str| Payload { content_type: "text/plain; charset=utf-8".into(), body: s.as_bytes().to_vec() };
     let task = Task { id: "t".into(), miners: vec![1], payload: text("The cat sleeps."), timeout_ms: 1000 };
-    let answer = MinerResponse { uid: 1, status: ResponseStatus::Ok, latency_ms: 5, payload: Some(text("A kitten naps.")) };
+    let answer =
+        MinerResponse { uid: 1, status: ResponseStatus::Ok, latency_ms: 5, payload: Some(text("A kitten naps.")) };
     (task, vec![answer])
 }
 

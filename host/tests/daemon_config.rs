@@ -47,19 +47,44 @@ fn bad_configs_name_the_field() {
         (subnet("[subnet.limits]\ncall_timeout = 5\n"), "subnet[1].limits.call_timeout", ""),
         (subnet("[subnet.tasks]\ninterval = \"soon\"\n"), "subnet[1].tasks.interval", "invalid duration"),
         (subnet("[subnet.limits]\nmemroy = \"1MiB\"\n"), "subnet[1].limits", "unknown field `memroy`"),
-        (subnet("[subnet.capabilities]\noutbound_hosts = [\"api.openai.com\"]\n"), "subnet[1].capabilities.outbound_hosts", "not supported yet"),
-        (subnet("[subnet.capabilities]\ncompute = [\"m\", \"m\"]\n"), "subnet[1].capabilities.compute[1]", "listed twice"),
-        (subnet("[subnet.capabilities]\npreopen = { dir = \"d\", guest = \"data\" }\n"), "subnet[1].capabilities.preopen.guest", "absolute"),
-        (subnet("[subnet.local.miners]\nhonest = 2\n"), "subnet[1].local.miners.module", "honest miners need a miner module"),
+        (
+            subnet("[subnet.capabilities]\noutbound_hosts = [\"api.openai.com\"]\n"),
+            "subnet[1].capabilities.outbound_hosts",
+            "not supported yet",
+        ),
+        (
+            subnet("[subnet.capabilities]\ncompute = [\"m\", \"m\"]\n"),
+            "subnet[1].capabilities.compute[1]",
+            "listed twice",
+        ),
+        (
+            subnet("[subnet.capabilities]\npreopen = { dir = \"d\", guest = \"data\" }\n"),
+            "subnet[1].capabilities.preopen.guest",
+            "absolute",
+        ),
+        (
+            subnet("[subnet.local.miners]\nhonest = 2\n"),
+            "subnet[1].local.miners.module",
+            "honest miners need a miner module",
+        ),
         (subnet("require_signers = [\"bogus\"]\n"), "subnet[1].require_signers[0]", "not an SS58 address"),
         (subnet("[subnet.weights]\nevery_blocks = 0\n"), "subnet[1].weights.every_blocks", "at least 1"),
         (subnet("").replace("netuid = 2", "netuid = 1"), "subnet[1].netuid", "configured twice"),
         (subnet("").replace("netuid = 2", "netuid = 0"), "subnet[1].netuid", "root network"),
         (subnet("").replace("netuid = 2", "netuid = 70000"), "subnet[1].netuid", ""),
-        (subnet("").replace("netuid = 2\nmodule = \"m.wasm\"", "netuid = 2\nmodule = \"missing.wasm\""), "subnet[1].module", "no such file"),
+        (
+            subnet("").replace("netuid = 2\nmodule = \"m.wasm\"", "netuid = 2\nmodule = \"missing.wasm\""),
+            "subnet[1].module",
+            "no such file",
+        ),
         (subnet("").replace("backend = \"local\"", "backend = \"node\"\nurl = \"ftp://x\""), "chain.url", "http"),
         (subnet("").replace("backend = \"local\"", "backend = \"moon\""), "chain", "unknown variant"),
-        (subnet("[subnet.local]\ntempo = 1\n").replace("backend = \"local\"", "backend = \"node\"\nurl = \"http://x\""), "subnet[1].local", "only the `local` chain backend"),
+        (
+            subnet("[subnet.local]\ntempo = 1\n")
+                .replace("backend = \"local\"", "backend = \"node\"\nurl = \"http://x\""),
+            "subnet[1].local",
+            "only the `local` chain backend",
+        ),
         (HEAD.to_owned(), "subnet", "at least one subnet"),
         (format!("{HEAD}\n[admin]\nlisten = \"nowhere\"\n"), "admin.listen", ""),
         ("state_dir = [".to_owned(), "", "line 1"),
@@ -69,7 +94,10 @@ fn bad_configs_name_the_field() {
         assert!(line.starts_with("error: "), "{line}");
         assert!(line.contains("subnetd.toml: "), "names the file: {line}");
         if !field.is_empty() {
-            assert!(line.contains(&format!("{field}: ")) || line.contains(&format!("{field}.")), "`{field}` in: {line}");
+            assert!(
+                line.contains(&format!("{field}: ")) || line.contains(&format!("{field}.")),
+                "`{field}` in: {line}"
+            );
         }
         assert!(line.contains(detail), "`{detail}` in: {line}");
     }

@@ -23,7 +23,8 @@ async fn validates_against_a_chain_node_and_http_miners() {
     let runtime = common::runtime();
     let miner_module = runtime.load_miner("honest", &common::read(&bundle.miners[0].2)).unwrap();
 
-    let chain = Arc::new(LocalChain::in_memory_with(LocalChainConfig { allow_loopback_axons: true, ..Default::default() }));
+    let chain =
+        Arc::new(LocalChain::in_memory_with(LocalChainConfig { allow_loopback_axons: true, ..Default::default() }));
     let owner = Keypair::from_seed(CryptoType::Sr25519, &[0x0a; 32]).account_id();
     let netuid = chain.create_subnet(&owner, None).unwrap();
     chain
@@ -42,10 +43,13 @@ async fn validates_against_a_chain_node_and_http_miners() {
         let miner_cold = Keypair::from_seed(CryptoType::Sr25519, &[0x30 + i; 32]).account_id();
         chain.register_now(&miner.account_id(), &miner_cold, netuid).unwrap();
         let as_chain: Arc<dyn Chain> = chain.clone();
-        let server = spawn_miner_server(MinerServerConfig::new(netuid, miner.account_id()), miner_module.clone(), as_chain)
-            .await
+        let server =
+            spawn_miner_server(MinerServerConfig::new(netuid, miner.account_id()), miner_module.clone(), as_chain)
+                .await
+                .unwrap();
+        chain
+            .serve_axon_now(&miner.account_id(), netuid, AxonInfo::from_socket_addr(server.local_addr(), 1, 4))
             .unwrap();
-        chain.serve_axon_now(&miner.account_id(), netuid, AxonInfo::from_socket_addr(server.local_addr(), 1, 4)).unwrap();
         servers.push(server);
     }
     chain.advance_to_next_epoch(netuid).unwrap();
@@ -81,9 +85,12 @@ every_blocks = 10
     );
     let path = fx.path("subnetd.toml");
     std::fs::write(&path, text).unwrap();
-    let daemon = Daemon::start(DaemonConfig::load(&path).unwrap(), DaemonOptions { hotkey: Some(validator), ..Default::default() })
-        .await
-        .expect("daemon starts against the node");
+    let daemon = Daemon::start(
+        DaemonConfig::load(&path).unwrap(),
+        DaemonOptions { hotkey: Some(validator), ..Default::default() },
+    )
+    .await
+    .expect("daemon starts against the node");
     assert!(daemon.status().await.chain.starts_with("node http://127.0.0.1:"));
 
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -98,7 +105,10 @@ every_blocks = 10
     assert_eq!(status.rounds_failed, 0, "{status:#?}");
     let text = daemon.metrics().encode();
     let label = netuid.to_string();
-    assert!(metric_value(&text, "subnetd_miner_responses_total", &[("subnet", &label), ("status", "ok")]) >= 3.0, "{text}");
+    assert!(
+        metric_value(&text, "subnetd_miner_responses_total", &[("subnet", &label), ("status", "ok")]) >= 3.0,
+        "{text}"
+    );
     assert_eq!(metric_value(&text, "subnetd_miner_responses_total", &[("subnet", &label), ("status", "failed")]), 0.0);
     // Every honest miner answered right: all three hold equal, maximal weight on chain.
     let weights = status.last_weights.unwrap();

@@ -12,9 +12,9 @@ mod daemon_support;
 use std::time::{Duration, Instant};
 
 use daemon_support::*;
-use subnet_host::daemon::signing::{sign_module, signature_path};
-use subnet_host::daemon::StateDb;
 use subnet_host::caps::kv::KvStore;
+use subnet_host::daemon::StateDb;
+use subnet_host::daemon::signing::{sign_module, signature_path};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
@@ -37,9 +37,7 @@ async fn twenty_replacements_under_load_apply_or_refuse_and_drop_nothing() {
     std::fs::create_dir_all(&a_dir).unwrap();
     std::fs::create_dir_all(&b_dir).unwrap();
     let a_file = a_dir.join("validator.wasm");
-    let sign = |bytes: &[u8], key: &subnet_keys::Keypair, label: &str| {
-        sign_module(key, bytes, Some(label)).unwrap()
-    };
+    let sign = |bytes: &[u8], key: &subnet_keys::Keypair, label: &str| sign_module(key, bytes, Some(label)).unwrap();
     sign(&hello, &owner, "start").write(&signature_path(&a_file)).unwrap();
     std::fs::write(&a_file, &hello).unwrap();
     std::fs::write(b_dir.join("validator.wasm"), &hello).unwrap();
@@ -96,12 +94,15 @@ honest = 2
         ),
     );
     let mut daemon = DaemonProcess::start(&config, &fx.state_dir(), &fx.path("daemon.log")).await;
-    let a0 = daemon.wait_for(1, "subnet 1 serving and rounds running", Duration::from_secs(60), |s| {
-        s["module"]["hash"].as_str() == Some(hash(&hello).as_str()) && s["rounds_ok"].as_u64() >= Some(3)
-    })
-    .await;
+    let a0 = daemon
+        .wait_for(1, "subnet 1 serving and rounds running", Duration::from_secs(60), |s| {
+            s["module"]["hash"].as_str() == Some(hash(&hello).as_str()) && s["rounds_ok"].as_u64() >= Some(3)
+        })
+        .await;
     assert_eq!(a0["module"]["version"], "start", "the signed version label is reported");
-    let b0 = daemon.wait_for(2, "subnet 2 rounds running", Duration::from_secs(60), |s| s["rounds_ok"].as_u64() >= Some(2)).await;
+    let b0 = daemon
+        .wait_for(2, "subnet 2 rounds running", Duration::from_secs(60), |s| s["rounds_ok"].as_u64() >= Some(2))
+        .await;
     let b_rounds_start = b0["rounds_ok"].as_u64().unwrap();
     let started = Instant::now();
 
@@ -188,7 +189,11 @@ honest = 2
                     !records.iter().any(|r| r["outcome"] == "applied" && r["hash"] == h),
                     "step {i}: a bad version was applied: {records:?}"
                 );
-                assert_eq!(status["module"]["hash"].as_str(), Some(serving.as_str()), "step {i}: the old version serves on");
+                assert_eq!(
+                    status["module"]["hash"].as_str(),
+                    Some(serving.as_str()),
+                    "step {i}: the old version serves on"
+                );
             }
         }
         // Rounds keep running on whatever serves now; record which versions ran rounds.

@@ -90,7 +90,8 @@ random = 1
             let uid = metagraph.uid_of(&validator_key().account_id()).unwrap();
             let row = chain.weights(3, uid);
             if metagraph.neurons[usize::from(uid)].last_update == weights.block {
-                let recorded: Vec<(u16, u16)> = weights.uids.iter().copied().zip(weights.weights.iter().copied()).collect();
+                let recorded: Vec<(u16, u16)> =
+                    weights.uids.iter().copied().zip(weights.weights.iter().copied()).collect();
                 assert_eq!(row, recorded, "kill {kill}: chain weights");
             } else {
                 // Killed between set_weights and the daemon's own commit: the chain is ahead.
@@ -135,9 +136,8 @@ random = 1
     }
 
     let last = daemon.subnet(3).await;
-    let honest: Vec<f64> = (1..=3)
-        .filter_map(|uid| last["state"]["scores"]["entries"][uid.to_string()]["score"].as_f64())
-        .collect();
+    let honest: Vec<f64> =
+        (1..=3).filter_map(|uid| last["state"]["scores"]["entries"][uid.to_string()]["score"].as_f64()).collect();
     assert_eq!(honest.len(), 3, "{last:#}");
     assert!(honest.iter().all(|s| *s > 0.0), "honest miners keep their running scores across restarts: {last:#}");
     assert_eq!(daemon.terminate(Duration::from_secs(60)), Some(0));

@@ -82,9 +82,8 @@ async fn honest_miners_score_and_the_rest_do_not() {
         .await
         .expect("round");
         assert_eq!(outcome.tasks.len(), 5, "one task per non-validator uid");
-        let status_of = |uid: u16| {
-            outcome.tasks.iter().flat_map(|t| &t.responses).find(|r| r.uid == uid).map(|r| r.status)
-        };
+        let status_of =
+            |uid: u16| outcome.tasks.iter().flat_map(|t| &t.responses).find(|r| r.uid == uid).map(|r| r.status);
         assert_eq!(status_of(1), Some(ResponseStatus::Ok));
         assert_eq!(status_of(3), Some(ResponseStatus::Timeout));
         assert_eq!(status_of(4), Some(ResponseStatus::Ok));

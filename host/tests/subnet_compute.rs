@@ -35,9 +35,7 @@ mod spec {
     pub fn product(seed: u64, n: usize) -> Vec<u32> {
         let a = |i: usize, j: usize| u128::from(splitmix(seed, 2 * (i * n + j) as u64 + 1) % P);
         let b = |i: usize, j: usize| u128::from(splitmix(seed, 2 * (i * n + j) as u64 + 2) % P);
-        let (a, b): (Vec<u128>, Vec<u128>) = (0..n * n)
-            .map(|x| (a(x / n, x % n), b(x / n, x % n)))
-            .unzip();
+        let (a, b): (Vec<u128>, Vec<u128>) = (0..n * n).map(|x| (a(x / n, x % n), b(x / n, x % n))).unzip();
         let mut c = Vec::with_capacity(n * n);
         for i in 0..n {
             for j in 0..n {
@@ -66,14 +64,7 @@ fn ctx() -> EpochContext {
             emission: 0.0,
         })
         .collect();
-    EpochContext {
-        netuid: 1,
-        block: 1,
-        epoch: 1,
-        seed: 1,
-        validator_uid: Some(0),
-        neurons,
-    }
+    EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons }
 }
 
 /// A call environment whose random stream (the validator's challenge vectors) is `seed`'s.
@@ -84,32 +75,21 @@ fn env(seed: u64) -> CallEnv {
 fn modules() -> (ValidatorModule, Vec<(String, MinerModule)>) {
     let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
-    let validator = runtime
-        .load_validator("compute", &common::read(&bundle.validator))
-        .unwrap();
+    let validator = runtime.load_validator("compute", &common::read(&bundle.validator)).unwrap();
     let miners = bundle
         .miners
         .iter()
-        .map(|(name, _, path)| {
-            (
-                name.clone(),
-                runtime.load_miner(name, &common::read(path)).unwrap(),
-            )
-        })
+        .map(|(name, _, path)| (name.clone(), runtime.load_miner(name, &common::read(path)).unwrap()))
         .collect();
     (validator, miners)
 }
 
 fn task(seed: u64, n: u32, miners: u16) -> Task {
-    let body =
-        serde_json::to_vec(&serde_json::json!({"seed": seed, "n": n, "modulus": spec::P})).unwrap();
+    let body = serde_json::to_vec(&serde_json::json!({"seed": seed, "n": n, "modulus": spec::P})).unwrap();
     Task {
         id: "t".into(),
         miners: (1..=miners).collect(),
-        payload: Payload {
-            content_type: "application/json".into(),
-            body,
-        },
+        payload: Payload { content_type: "application/json".into(), body },
         timeout_ms: 2_000,
     }
 }
@@ -119,78 +99,37 @@ fn answer(uid: u16, latency_ms: u32, body: Vec<u8>) -> MinerResponse {
         uid,
         status: ResponseStatus::Ok,
         latency_ms,
-        payload: Some(Payload {
-            content_type: "application/octet-stream".into(),
-            body,
-        }),
+        payload: Some(Payload { content_type: "application/octet-stream".into(), body }),
     }
 }
 
 fn metric(score: &UidScore, name: &str) -> f64 {
-    score
-        .metrics
-        .iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("no {name}: {score:?}"))
-        .value
+    score.metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("no {name}: {score:?}")).value
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_pays_verified_work_and_nothing_else() {
     let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
-    let config = SandboxConfig {
-        miners: 8,
-        epochs: 3,
-        seed: 0,
-        ..Default::default()
-    };
-    let report = sandbox::run(&runtime, &bundle, &config, |_, _| {})
-        .await
-        .expect("sandbox");
+    let config = SandboxConfig { miners: 8, epochs: 3, seed: 0, ..Default::default() };
+    let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
     for epoch in &report.epochs {
         assert!(epoch.errors.is_empty(), "{:?}", epoch.errors);
     }
     let last = report.epochs.last().unwrap();
-    let mut roles: Vec<&str> = last
-        .neurons
-        .iter()
-        .filter(|n| n.kind == "miner")
-        .map(|n| n.role.as_str())
-        .collect();
+    let mut roles: Vec<&str> = last.neurons.iter().filter(|n| n.kind == "miner").map(|n| n.role.as_str()).collect();
     roles.sort();
-    assert_eq!(
-        roles,
-        [
-            "guesser", "honest", "honest", "honest", "honest", "lazy", "random", "stale"
-        ]
-    );
+    assert_eq!(roles, ["guesser", "honest", "honest", "honest", "honest", "lazy", "random", "stale"]);
     for n in last.neurons.iter().filter(|n| n.kind == "miner") {
         if n.role == "honest" {
             // Paid by throughput, so by (simulated) latency: unequal, but every one is paid.
-            assert!(
-                n.weight > 0.02 && n.incentive > 0.02,
-                "uid {}: {n:?}",
-                n.uid
-            );
+            assert!(n.weight > 0.02 && n.incentive > 0.02, "uid {}: {n:?}", n.uid);
         } else {
-            assert_eq!(
-                (n.weight, n.incentive, n.emission),
-                (0.0, 0.0, 0.0),
-                "{} uid {}",
-                n.role,
-                n.uid
-            );
+            assert_eq!((n.weight, n.incentive, n.emission), (0.0, 0.0, 0.0), "{} uid {}", n.role, n.uid);
         }
     }
-    assert!(
-        report.honest_miner_share() > 0.999,
-        "{}",
-        report.honest_miner_share()
-    );
-    let again = sandbox::run(&runtime, &bundle, &config, |_, _| {})
-        .await
-        .expect("sandbox");
+    assert!(report.honest_miner_share() > 0.999, "{}", report.honest_miner_share());
+    let again = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
     assert_eq!(report.render(), again.render());
 }
 
@@ -217,11 +156,7 @@ async fn the_honest_miner_computes_the_specified_product() {
         };
         let payload = honest.handle(&env(1), &request).await.unwrap();
         assert_eq!(payload.content_type, "application/octet-stream");
-        assert_eq!(
-            payload.body,
-            spec::encode(&spec::product(seed, n as usize)),
-            "seed {seed} n {n}"
-        );
+        assert_eq!(payload.body, spec::encode(&spec::product(seed, n as usize)), "seed {seed} n {n}");
     }
     // Tasks it cannot do are refused, not answered wrongly.
     for body in [
@@ -229,17 +164,9 @@ async fn the_honest_miner_computes_the_specified_product() {
         serde_json::json!({"seed": 1, "n": 0, "modulus": spec::P}),
         serde_json::json!({"seed": 1, "n": 100_000, "modulus": spec::P}),
     ] {
-        let payload = Payload {
-            content_type: "application/json".into(),
-            body: serde_json::to_vec(&body).unwrap(),
-        };
-        let request = MinerRequest {
-            task_id: "t".into(),
-            netuid: 1,
-            validator: "v".into(),
-            payload,
-            timeout_ms: 2_000,
-        };
+        let payload = Payload { content_type: "application/json".into(), body: serde_json::to_vec(&body).unwrap() };
+        let request =
+            MinerRequest { task_id: "t".into(), netuid: 1, validator: "v".into(), payload, timeout_ms: 2_000 };
         assert!(honest.handle(&env(1), &request).await.is_err(), "{body}");
     }
 }
@@ -258,32 +185,17 @@ async fn freivalds_catches_a_single_wrong_entry() {
         for (k, &at) in positions.iter().enumerate() {
             let mut wrong = good.clone();
             // Off by one, or off by a multiple of 2^16: small and "round" errors alike.
-            wrong[at] =
-                ((u64::from(wrong[at]) + if k % 2 == 0 { 1 } else { 1 << 16 }) % spec::P) as u32;
+            wrong[at] = ((u64::from(wrong[at]) + if k % 2 == 0 { 1 } else { 1 << 16 }) % spec::P) as u32;
             responses.push(answer(k as u16 + 2, 10, spec::encode(&wrong)));
         }
         let scores = validator
-            .score(
-                &env(challenge_seed),
-                &ctx(),
-                &task(seed, n as u32, responses.len() as u16),
-                &responses,
-            )
+            .score(&env(challenge_seed), &ctx(), &task(seed, n as u32, responses.len() as u16), &responses)
             .await
             .unwrap();
-        assert_eq!(
-            metric(&scores[0], "verified"),
-            1.0,
-            "challenge {challenge_seed}"
-        );
+        assert_eq!(metric(&scores[0], "verified"), 1.0, "challenge {challenge_seed}");
         assert!(scores[0].score > 0.0);
         for s in &scores[1..] {
-            assert_eq!(
-                (metric(s, "verified"), s.score),
-                (0.0, 0.0),
-                "challenge {challenge_seed}: uid {}",
-                s.uid
-            );
+            assert_eq!((metric(s, "verified"), s.score), (0.0, 0.0), "challenge {challenge_seed}: uid {}", s.uid);
         }
     }
 }
@@ -305,23 +217,11 @@ async fn the_adversaries_answers_are_rejected() {
         let payload = miner.handle(&env(uid.into()), &request).await.unwrap();
         // Well-formed answers of the right size: only the check can tell.
         assert_eq!(payload.body.len(), 4 * 64 * 64, "{name}");
-        responses.push(MinerResponse {
-            uid,
-            status: ResponseStatus::Ok,
-            latency_ms: 5,
-            payload: Some(payload),
-        });
+        responses.push(MinerResponse { uid, status: ResponseStatus::Ok, latency_ms: 5, payload: Some(payload) });
     }
     let stale = &responses[1].payload.as_ref().unwrap().body;
-    assert_eq!(
-        stale,
-        &spec::encode(&spec::product(0, 64)),
-        "the stale miner replays seed 0's product"
-    );
-    let scores = validator
-        .score(&env(3), &ctx(), &t, &responses)
-        .await
-        .unwrap();
+    assert_eq!(stale, &spec::encode(&spec::product(0, 64)), "the stale miner replays seed 0's product");
+    let scores = validator.score(&env(3), &ctx(), &t, &responses).await.unwrap();
     for s in &scores {
         assert_eq!((s.score, metric(s, "verified")), (0.0, 0.0), "{s:?}");
     }
@@ -344,30 +244,14 @@ async fn malformed_answers_score_zero_without_failing_the_call() {
             uid: 4,
             status: ResponseStatus::Ok,
             latency_ms: 10,
-            payload: Some(Payload {
-                content_type: "application/json".into(),
-                body: b"12345".to_vec(),
-            }),
+            payload: Some(Payload { content_type: "application/json".into(), body: b"12345".to_vec() }),
         },
-        MinerResponse {
-            uid: 5,
-            status: ResponseStatus::Timeout,
-            latency_ms: 2_000,
-            payload: None,
-        },
-        MinerResponse {
-            uid: 6,
-            status: ResponseStatus::Malformed,
-            latency_ms: 10,
-            payload: None,
-        },
+        MinerResponse { uid: 5, status: ResponseStatus::Timeout, latency_ms: 2_000, payload: None },
+        MinerResponse { uid: 6, status: ResponseStatus::Malformed, latency_ms: 10, payload: None },
         answer(7, 10, Vec::new()),
         answer(8, 10, good),
     ];
-    let scores = validator
-        .score(&env(1), &ctx(), &task(5, n as u32, 8), &responses)
-        .await
-        .unwrap();
+    let scores = validator.score(&env(1), &ctx(), &task(5, n as u32, 8), &responses).await.unwrap();
     assert_eq!(scores.len(), 8);
     for s in &scores[..7] {
         assert_eq!((s.score, metric(s, "verified")), (0.0, 0.0), "{s:?}");
@@ -382,33 +266,16 @@ async fn the_score_is_verified_throughput_against_the_market_rate() {
     let (seed, n) = (3u64, 64u32);
     let body = spec::encode(&spec::product(seed, n as usize));
     let latencies = [0u32, 1, 2, 3, 10, 100, 1_000];
-    let responses: Vec<MinerResponse> = latencies
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| answer(i as u16 + 1, l, body.clone()))
-        .collect();
-    let scores = validator
-        .score(
-            &env(9),
-            &ctx(),
-            &task(seed, n, responses.len() as u16),
-            &responses,
-        )
-        .await
-        .unwrap();
+    let responses: Vec<MinerResponse> =
+        latencies.iter().enumerate().map(|(i, &l)| answer(i as u16 + 1, l, body.clone())).collect();
+    let scores = validator.score(&env(9), &ctx(), &task(seed, n, responses.len() as u16), &responses).await.unwrap();
     let work = f64::from(n).powi(3);
     for (latency, s) in latencies.iter().zip(&scores) {
         let seconds = f64::from((*latency).max(1)) / 1000.0;
         let ratio = work / seconds / 1e8;
-        assert!(
-            (metric(s, "throughput") - work / seconds).abs() < 1e-6,
-            "{s:?}"
-        );
+        assert!((metric(s, "throughput") - work / seconds).abs() < 1e-6, "{s:?}");
         assert!((metric(s, "market_ratio") - ratio).abs() < 1e-12, "{s:?}");
-        assert!(
-            (s.score - ratio.min(1.0)).abs() < 1e-12,
-            "latency {latency}: {s:?}"
-        );
+        assert!((s.score - ratio.min(1.0)).abs() < 1e-12, "latency {latency}: {s:?}");
     }
     // 64³ = 262 144 multiply-adds: at 1 ms that is 2.6·10⁸/s, above the market rate (capped);
     // at 10 ms, 2.6·10⁷/s, a quarter of it.

@@ -23,7 +23,13 @@ async fn sandbox_pays_honest_renderers_and_not_the_adversaries() {
     let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
     assert_eq!(bundle.compute_models, vec![EFFNET.to_string()]);
-    let config = SandboxConfig { miners: 8, epochs: 3, seed: 0, compute: Some(common::compute(&[EFFNET])), ..Default::default() };
+    let config = SandboxConfig {
+        miners: 8,
+        epochs: 3,
+        seed: 0,
+        compute: Some(common::compute(&[EFFNET])),
+        ..Default::default()
+    };
     let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
     for epoch in &report.epochs {
         assert!(epoch.errors.is_empty(), "epoch {}: {:?}", epoch.epoch, epoch.errors);
@@ -52,7 +58,13 @@ async fn sandbox_pays_honest_renderers_and_not_the_adversaries() {
 async fn the_same_seed_gives_the_same_report() {
     let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
-    let config = SandboxConfig { miners: 6, epochs: 1, seed: 9, compute: Some(common::compute(&[EFFNET])), ..Default::default() };
+    let config = SandboxConfig {
+        miners: 6,
+        epochs: 1,
+        seed: 9,
+        compute: Some(common::compute(&[EFFNET])),
+        ..Default::default()
+    };
     let a = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
     let b = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
     assert_eq!(a.render(), b.render());
@@ -206,7 +218,10 @@ async fn gates_reject_bad_formats_wrong_sizes_and_blank_pictures() {
     // The same prompt drawn on another canvas size.
     let mut resized = spec.clone();
     resized["width"] = serde_json::json!(if w == 256 { 224 } else { 256 });
-    let other_size = Task { payload: Payload { content_type: "application/json".into(), body: resized.to_string().into_bytes() }, ..task.clone() };
+    let other_size = Task {
+        payload: Payload { content_type: "application/json".into(), body: resized.to_string().into_bytes() },
+        ..task.clone()
+    };
     let wrong_size = draw(&s.honest, &s.env, &other_size).await;
 
     let blank = encode_png(w, h, &vec![250; (w * h * 3) as usize]);
@@ -279,7 +294,10 @@ async fn a_picture_replayed_for_another_prompt_costs_the_round() {
     let a_spec = task_json(a);
     b_spec["width"] = a_spec["width"].clone();
     b_spec["height"] = a_spec["height"].clone();
-    let b = Task { payload: Payload { content_type: "application/json".into(), body: b_spec.to_string().into_bytes() }, ..b.clone() };
+    let b = Task {
+        payload: Payload { content_type: "application/json".into(), body: b_spec.to_string().into_bytes() },
+        ..b.clone()
+    };
 
     let honest_a = draw(&s.honest, &s.env, a).await;
     let honest_b = draw(&s.honest, &s.env, &b).await;

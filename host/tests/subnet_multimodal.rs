@@ -7,7 +7,9 @@ mod common;
 
 use std::sync::Arc;
 
-use subnet_host::bindings::types::{EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task, UidScore};
+use subnet_host::bindings::types::{
+    EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task, UidScore,
+};
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::kv::{KvStore, MemoryKv};
 use subnet_host::caps::metagraph::MetagraphView;
@@ -22,7 +24,13 @@ async fn sandbox_pays_miners_that_look_and_not_the_adversaries() {
     let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
     assert_eq!(bundle.compute_models, vec![MINILM.to_string()]);
-    let config = SandboxConfig { miners: 8, epochs: 3, seed: 0, compute: Some(common::compute(&[MINILM])), ..Default::default() };
+    let config = SandboxConfig {
+        miners: 8,
+        epochs: 3,
+        seed: 0,
+        compute: Some(common::compute(&[MINILM])),
+        ..Default::default()
+    };
     let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
     for epoch in &report.epochs {
         assert!(epoch.errors.is_empty(), "epoch {}: {:?}", epoch.epoch, epoch.errors);
@@ -104,7 +112,13 @@ fn question_of(task: &Task) -> String {
 }
 
 async fn ask(miner: &MinerModule, env: &CallEnv, payload: &Payload) -> String {
-    let request = MinerRequest { task_id: "t".into(), netuid: 1, validator: "v".into(), payload: payload.clone(), timeout_ms: 8000 };
+    let request = MinerRequest {
+        task_id: "t".into(),
+        netuid: 1,
+        validator: "v".into(),
+        payload: payload.clone(),
+        timeout_ms: 8000,
+    };
     String::from_utf8(miner.handle(env, &request).await.expect("miner answers").body).unwrap()
 }
 
@@ -184,7 +198,9 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -210,13 +226,16 @@ fn picture() -> Vec<u8> {
     for y in 0..h {
         for x in 0..w {
             let (fx, fy) = (f64::from(x) + 0.5, f64::from(y) + 0.5);
-            let c = if (20..60).contains(&x) && (20..60).contains(&y) || (70..110).contains(&x) && (30..70).contains(&y) {
+            let c = if (20..60).contains(&x) && (20..60).contains(&y) || (70..110).contains(&x) && (30..70).contains(&y)
+            {
                 orange
             } else if (fx - 150.0).powi(2) + (fy - 45.0).powi(2) <= 22.0f64.powi(2) {
                 green
             } else if (25.0..85.0).contains(&fy) && (fx - 205.0).abs() <= (fy - 25.0) / 60.0 * 25.0 {
                 purple
-            } else if (40..100).contains(&x) && (130..160).contains(&y) || (140..200).contains(&x) && (125..155).contains(&y) {
+            } else if (40..100).contains(&x) && (130..160).contains(&y)
+                || (140..200).contains(&x) && (125..155).contains(&y)
+            {
                 yellow
             } else {
                 [125, 128, 131]
@@ -233,7 +252,9 @@ async fn the_honest_miner_reads_shapes_counts_and_colours_from_pixels() {
     let image = base64(&picture());
     let payload = |question: &str| Payload {
         content_type: "application/json".into(),
-        body: serde_json::json!({"ticket": 1, "question": question, "image_type": "image/png", "image": image}).to_string().into_bytes(),
+        body: serde_json::json!({"ticket": 1, "question": question, "image_type": "image/png", "image": image})
+            .to_string()
+            .into_bytes(),
     };
     let expect = [
         ("How many squares are there?", "There are two squares."),
@@ -251,7 +272,13 @@ async fn the_honest_miner_reads_shapes_counts_and_colours_from_pixels() {
     }
     // Four kinds of object: not a scene of the grammar, so the caption lists what it found.
     let caption = ask(&s.honest, &s.env, &payload("Describe the image in one sentence.")).await;
-    for part in ["two large orange squares", "one large green circle", "one large purple triangle", "two large yellow rectangles", "grey background"] {
+    for part in [
+        "two large orange squares",
+        "one large green circle",
+        "one large purple triangle",
+        "two large yellow rectangles",
+        "grey background",
+    ] {
         assert!(caption.to_lowercase().contains(part), "`{part}` missing from: {caption}");
     }
     // Garbage in, a refusal out (not a trap).
@@ -285,7 +312,12 @@ async fn captions_score_right_above_partly_right_above_wrong() {
         let unused = COLOURS.iter().find(|c| !lower.contains(*c)).unwrap();
         let partly = right.replacen(used, unused, 1);
         // Another picture's caption: the one sharing the fewest words with this one.
-        let words = |t: &str| t.to_lowercase().split(|c: char| !c.is_alphanumeric()).map(str::to_owned).collect::<std::collections::BTreeSet<_>>();
+        let words = |t: &str| {
+            t.to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .map(str::to_owned)
+                .collect::<std::collections::BTreeSet<_>>()
+        };
         let wrong = honest_captions
             .iter()
             .filter(|c| *c != right)
@@ -296,7 +328,10 @@ async fn captions_score_right_above_partly_right_above_wrong() {
         let scores = score(&s, task, &[right, &partly, wrong, &echo, &generic]).await;
         let v: Vec<f64> = scores.iter().map(|s| s.score).collect();
         assert!(v[0] > 0.99, "right `{right}`: {v:?}");
-        assert!(v[0] > v[1] + 0.2 && v[1] > v[2], "right > partly > wrong fails for `{right}` / `{partly}` / `{wrong}`: {v:?}");
+        assert!(
+            v[0] > v[1] + 0.2 && v[1] > v[2],
+            "right > partly > wrong fails for `{right}` / `{partly}` / `{wrong}`: {v:?}"
+        );
         assert!(v[3] < 0.05 && v[4] < 0.05, "echo and generic: {v:?}");
         assert_eq!(metric(&scores[0], "agreement").map(|a| (a * 1000.0).round()), Some(1000.0));
     }
@@ -364,7 +399,12 @@ async fn bad_answers_score_zero_and_unknown_tasks_are_errors() {
         ok(1, ""),
         ok(2, "   "),
         ok(3, &long),
-        MinerResponse { uid: 4, status: ResponseStatus::Ok, latency_ms: 10, payload: Some(Payload { content_type: "text/plain".into(), body: vec![0xFF, 0xFE, 0x80] }) },
+        MinerResponse {
+            uid: 4,
+            status: ResponseStatus::Ok,
+            latency_ms: 10,
+            payload: Some(Payload { content_type: "text/plain".into(), body: vec![0xFF, 0xFE, 0x80] }),
+        },
         MinerResponse { uid: 5, status: ResponseStatus::Timeout, latency_ms: 8000, payload: None },
     ];
     let aimed = Task { miners: (1..=5).collect(), ..task.clone() };

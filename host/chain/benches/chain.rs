@@ -26,9 +26,7 @@ fn key(tag: u8, i: u16) -> AccountId {
 
 fn dense_row(seed: u16) -> (Vec<u16>, Vec<u16>) {
     let uids: Vec<u16> = (0..N).collect();
-    let weights = (0..N)
-        .map(|j| 1 + ((u32::from(j) * 7919 + u32::from(seed) * 104_729) % 65_000) as u16)
-        .collect();
+    let weights = (0..N).map(|j| 1 + ((u32::from(j) * 7919 + u32::from(seed) * 104_729) % 65_000) as u16).collect();
     (uids, weights)
 }
 
@@ -47,9 +45,7 @@ fn populated(chain: &LocalChain) -> NetUid {
     for i in 0..N {
         chain.register_now(&key(1, i), &key(2, i), netuid).expect("register");
         if i < VALIDATORS {
-            chain
-                .add_stake(&key(2, i), &key(1, i), netuid, 1_000_000_000 + u64::from(i) * 1_000_000)
-                .expect("stake");
+            chain.add_stake(&key(2, i), &key(1, i), netuid, 1_000_000_000 + u64::from(i) * 1_000_000).expect("stake");
         }
     }
     chain.advance_to_next_epoch(netuid).expect("first epoch");
@@ -67,10 +63,7 @@ fn bench_set_weights(c: &mut Criterion) {
     let mut g = c.benchmark_group("set_weights");
     g.sample_size(30);
     let dir = tempfile::tempdir().expect("tempdir");
-    let chains = [
-        ("memory", LocalChain::in_memory()),
-        ("redb", LocalChain::open(dir.path()).expect("open")),
-    ];
+    let chains = [("memory", LocalChain::in_memory()), ("redb", LocalChain::open(dir.path()).expect("open"))];
     for (name, chain) in &chains {
         let netuid = populated(chain);
         // Alternate two rows so every call changes the stored row (an unchanged row is not
@@ -93,10 +86,7 @@ fn bench_epoch_block(c: &mut Criterion) {
     let mut g = c.benchmark_group("epoch_block");
     g.sample_size(10);
     let dir = tempfile::tempdir().expect("tempdir");
-    let chains = [
-        ("memory", LocalChain::in_memory()),
-        ("redb", LocalChain::open(dir.path()).expect("open")),
-    ];
+    let chains = [("memory", LocalChain::in_memory()), ("redb", LocalChain::open(dir.path()).expect("open"))];
     for (name, chain) in &chains {
         let netuid = populated(chain);
         g.bench_function(BenchmarkId::new(*name, N), |b| {

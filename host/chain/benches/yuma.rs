@@ -44,16 +44,11 @@ fn subnet(n: usize, validators: usize, p: &EpochParams) -> EpochInput {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ n as u64);
     let weights: Vec<Vec<(u16, u16)>> = (0..n)
         .map(|i| {
-            if i < validators {
-                (0..n as u16).map(|j| (j, (rng.next() % 65_536) as u16)).collect()
-            } else {
-                Vec::new()
-            }
+            if i < validators { (0..n as u16).map(|j| (j, (rng.next() % 65_536) as u16)).collect() } else { Vec::new() }
         })
         .collect();
-    let stake = (0..n)
-        .map(|i| if i < validators { 1_000_000_000 + rng.next() % 1_000_000_000_000 } else { 0 })
-        .collect();
+    let stake =
+        (0..n).map(|i| if i < validators { 1_000_000_000 + rng.next() % 1_000_000_000_000 } else { 0 }).collect();
     let mut input = EpochInput {
         current_block: 1_000,
         last_epoch_block: 639,

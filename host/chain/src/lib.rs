@@ -431,9 +431,7 @@ impl ChainError {
     /// The subtensor error, if this is one this crate knows.
     pub fn subtensor_error(&self) -> Option<SubtensorError> {
         match self {
-            Self::Module { pallet, name } if pallet == SUBTENSOR_PALLET => {
-                SubtensorError::from_name(name)
-            }
+            Self::Module { pallet, name } if pallet == SUBTENSOR_PALLET => SubtensorError::from_name(name),
             _ => None,
         }
     }
@@ -566,18 +564,14 @@ pub fn check_max_weight_limited(values: &[u16], limit: u16) -> bool {
     if sum == I32F32::from_num(0) {
         return values.iter().all(|&v| I32F32::from_num(v) <= limit);
     }
-    values
-        .iter()
-        .map(|&v| I32F32::from_num(v).checked_div(sum).unwrap_or_default())
-        .all(|x| x <= limit)
+    values.iter().map(|&v| I32F32::from_num(v).checked_div(sum).unwrap_or_default()).all(|x| x <= limit)
 }
 
 /// Normalises non-negative scores and max-upscales them to `u16` (largest = 65535), dropping
 /// zeros, as the Python SDK's `convert_weights_and_uids_for_emit` does. Non-finite and
 /// negative scores count as 0. Returns `(uids, weights)`.
 pub fn scores_to_u16_weights(scores: &[f32]) -> (Vec<Uid>, Vec<u16>) {
-    let clean: Vec<f64> =
-        scores.iter().map(|&s| if s.is_finite() && s > 0.0 { f64::from(s) } else { 0.0 }).collect();
+    let clean: Vec<f64> = scores.iter().map(|&s| if s.is_finite() && s > 0.0 { f64::from(s) } else { 0.0 }).collect();
     let max = clean.iter().copied().fold(0.0f64, f64::max);
     if max <= 0.0 {
         return (Vec::new(), Vec::new());

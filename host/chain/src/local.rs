@@ -74,9 +74,8 @@ use tokio::sync::watch;
 use super::local_store::{Batch, Store};
 use super::yuma::{self, EpochInput, EpochParams, LiquidAlpha};
 use super::{
-    AccountId, AxonInfo, BlockNumber, Chain, ChainError, ChainEvent, ExtrinsicOutcome, Hyperparams,
-    Metagraph, NetUid, NeuronInfo, SubtensorError as E, Uid, check_max_weight_limited, commit_hash,
-    max_upscale_u16,
+    AccountId, AxonInfo, BlockNumber, Chain, ChainError, ChainEvent, ExtrinsicOutcome, Hyperparams, Metagraph, NetUid,
+    NeuronInfo, SubtensorError as E, Uid, check_max_weight_limited, commit_hash, max_upscale_u16,
 };
 
 /// Nominal block time of subtensor, seconds.
@@ -149,10 +148,7 @@ mod map_vec {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
-        m: &BTreeMap<K, V>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(m: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter())
     }
 
@@ -336,10 +332,9 @@ impl Subnet {
     }
 
     fn is_immune(&self, uid: usize, block: BlockNumber) -> bool {
-        self.neurons.get(uid).is_some_and(|n| {
-            block.saturating_sub(n.block_at_registration)
-                < u64::from(self.meta.hyper.immunity_period)
-        })
+        self.neurons
+            .get(uid)
+            .is_some_and(|n| block.saturating_sub(n.block_at_registration) < u64::from(self.meta.hyper.immunity_period))
     }
 
     /// `check_weights_min_stake`: the owner hotkey is exempt.
@@ -563,9 +558,7 @@ impl State {
             return Err(err(E::SettingWeightsTooFast));
         }
         let self_weight = values.len() == 1 && uids.first() == Some(&uid);
-        let permitted = self_weight
-            || sn.owner_uid() == Some(uid)
-            || sn.neurons[usize::from(uid)].validator_permit;
+        let permitted = self_weight || sn.owner_uid() == Some(uid) || sn.neurons[usize::from(uid)].validator_permit;
         if !permitted {
             return Err(err(E::NeuronNoValidatorPermit));
         }
@@ -645,12 +638,8 @@ impl State {
         // `CheckWeights::check_reveal`: the hash must be in the stored queue (expired entries
         // included) and its reveal window open.
         let sn = self.subnets.get(&netuid);
-        let queue =
-            sn.and_then(|s| s.meta.commits.get(who)).ok_or_else(|| err(E::NoWeightsCommitFound))?;
-        let found = queue
-            .iter()
-            .find(|c| c.hash == provided)
-            .ok_or_else(|| err(E::NoWeightsCommitFound))?;
+        let queue = sn.and_then(|s| s.meta.commits.get(who)).ok_or_else(|| err(E::NoWeightsCommitFound))?;
+        let found = queue.iter().find(|c| c.hash == provided).ok_or_else(|| err(E::NoWeightsCommitFound))?;
         let sn = sn.ok_or_else(|| err(E::NoWeightsCommitFound))?;
         if !self.in_reveal_window(sn, found.epoch) {
             return Err(err(E::RevealTooEarly));
@@ -662,8 +651,7 @@ impl State {
         }
         let mut queue = queue.clone();
         let live_from = queue.iter().position(|c| !self.commit_expired(sn, c.epoch));
-        let expired: Vec<[u8; 32]> =
-            queue.drain(..live_from.unwrap_or(queue.len())).map(|c| c.hash).collect();
+        let expired: Vec<[u8; 32]> = queue.drain(..live_from.unwrap_or(queue.len())).map(|c| c.hash).collect();
         if queue.is_empty() {
             return Err(err(if expired.contains(&provided) {
                 E::ExpiredWeightCommit
@@ -694,12 +682,7 @@ impl State {
 
     /// `validate_serve_axon` (run by `CheckServingEndpoints` and again by the call) and
     /// `do_serve_axon`.
-    fn serve_axon(
-        &mut self,
-        who: &AccountId,
-        netuid: NetUid,
-        axon: AxonInfo,
-    ) -> Result<ChainEvent, ChainError> {
+    fn serve_axon(&mut self, who: &AccountId, netuid: NetUid, axon: AxonInfo) -> Result<ChainEvent, ChainError> {
         let block = self.global.block;
         let allow_loopback = self.global.config.allow_loopback_axons;
         let sn = self.subnets.get(&netuid).ok_or_else(|| err(E::HotKeyNotRegisteredInNetwork))?;
@@ -728,12 +711,7 @@ impl State {
     }
 
     /// `do_register` (burned_register) without the burn.
-    fn register(
-        &mut self,
-        hotkey: &AccountId,
-        coldkey: &AccountId,
-        netuid: NetUid,
-    ) -> Result<ChainEvent, ChainError> {
+    fn register(&mut self, hotkey: &AccountId, coldkey: &AccountId, netuid: NetUid) -> Result<ChainEvent, ChainError> {
         let block = self.global.block;
         if netuid == 0 {
             return Err(err(E::RegistrationNotPermittedOnRootSubnet));
@@ -753,10 +731,7 @@ impl State {
             return Err(err(E::NoNeuronIdAvailable));
         }
         let prune = if sn.n() >= max {
-            Some(
-                sn.neuron_to_prune(&self.owners, block)
-                    .ok_or_else(|| err(E::NoNeuronIdAvailable))?,
-            )
+            Some(sn.neuron_to_prune(&self.owners, block).ok_or_else(|| err(E::NoNeuronIdAvailable))?)
         } else {
             None
         };
@@ -783,10 +758,7 @@ impl State {
     fn step_block(&mut self) -> Vec<ChainEvent> {
         self.global.block += 1;
         let block = self.global.block;
-        let split = block_emission_split(
-            self.global.config.block_emission_rao,
-            self.global.config.owner_cut,
-        );
+        let split = block_emission_split(self.global.config.block_emission_rao, self.global.config.owner_cut);
         let cap = u32::from(self.global.config.max_epochs_per_block);
         let mut epochs_this_block: u32 = 0;
         let mut due: Vec<(NetUid, PendingEmission)> = Vec::new();
@@ -816,9 +788,7 @@ impl State {
         let mut events = Vec::new();
         for (netuid, pending) in due {
             match self.run_epoch(netuid, pending) {
-                Ok((emitted, burned)) => {
-                    events.push(ChainEvent::EpochRun { netuid, block, emitted, burned })
-                }
+                Ok((emitted, burned)) => events.push(ChainEvent::EpochRun { netuid, block, emitted, burned }),
                 Err(e) => {
                     // Malformed epoch input cannot arise from this chain's own state; if it
                     // did, keep the emission pending for the next epoch rather than lose it.
@@ -826,8 +796,7 @@ impl State {
                     let clock = self.clocks.entry(netuid).or_default();
                     clock.pending.owner = clock.pending.owner.saturating_add(pending.owner);
                     clock.pending.server = clock.pending.server.saturating_add(pending.server);
-                    clock.pending.validator =
-                        clock.pending.validator.saturating_add(pending.validator);
+                    clock.pending.validator = clock.pending.validator.saturating_add(pending.validator);
                 }
             }
         }
@@ -836,11 +805,7 @@ impl State {
 
     /// `distribute_emission`: runs Yuma for a subnet and pays the drained pending emission.
     /// Returns `(rao credited as stake, rao burned)`.
-    fn run_epoch(
-        &mut self,
-        netuid: NetUid,
-        pending: PendingEmission,
-    ) -> Result<(u64, u64), ChainError> {
+    fn run_epoch(&mut self, netuid: NetUid, pending: PendingEmission) -> Result<(u64, u64), ChainError> {
         let block = self.global.block;
         let sn = self.subnet(netuid)?;
         let h = &sn.meta.hyper;
@@ -892,16 +857,11 @@ impl State {
         // `distribute_emission`: validators get the pending validator alpha (both halves when
         // no miner earned incentive), shared by epoch dividends in `U96F32`.
         let incentive_sum: u64 = out.server_emission.iter().fold(0u64, |a, &x| a.saturating_add(x));
-        let validator_alpha = if incentive_sum > 0 {
-            pending.validator
-        } else {
-            pending.validator.saturating_add(pending.server)
-        };
+        let validator_alpha =
+            if incentive_sum > 0 { pending.validator } else { pending.validator.saturating_add(pending.server) };
         let zero = U96F32::from_bits(0);
-        let total_divs = out
-            .validator_emission
-            .iter()
-            .fold(zero, |a, &d| a.saturating_add(U96F32::saturating_from_num(d)));
+        let total_divs =
+            out.validator_emission.iter().fold(zero, |a, &d| a.saturating_add(U96F32::saturating_from_num(d)));
         let take_pct = U96F32::saturating_from_num(self.global.config.hotkey_take)
             .checked_div(U96F32::saturating_from_num(u16::MAX))
             .unwrap_or(zero);
@@ -916,14 +876,12 @@ impl State {
             } else {
                 incentive
             };
-            let dividend =
-                U96F32::saturating_from_num(out.validator_emission.get(i).copied().unwrap_or(0));
+            let dividend = U96F32::saturating_from_num(out.validator_emission.get(i).copied().unwrap_or(0));
             let share = dividend.checked_div(total_divs).unwrap_or(zero);
             let prop = U96F32::saturating_from_num(validator_alpha).saturating_mul(share);
             let take = take_pct.saturating_mul(prop);
             let rest = prop.saturating_sub(take);
-            let to_validator =
-                take.saturating_to_num::<u64>().saturating_add(rest.saturating_to_num::<u64>());
+            let to_validator = take.saturating_to_num::<u64>().saturating_add(rest.saturating_to_num::<u64>());
             credits.push((n.hotkey, to_miner.saturating_add(to_validator)));
         }
         let owner_hotkey = sn.meta.owner_hotkey;
@@ -943,10 +901,7 @@ impl State {
                 *s = s.saturating_add(pending.owner);
                 paid = paid.saturating_add(pending.owner);
             }
-            None => {
-                sn.meta.owner_coldkey_emission =
-                    sn.meta.owner_coldkey_emission.saturating_add(pending.owner)
-            }
+            None => sn.meta.owner_coldkey_emission = sn.meta.owner_coldkey_emission.saturating_add(pending.owner),
         }
         sn.meta.burned = sn.meta.burned.saturating_add(burned);
         for (i, n) in sn.neurons.iter_mut().enumerate() {
@@ -1026,8 +981,7 @@ fn diff<'a>(old: &State, new: &'a State) -> StoreBatch<'a> {
             b.removed_neurons.extend((sn.n()..p.n()).map(|uid| (netuid, uid as Uid)));
         }
     }
-    b.removed_subnets =
-        old.subnets.keys().filter(|k| !new.subnets.contains_key(k)).copied().collect();
+    b.removed_subnets = old.subnets.keys().filter(|k| !new.subnets.contains_key(k)).copied().collect();
     for (&netuid, c) in &new.clocks {
         if old.clocks.get(&netuid) != Some(c) {
             b.clocks.push((netuid, c));
@@ -1062,29 +1016,19 @@ impl LocalChain {
         let state = match loaded.global {
             Some(global) => {
                 if global.format != FORMAT {
-                    return Err(ChainError::Storage(format!(
-                        "database format {} is not {FORMAT}",
-                        global.format
-                    )));
+                    return Err(ChainError::Storage(format!("database format {} is not {FORMAT}", global.format)));
                 }
                 let mut subnets = BTreeMap::new();
                 for (netuid, meta) in loaded.subnets {
                     let rows = loaded.neurons.remove(&netuid).unwrap_or_default();
                     // Uids are dense: a gap means a damaged database.
                     if rows.keys().enumerate().any(|(i, &uid)| usize::from(uid) != i) {
-                        return Err(ChainError::Storage(format!(
-                            "subnet {netuid}: uids not dense"
-                        )));
+                        return Err(ChainError::Storage(format!("subnet {netuid}: uids not dense")));
                     }
                     let neurons = rows.into_values().collect();
                     subnets.insert(netuid, Arc::new(Subnet { meta, neurons }));
                 }
-                State {
-                    global,
-                    owners: Arc::new(loaded.owners.unwrap_or_default()),
-                    subnets,
-                    clocks: loaded.clocks,
-                }
+                State { global, owners: Arc::new(loaded.owners.unwrap_or_default()), subnets, clocks: loaded.clocks }
             }
             None => {
                 let state = State::fresh(config);
@@ -1112,10 +1056,7 @@ impl LocalChain {
 
     /// Runs `f` on a copy-on-write view of the state; on success writes the changed records
     /// and swaps the view in. On any error the state is as before.
-    fn transact<R>(
-        &self,
-        f: impl FnOnce(&mut State) -> Result<R, ChainError>,
-    ) -> Result<R, ChainError> {
+    fn transact<R>(&self, f: impl FnOnce(&mut State) -> Result<R, ChainError>) -> Result<R, ChainError> {
         let mut inner = self.lock();
         let mut next = inner.state.clone();
         let r = f(&mut next)?;
@@ -1183,10 +1124,7 @@ impl LocalChain {
             // `init_new_network`: the schedule is staggered by netuid.
             let period = u64::from(sn.meta.hyper.tempo).max(1);
             let stagger = u64::from(netuid) % period;
-            st.clocks.insert(
-                netuid,
-                Clock { last_epoch_block: block.saturating_sub(stagger), ..Clock::default() },
-            );
+            st.clocks.insert(netuid, Clock { last_epoch_block: block.saturating_sub(stagger), ..Clock::default() });
             st.subnets.insert(netuid, Arc::new(sn));
             Ok(netuid)
         })
@@ -1227,11 +1165,7 @@ impl LocalChain {
     }
 
     /// Edits a subnet's hyperparameters in place; see [`LocalChain::set_hyperparams`].
-    pub fn update_hyperparams(
-        &self,
-        netuid: NetUid,
-        f: impl FnOnce(&mut Hyperparams),
-    ) -> Result<(), ChainError> {
+    pub fn update_hyperparams(&self, netuid: NetUid, f: impl FnOnce(&mut Hyperparams)) -> Result<(), ChainError> {
         let mut h = self.lock().state.subnet(netuid)?.meta.hyper.clone();
         f(&mut h);
         self.set_hyperparams(netuid, h)
@@ -1340,12 +1274,7 @@ impl LocalChain {
     /// Number of unrevealed commits of a hotkey (expired ones included until a commit or
     /// reveal of that hotkey drops them, as in the pallet).
     pub fn pending_commits(&self, netuid: NetUid, hotkey: &AccountId) -> usize {
-        self.lock()
-            .state
-            .subnets
-            .get(&netuid)
-            .and_then(|s| s.meta.commits.get(hotkey))
-            .map_or(0, Vec::len)
+        self.lock().state.subnets.get(&netuid).and_then(|s| s.meta.commits.get(hotkey)).map_or(0, Vec::len)
     }
 
     /// Produces `n` blocks: each adds emission to every subnet's pending pool and runs the
@@ -1376,10 +1305,7 @@ impl LocalChain {
         // Deferred by the per-block cap: one more block each time, bounded by the subnets.
         let subnets = self.lock().state.subnets.len() as u64;
         for _ in 0..=subnets {
-            if events
-                .iter()
-                .any(|e| matches!(e, ChainEvent::EpochRun { netuid: u, .. } if *u == netuid))
-            {
+            if events.iter().any(|e| matches!(e, ChainEvent::EpochRun { netuid: u, .. } if *u == netuid)) {
                 return Ok(events);
             }
             events.extend(self.advance_blocks(1)?);
@@ -1406,8 +1332,7 @@ impl LocalChain {
         weights: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let ev = self
-            .transact(|st| st.set_weights_extrinsic(signer, netuid, uids, weights, version_key))?;
+        let ev = self.transact(|st| st.set_weights_extrinsic(signer, netuid, uids, weights, version_key))?;
         Ok(self.outcome(vec![ev]))
     }
 
@@ -1432,8 +1357,7 @@ impl LocalChain {
         salt: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let evs =
-            self.transact(|st| st.reveal_weights(signer, netuid, uids, values, salt, version_key))?;
+        let evs = self.transact(|st| st.reveal_weights(signer, netuid, uids, values, salt, version_key))?;
         Ok(self.outcome(evs))
     }
 

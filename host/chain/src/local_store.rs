@@ -135,10 +135,7 @@ impl Store {
             let (k, v) = row.map_err(storage)?;
             let key = k.value();
             let (netuid, uid) = ((key >> 16) as NetUid, (key & 0xffff) as Uid);
-            neurons
-                .entry(netuid)
-                .or_default()
-                .insert(uid, serde_json::from_slice(v.value()).map_err(storage)?);
+            neurons.entry(netuid).or_default().insert(uid, serde_json::from_slice(v.value()).map_err(storage)?);
         }
         let mut clocks = BTreeMap::new();
         for row in txn.open_table(CLOCKS).map_err(storage)?.iter().map_err(storage)? {

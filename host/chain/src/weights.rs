@@ -73,13 +73,7 @@ pub enum WeightsError {
 
 /// A numpy floating dtype (`float32` or `float64`). Sealed: implemented for `f32` and `f64`.
 pub trait NumpyFloat:
-    Copy
-    + PartialOrd
-    + Add<Output = Self>
-    + Sub<Output = Self>
-    + Mul<Output = Self>
-    + Div<Output = Self>
-    + sealed::Sealed
+    Copy + PartialOrd + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + sealed::Sealed
 {
     /// Zero.
     const ZERO: Self;
@@ -219,8 +213,7 @@ pub fn normalize_max_weight<F: NumpyFloat>(x: &[F], limit: f64) -> Vec<F> {
     let denominator = 1.0 - limit * ((n - n_values) as f64);
     let cutoff_scale = (limit_f * c - epsilon).to_f64() / denominator;
     let cutoff = cutoff_scale * values_sum.to_f64();
-    let clipped: Vec<F> =
-        x.iter().map(|&w| if w.to_f64() > cutoff { F::from_py(cutoff) } else { w }).collect();
+    let clipped: Vec<F> = x.iter().map(|&w| if w.to_f64() > cutoff { F::from_py(cutoff) } else { w }).collect();
     let s = np_sum(&clipped);
     clipped.iter().map(|&w| w / s).collect()
 }
@@ -281,8 +274,7 @@ pub fn process_weights(
         tracing::debug!("fewer non-zero weights than min_allowed_weights: padding with 1e-5");
         let mut padded = vec![1e-5f64; n_us];
         for &i in &non_zero {
-            let slot =
-                padded.get_mut(i).ok_or(WeightsError::IndexOutOfRange { index: i, n: n_us })?;
+            let slot = padded.get_mut(i).ok_or(WeightsError::IndexOutOfRange { index: i, n: n_us })?;
             *slot += f64::from(weights[i]);
         }
         return Ok(((0..n).collect(), normalize_max_weight(&padded, max_weight_limit)));
@@ -381,22 +373,10 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         assert_eq!(weights_for_emit::<f32>(&[], &[]), Err(WeightsError::Empty));
-        assert!(matches!(
-            weights_for_emit(&[0, 1], &[0.5f32, -0.1]),
-            Err(WeightsError::Negative { index: 1, .. })
-        ));
-        assert_eq!(
-            weights_for_emit(&[0], &[0.5f32, 0.1]),
-            Err(WeightsError::LengthMismatch { uids: 1, weights: 2 })
-        );
-        assert_eq!(
-            weights_for_emit(&[0, 1], &[f32::NAN, 1.0]),
-            Err(WeightsError::NonFinite { index: 0 })
-        );
-        assert_eq!(
-            weights_for_emit(&[0, 1], &[f32::INFINITY, 1.0]),
-            Err(WeightsError::NonFinite { index: 0 })
-        );
+        assert!(matches!(weights_for_emit(&[0, 1], &[0.5f32, -0.1]), Err(WeightsError::Negative { index: 1, .. })));
+        assert_eq!(weights_for_emit(&[0], &[0.5f32, 0.1]), Err(WeightsError::LengthMismatch { uids: 1, weights: 2 }));
+        assert_eq!(weights_for_emit(&[0, 1], &[f32::NAN, 1.0]), Err(WeightsError::NonFinite { index: 0 }));
+        assert_eq!(weights_for_emit(&[0, 1], &[f32::INFINITY, 1.0]), Err(WeightsError::NonFinite { index: 0 }));
         assert_eq!(
             process_weights(&[0], &[1.0, 2.0], 2, 1, 1.0, 0),
             Err(WeightsError::LengthMismatch { uids: 1, weights: 2 })

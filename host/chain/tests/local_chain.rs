@@ -9,8 +9,8 @@
 
 use subnet_chain::local::{LocalChain, LocalChainConfig, block_emission_split};
 use subnet_chain::{
-    AccountId, AxonInfo, ChainError, ChainEvent, ExtrinsicOutcome, NetUid, SUBTENSOR_PALLET,
-    SubtensorError as E, commit_hash,
+    AccountId, AxonInfo, ChainError, ChainEvent, ExtrinsicOutcome, NetUid, SUBTENSOR_PALLET, SubtensorError as E,
+    commit_hash,
 };
 
 fn key(tag: u8, i: u16) -> AccountId {
@@ -52,11 +52,7 @@ impl Net {
 }
 
 /// Creates the subnet of [`Net`] on `chain`; returns `(netuid, owner hotkey, validators, miners)`.
-fn setup(
-    chain: &LocalChain,
-    v: u16,
-    m: u16,
-) -> (NetUid, AccountId, Vec<AccountId>, Vec<AccountId>) {
+fn setup(chain: &LocalChain, v: u16, m: u16) -> (NetUid, AccountId, Vec<AccountId>, Vec<AccountId>) {
     let owner_ck = key(0xf0, 0);
     let owner_hk = key(0xf1, 0);
     let netuid = chain.create_subnet(&owner_ck, Some(&owner_hk)).expect("subnet");
@@ -80,18 +76,10 @@ fn setup(
 }
 
 /// Runs `f`, expects the subtensor error `want`, and checks that the chain did not change.
-fn rejected(
-    chain: &LocalChain,
-    want: E,
-    f: impl FnOnce(&LocalChain) -> Result<ExtrinsicOutcome, ChainError>,
-) {
+fn rejected(chain: &LocalChain, want: E, f: impl FnOnce(&LocalChain) -> Result<ExtrinsicOutcome, ChainError>) {
     let before = chain.snapshot();
     let got = f(chain).expect_err("the call should fail");
-    assert_eq!(
-        got,
-        ChainError::Module { pallet: SUBTENSOR_PALLET.into(), name: want.name().into() },
-        "wrong error"
-    );
+    assert_eq!(got, ChainError::Module { pallet: SUBTENSOR_PALLET.into(), name: want.name().into() }, "wrong error");
     assert!(chain.same_state_as(&before), "a failed {} changed the chain", want.name());
 }
 
@@ -106,10 +94,7 @@ fn set_weights_ok_stores_max_upscaled_row_and_last_update() {
     let out = net.chain.set_weights_now(v, net.netuid, &uids, &[1, 2, 4], 0).expect("set");
     let uid = net.uid(v);
     assert_eq!(out.events, vec![ChainEvent::WeightsSet { netuid: net.netuid, uid }]);
-    assert_eq!(
-        net.chain.weights(net.netuid, uid),
-        vec![(uids[0], 16384), (uids[1], 32768), (uids[2], 65535)]
-    );
+    assert_eq!(net.chain.weights(net.netuid, uid), vec![(uids[0], 16384), (uids[1], 32768), (uids[2], 65535)]);
     let mg = net.chain.metagraph_now(net.netuid).unwrap();
     assert_eq!(mg.neurons[usize::from(uid)].last_update, net.chain.block());
 }
@@ -135,9 +120,7 @@ fn set_weights_rule_too_many_uids() {
 #[test]
 fn set_weights_rule_not_registered() {
     let net = Net::new(1, 2);
-    rejected(&net.chain, E::HotKeyNotRegisteredInSubNet, |c| {
-        c.set_weights_now(&key(9, 9), net.netuid, &[0], &[1], 0)
-    });
+    rejected(&net.chain, E::HotKeyNotRegisteredInSubNet, |c| c.set_weights_now(&key(9, 9), net.netuid, &[0], &[1], 0));
 }
 
 #[test]
@@ -148,12 +131,8 @@ fn set_weights_rule_version_key() {
     rejected(&net.chain, E::IncorrectWeightVersionKey, |c| {
         c.set_weights_now(&net.validators[0], net.netuid, &uids, &[1, 1, 1], 6)
     });
-    net.chain
-        .set_weights_now(&net.validators[0], net.netuid, &uids, &[1, 1, 1], 7)
-        .expect("equal key");
-    net.chain
-        .set_weights_now(&net.validators[0], net.netuid, &uids, &[1, 1, 1], 8)
-        .expect("newer key");
+    net.chain.set_weights_now(&net.validators[0], net.netuid, &uids, &[1, 1, 1], 7).expect("equal key");
+    net.chain.set_weights_now(&net.validators[0], net.netuid, &uids, &[1, 1, 1], 8).expect("newer key");
 }
 
 #[test]
@@ -164,18 +143,12 @@ fn set_weights_rule_rate_limit() {
     let v = &net.validators[0];
     net.chain.set_weights_now(v, net.netuid, &uids, &[1, 1, 1], 0).expect("first");
     net.chain.advance_blocks(4).unwrap();
-    rejected(&net.chain, E::SettingWeightsTooFast, |c| {
-        c.set_weights_now(v, net.netuid, &uids, &[1, 2, 3], 0)
-    });
+    rejected(&net.chain, E::SettingWeightsTooFast, |c| c.set_weights_now(v, net.netuid, &uids, &[1, 2, 3], 0));
     // The runtime's CheckRateLimits extension runs before the dispatchable's checks.
     net.chain.update_hyperparams(net.netuid, |h| h.weights_version_key = 100).unwrap();
-    rejected(&net.chain, E::SettingWeightsTooFast, |c| {
-        c.set_weights_now(v, net.netuid, &uids, &[1, 2, 3], 0)
-    });
+    rejected(&net.chain, E::SettingWeightsTooFast, |c| c.set_weights_now(v, net.netuid, &uids, &[1, 2, 3], 0));
     net.chain.advance_blocks(1).unwrap();
-    rejected(&net.chain, E::IncorrectWeightVersionKey, |c| {
-        c.set_weights_now(v, net.netuid, &uids, &[1, 2, 3], 0)
-    });
+    rejected(&net.chain, E::IncorrectWeightVersionKey, |c| c.set_weights_now(v, net.netuid, &uids, &[1, 2, 3], 0));
     net.chain.set_weights_now(v, net.netuid, &uids, &[1, 2, 3], 100).expect("after the limit");
 }
 
@@ -185,9 +158,7 @@ fn set_weights_rule_no_permit_but_self_weight_allowed() {
     let miner = &net.miners[0];
     let me = net.uid(miner);
     let other = net.uid(&net.miners[1]);
-    rejected(&net.chain, E::NeuronNoValidatorPermit, |c| {
-        c.set_weights_now(miner, net.netuid, &[other], &[1], 0)
-    });
+    rejected(&net.chain, E::NeuronNoValidatorPermit, |c| c.set_weights_now(miner, net.netuid, &[other], &[1], 0));
     net.chain.set_weights_now(miner, net.netuid, &[me], &[5], 0).expect("self weight");
     assert_eq!(net.chain.weights(net.netuid, me), vec![(me, 65535)]);
 }
@@ -197,13 +168,7 @@ fn set_weights_rule_duplicate_uids() {
     let net = Net::new(1, 3);
     let uids = net.miner_uids();
     rejected(&net.chain, E::DuplicateUids, |c| {
-        c.set_weights_now(
-            &net.validators[0],
-            net.netuid,
-            &[uids[0], uids[1], uids[0]],
-            &[1, 1, 1],
-            0,
-        )
+        c.set_weights_now(&net.validators[0], net.netuid, &[uids[0], uids[1], uids[0]], &[1, 1, 1], 0)
     });
     // Duplicates are checked over the whole list before uid validity.
     rejected(&net.chain, E::DuplicateUids, |c| {
@@ -230,9 +195,7 @@ fn set_weights_rule_min_allowed_weights() {
     net.chain.set_weights_now(&net.validators[0], net.netuid, &uids, &[1, 1, 1], 0).expect("three");
     // Capped by the subnet size: a min of 1000 on 5 neurons needs all 5.
     net.chain.update_hyperparams(net.netuid, |h| h.min_allowed_weights = 1000).unwrap();
-    net.chain
-        .set_weights_now(&net.validators[0], net.netuid, &[0, 1, 2, 3, 4], &[1; 5], 0)
-        .expect("all");
+    net.chain.set_weights_now(&net.validators[0], net.netuid, &[0, 1, 2, 3, 4], &[1; 5], 0).expect("all");
 }
 
 #[test]
@@ -243,9 +206,7 @@ fn set_weights_rule_max_weight_limit() {
     rejected(&net.chain, E::MaxWeightExceeded, |c| {
         c.set_weights_now(&net.validators[0], net.netuid, &uids, &[65535, 100, 100], 0)
     });
-    net.chain
-        .set_weights_now(&net.validators[0], net.netuid, &uids, &[1, 1, 1], 0)
-        .expect("within");
+    net.chain.set_weights_now(&net.validators[0], net.netuid, &uids, &[1, 1, 1], 0).expect("within");
     // A self weight may exceed the limit.
     let me = net.uid(&net.validators[0]);
     net.chain.set_weights_now(&net.validators[0], net.netuid, &[me], &[1], 0).expect("self");
@@ -254,9 +215,7 @@ fn set_weights_rule_max_weight_limit() {
 #[test]
 fn set_weights_rule_root_netuid() {
     let net = Net::new(1, 1);
-    rejected(&net.chain, E::CanNotSetRootNetworkWeights, |c| {
-        c.set_weights_now(&net.validators[0], 0, &[0], &[1], 0)
-    });
+    rejected(&net.chain, E::CanNotSetRootNetworkWeights, |c| c.set_weights_now(&net.validators[0], 0, &[0], &[1], 0));
 }
 
 #[test]
@@ -274,9 +233,7 @@ fn set_weights_rule_unknown_subnet_answers_like_the_runtime() {
     // `CommitRevealWeightsEnabled` defaults to true for a netuid that was never created, so
     // the dispatchable rejects before it looks the subnet up.
     let net = Net::new(1, 1);
-    rejected(&net.chain, E::CommitRevealEnabled, |c| {
-        c.set_weights_now(&net.validators[0], 42, &[0], &[1], 0)
-    });
+    rejected(&net.chain, E::CommitRevealEnabled, |c| c.set_weights_now(&net.validators[0], 42, &[0], &[1], 0));
 }
 
 #[test]
@@ -288,9 +245,7 @@ fn set_weights_rule_stake_threshold_and_owner_exemption() {
     rejected(&net.chain, E::NotEnoughStakeToSetWeights, |c| {
         c.set_weights_now(&net.validators[0], net.netuid, &uids, &[1, 1, 1], 0)
     });
-    net.chain
-        .set_weights_now(&net.validators[1], net.netuid, &uids, &[1, 1, 1], 0)
-        .expect("enough");
+    net.chain.set_weights_now(&net.validators[1], net.netuid, &uids, &[1, 1, 1], 0).expect("enough");
     // The owner hotkey sets weights with no stake and no permit.
     net.chain.set_weights_now(&net.owner_hk, net.netuid, &uids, &[1, 1, 1], 0).expect("owner");
     // The CheckWeights extension runs first: an unregistered, unstaked hotkey gets the stake
@@ -352,18 +307,14 @@ fn port_test_weights_version_key() {
     chain.set_weights_now(&hotkey, n0, &[0], &[1], key0).unwrap();
     chain.set_weights_now(&hotkey, n1, &[0], &[1], key1).unwrap();
     chain.set_weights_now(&hotkey, n0, &[0], &[1], key1).unwrap();
-    rejected(&chain, E::IncorrectWeightVersionKey, |c| {
-        c.set_weights_now(&hotkey, n1, &[0], &[1], key0)
-    });
+    rejected(&chain, E::IncorrectWeightVersionKey, |c| c.set_weights_now(&hotkey, n1, &[0], &[1], key0));
 }
 
 #[test]
 fn port_test_set_weights_sum_larger_than_u16_max() {
     let net = Net::new(0, 1);
     net.chain.update_hyperparams(net.netuid, |h| h.min_allowed_weights = 2).unwrap();
-    net.chain
-        .set_weights_now(&net.owner_hk, net.netuid, &[0, 1], &[u16::MAX, u16::MAX], 0)
-        .unwrap();
+    net.chain.set_weights_now(&net.owner_hk, net.netuid, &[0, 1], &[u16::MAX, u16::MAX], 0).unwrap();
     assert_eq!(net.chain.weights(net.netuid, 0), vec![(0, u16::MAX), (1, u16::MAX)]);
 }
 
@@ -371,9 +322,7 @@ fn port_test_set_weights_sum_larger_than_u16_max() {
 fn port_test_set_weight_not_enough_values() {
     let net = Net::new(0, 1);
     net.chain.update_hyperparams(net.netuid, |h| h.min_allowed_weights = 2).unwrap();
-    rejected(&net.chain, E::WeightVecLengthIsLow, |c| {
-        c.set_weights_now(&net.owner_hk, net.netuid, &[1], &[88], 0)
-    });
+    rejected(&net.chain, E::WeightVecLengthIsLow, |c| c.set_weights_now(&net.owner_hk, net.netuid, &[1], &[88], 0));
     net.chain.set_weights_now(&net.owner_hk, net.netuid, &[0], &[88], 0).expect("self weight");
     net.chain.update_hyperparams(net.netuid, |h| h.min_allowed_weights = 1).unwrap();
     net.chain.set_weights_now(&net.owner_hk, net.netuid, &[0, 1], &[10, 10], 0).expect("enough");
@@ -387,14 +336,10 @@ fn port_test_set_stake_threshold_failed() {
     net.chain.update_hyperparams(net.netuid, |h| h.stake_threshold = 20_000_000_000_000).unwrap();
     let uid = net.uid(&hk);
     net.chain.add_stake(&hk, &hk, net.netuid, 19_000_000_000_000).unwrap();
-    rejected(&net.chain, E::NotEnoughStakeToSetWeights, |c| {
-        c.set_weights_now(&hk, net.netuid, &[uid], &[1], 0)
-    });
+    rejected(&net.chain, E::NotEnoughStakeToSetWeights, |c| c.set_weights_now(&hk, net.netuid, &[uid], &[1], 0));
     net.chain.add_stake(&hk, &hk, net.netuid, 20_000_000_000_000).unwrap();
     net.chain.update_hyperparams(net.netuid, |h| h.stake_threshold = 100_000_000_000_000).unwrap();
-    rejected(&net.chain, E::NotEnoughStakeToSetWeights, |c| {
-        c.set_weights_now(&hk, net.netuid, &[uid], &[1], 0)
-    });
+    rejected(&net.chain, E::NotEnoughStakeToSetWeights, |c| c.set_weights_now(&hk, net.netuid, &[uid], &[1], 0));
     net.chain.add_stake(&hk, &hk, net.netuid, 100_000_000_000_000).unwrap();
     net.chain.set_weights_now(&hk, net.netuid, &[uid], &[1], 0).expect("now passes");
 }
@@ -419,20 +364,14 @@ fn port_test_subnet_owner_can_validate_without_stake_or_manual_permit() {
 fn registration_errors_leave_state_unchanged() {
     let net = Net::new(1, 1);
     let c = &net.chain;
-    rejected(c, E::RegistrationNotPermittedOnRootSubnet, |c| {
-        c.register_now(&key(8, 0), &key(8, 1), 0)
-    });
+    rejected(c, E::RegistrationNotPermittedOnRootSubnet, |c| c.register_now(&key(8, 0), &key(8, 1), 0));
     rejected(c, E::SubnetNotExists, |c| c.register_now(&key(8, 0), &key(8, 1), 77));
-    rejected(c, E::HotKeyAlreadyRegisteredInSubNet, |c| {
-        c.register_now(&net.miners[0], &key(4, 0), net.netuid)
-    });
+    rejected(c, E::HotKeyAlreadyRegisteredInSubNet, |c| c.register_now(&net.miners[0], &key(4, 0), net.netuid));
     // A hotkey belongs to the coldkey that first registered it.
     let other = c.create_subnet(&key(0xf0, 1), None).unwrap();
     rejected(c, E::NonAssociatedColdKey, |c| c.register_now(&net.miners[0], &key(9, 9), other));
     c.update_hyperparams(net.netuid, |h| h.registration_allowed = false).unwrap();
-    rejected(c, E::SubNetRegistrationDisabled, |c| {
-        c.register_now(&key(8, 0), &key(8, 1), net.netuid)
-    });
+    rejected(c, E::SubNetRegistrationDisabled, |c| c.register_now(&key(8, 0), &key(8, 1), net.netuid));
 }
 
 #[test]
@@ -467,10 +406,7 @@ fn registration_fills_to_max_then_prunes_lowest_emission_respecting_immunity() {
     chain.advance_to_next_epoch(netuid).unwrap();
     let mg = chain.metagraph_now(netuid).unwrap();
     let emission: Vec<u64> = mg.neurons.iter().map(|n| n.emission).collect();
-    assert!(
-        emission[5] > 0 && emission[5] < emission[4] && emission[4] < emission[3],
-        "{emission:?}"
-    );
+    assert!(emission[5] > 0 && emission[5] < emission[4] && emission[4] < emission[3], "{emission:?}");
     assert!(emission[1..3].iter().all(|&e| e > emission[4]), "validators earn more: {emission:?}");
 
     // Full: the newcomer replaces the lowest-emission non-immune, non-owner uid (5).
@@ -486,19 +422,13 @@ fn registration_fills_to_max_then_prunes_lowest_emission_respecting_immunity() {
 
     // The newcomer (emission 0) is immune: the next registration prunes uid 4 instead.
     let out = chain.register_now(&key(5, 1), &key(6, 1), netuid).unwrap();
-    assert_eq!(
-        out.events,
-        vec![ChainEvent::NeuronRegistered { netuid, uid: 4, hotkey: key(5, 1) }]
-    );
+    assert_eq!(out.events, vec![ChainEvent::NeuronRegistered { netuid, uid: 4, hotkey: key(5, 1) }]);
 
     // Once everyone is immune, the lowest emission among the immune goes: uids 4 and 5 both
     // have 0 and the same registration block, so the lower uid.
     chain.update_hyperparams(netuid, |h| h.immunity_period = 10_000).unwrap();
     let out = chain.register_now(&key(5, 2), &key(6, 2), netuid).unwrap();
-    assert_eq!(
-        out.events,
-        vec![ChainEvent::NeuronRegistered { netuid, uid: 4, hotkey: key(5, 2) }]
-    );
+    assert_eq!(out.events, vec![ChainEvent::NeuronRegistered { netuid, uid: 4, hotkey: key(5, 2) }]);
     // The owner hotkey is never pruned, even with the lowest emission.
     assert_eq!(chain.metagraph_now(netuid).unwrap().neurons[0].hotkey, owner_hk);
 }
@@ -527,10 +457,7 @@ fn min_non_immune_floor_and_no_uid_available() {
     chain.update_hyperparams(netuid, |h| h.min_non_immune_uids = 1).unwrap();
     let out = chain.register_now(&key(1, 2), &key(2, 2), netuid).unwrap();
     // Equal emission (0): earliest registration, then lowest uid.
-    assert_eq!(
-        out.events,
-        vec![ChainEvent::NeuronRegistered { netuid, uid: 1, hotkey: key(1, 2) }]
-    );
+    assert_eq!(out.events, vec![ChainEvent::NeuronRegistered { netuid, uid: 1, hotkey: key(1, 2) }]);
 }
 
 #[test]
@@ -598,34 +525,23 @@ fn commit_reveal_too_early_wrong_hash_ok_expired() {
 
     rejected(c, E::RevealTooEarly, |c| c.reveal_weights_now(v, netuid, &uids, &values, &salt, 0));
     c.advance_to_next_epoch(netuid).unwrap();
-    rejected(c, E::NoWeightsCommitFound, |c| {
-        c.reveal_weights_now(v, netuid, &uids, &values, &[1, 2, 3], 0)
-    });
-    rejected(c, E::NoWeightsCommitFound, |c| {
-        c.reveal_weights_now(v, netuid, &uids, &values, &salt, 1)
-    });
+    rejected(c, E::NoWeightsCommitFound, |c| c.reveal_weights_now(v, netuid, &uids, &values, &[1, 2, 3], 0));
+    rejected(c, E::NoWeightsCommitFound, |c| c.reveal_weights_now(v, netuid, &uids, &values, &salt, 1));
     let out = c.reveal_weights_now(v, netuid, &uids, &values, &salt, 0).expect("reveal");
     assert_eq!(
         out.events,
-        vec![
-            ChainEvent::WeightsSet { netuid, uid: vuid },
-            ChainEvent::WeightsRevealed { who: *v, netuid, hash }
-        ]
+        vec![ChainEvent::WeightsSet { netuid, uid: vuid }, ChainEvent::WeightsRevealed { who: *v, netuid, hash }]
     );
     assert_eq!(c.weights(netuid, vuid), vec![(uids[0], 21845), (uids[1], 0), (uids[2], 65535)]);
     assert_eq!(c.pending_commits(netuid, v), 0);
-    rejected(c, E::NoWeightsCommitFound, |c| {
-        c.reveal_weights_now(v, netuid, &uids, &values, &salt, 0)
-    });
+    rejected(c, E::NoWeightsCommitFound, |c| c.reveal_weights_now(v, netuid, &uids, &values, &salt, 0));
 
     c.reveal_weights_now(v1, netuid, &uids, &values, &salt, 0).expect("reveal v1");
 
     // The revealed weights count at the next epoch: miner uids[2] earns most.
     c.advance_to_next_epoch(netuid).unwrap();
     let mg = c.metagraph_now(netuid).unwrap();
-    assert!(
-        mg.neurons[usize::from(uids[2])].incentive > mg.neurons[usize::from(uids[0])].incentive
-    );
+    assert!(mg.neurons[usize::from(uids[2])].incentive > mg.neurons[usize::from(uids[0])].incentive);
 
     // Expired: two epochs later the reveal window (commit epoch + 1) has passed. The
     // runtime's CheckWeights finds the stale commit and answers RevealTooEarly.
@@ -640,9 +556,7 @@ fn commit_reveal_too_early_wrong_hash_ok_expired() {
     let hash3 = commit_hash(v, netuid, &uids, &values, &[5], 0);
     c.commit_weights_now(v, netuid, hash3).unwrap();
     assert_eq!(c.pending_commits(netuid, v), 1);
-    rejected(c, E::NoWeightsCommitFound, |c| {
-        c.reveal_weights_now(v, netuid, &uids, &values, &salt2, 0)
-    });
+    rejected(c, E::NoWeightsCommitFound, |c| c.reveal_weights_now(v, netuid, &uids, &values, &salt2, 0));
 }
 
 #[test]
@@ -685,9 +599,7 @@ fn port_test_commit_reveal_multiple_commits_limit() {
     c.advance_to_next_epoch(netuid).unwrap();
     c.reveal_weights_now(v, netuid, &uids, &values, &[4; 8], 0).expect("reveal");
     assert_eq!(c.pending_commits(netuid, v), 5);
-    rejected(c, E::NoWeightsCommitFound, |c| {
-        c.reveal_weights_now(v, netuid, &uids, &values, &[2; 8], 0)
-    });
+    rejected(c, E::NoWeightsCommitFound, |c| c.reveal_weights_now(v, netuid, &uids, &values, &[2; 8], 0));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -709,9 +621,7 @@ fn serve_axon_checks() {
     rejected(c, E::HotKeyNotRegisteredInNetwork, |c| c.serve_axon_now(&key(9, 9), netuid, good));
     rejected(c, E::HotKeyNotRegisteredInNetwork, |c| c.serve_axon_now(m, 99, good));
     rejected(c, E::InvalidIpType, |c| c.serve_axon_now(m, netuid, AxonInfo { ip_type: 5, ..good }));
-    rejected(c, E::InvalidIpAddress, |c| {
-        c.serve_axon_now(m, netuid, AxonInfo { ip: 0x7f00_0001, ..good })
-    });
+    rejected(c, E::InvalidIpAddress, |c| c.serve_axon_now(m, netuid, AxonInfo { ip: 0x7f00_0001, ..good }));
     rejected(c, E::InvalidPort, |c| c.serve_axon_now(m, netuid, AxonInfo { port: 0, ..good }));
     c.serve_axon_now(m, netuid, good).expect("serve");
     let uid = net.uid(m);
@@ -720,21 +630,14 @@ fn serve_axon_checks() {
         Some(AxonInfo { block: c.block(), ..good })
     );
     c.advance_blocks(1).unwrap();
-    rejected(c, E::ServingRateLimitExceeded, |c| {
-        c.serve_axon_now(m, netuid, AxonInfo { port: 9000, ..good })
-    });
+    rejected(c, E::ServingRateLimitExceeded, |c| c.serve_axon_now(m, netuid, AxonInfo { port: 9000, ..good }));
     c.advance_blocks(50).unwrap();
-    c.serve_axon_now(m, netuid, AxonInfo { port: 9000, ..good })
-        .expect("after the serving rate limit");
+    c.serve_axon_now(m, netuid, AxonInfo { port: 9000, ..good }).expect("after the serving rate limit");
 
-    let local = LocalChain::in_memory_with(LocalChainConfig {
-        allow_loopback_axons: true,
-        ..LocalChainConfig::default()
-    });
+    let local =
+        LocalChain::in_memory_with(LocalChainConfig { allow_loopback_axons: true, ..LocalChainConfig::default() });
     let n = local.create_subnet(&key(0xf0, 0), Some(&key(0xf1, 0))).unwrap();
-    local
-        .serve_axon_now(&key(0xf1, 0), n, AxonInfo { ip: 0x7f00_0001, ..good })
-        .expect("loopback allowed");
+    local.serve_axon_now(&key(0xf1, 0), n, AxonInfo { ip: 0x7f00_0001, ..good }).expect("loopback allowed");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -772,8 +675,7 @@ fn epochs_every_tempo_blocks_stagger_cycle_reset_and_per_block_cap() {
 
     // Three subnets due in the same block, at most two epochs per block: one moves on.
     let chain = LocalChain::in_memory();
-    let subnets: Vec<NetUid> =
-        (0..3).map(|i| chain.create_subnet(&key(0xf0, i), None).unwrap()).collect();
+    let subnets: Vec<NetUid> = (0..3).map(|i| chain.create_subnet(&key(0xf0, i), None).unwrap()).collect();
     for &n in &subnets {
         chain.update_hyperparams(n, |h| h.tempo = 5).unwrap();
     }
@@ -802,9 +704,8 @@ fn emission_per_epoch_is_block_emission_times_blocks_within_rounding() {
     let mut total_burned = 0;
     for round in 0..6u64 {
         for (i, v) in net.validators.iter().enumerate() {
-            let w: Vec<u16> = (0..targets.len() as u64)
-                .map(|j| (1 + (j * 7 + i as u64 * 3 + round) % 11) as u16)
-                .collect();
+            let w: Vec<u16> =
+                (0..targets.len() as u64).map(|j| (1 + (j * 7 + i as u64 * 3 + round) % 11) as u16).collect();
             c.set_weights_now(v, netuid, &targets, &w, 0).unwrap();
         }
         let stake_before = c.total_stake(netuid);
@@ -828,11 +729,7 @@ fn emission_per_epoch_is_block_emission_times_blocks_within_rounding() {
         let pending_validator = blocks * (split.validator + split.server);
         let bound = blocks * split_dust + n_neurons * (3 + (pending_validator >> 32) + 1);
         assert!(delivered <= minted, "round {round}: paid {delivered} > minted {minted}");
-        assert!(
-            minted - delivered <= bound,
-            "round {round}: lost {} > bound {bound}",
-            minted - delivered
-        );
+        assert!(minted - delivered <= bound, "round {round}: lost {} > bound {bound}", minted - delivered);
         assert_eq!(c.total_stake(netuid) - stake_before, emitted, "stake grows by what was paid");
         assert_eq!(c.pending_emission(netuid), Default::default(), "pending drained");
         total_burned += burned;
@@ -856,8 +753,7 @@ fn scenario(chain: &LocalChain) {
     let targets: Vec<u16> = (4..9).collect();
     for round in 0..3u16 {
         for (i, v) in validators.iter().enumerate() {
-            let w: Vec<u16> =
-                (0..targets.len() as u16).map(|j| 1 + (j * 5 + i as u16 + round) % 9).collect();
+            let w: Vec<u16> = (0..targets.len() as u16).map(|j| 1 + (j * 5 + i as u16 + round) % 9).collect();
             c.set_weights_now(v, netuid, &targets, &w, 0).unwrap();
         }
         assert!(c.set_weights_now(&validators[0], netuid, &[4, 4], &[1, 1], 0).is_err());
@@ -880,12 +776,7 @@ fn scenario(chain: &LocalChain) {
     })
     .unwrap();
     c.register_now(&validators[0], &key(2, 0), cr).unwrap();
-    c.commit_weights_now(
-        &key(0xe1, 0),
-        cr,
-        commit_hash(&key(0xe1, 0), cr, &[0, 1], &[1, 2], &[3], 0),
-    )
-    .unwrap();
+    c.commit_weights_now(&key(0xe1, 0), cr, commit_hash(&key(0xe1, 0), cr, &[0, 1], &[1, 2], &[3], 0)).unwrap();
     c.advance_blocks(23).unwrap();
 }
 
@@ -925,12 +816,7 @@ fn persistence_survives_a_killed_process() {
     }
     let dir = tempfile::tempdir().unwrap();
     let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "persistence_survives_a_killed_process",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["persistence_survives_a_killed_process", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -9,9 +9,7 @@
 //! registration appends (or replaces) a uid, and each epoch persists the new
 //! permits and bonds. Expected values are the pallet tests' own numbers.
 
-use subnet_chain::yuma::math::{
-    vec_max_upscale_to_u16, weighted_median_col, weighted_median_col_sparse,
-};
+use subnet_chain::yuma::math::{vec_max_upscale_to_u16, weighted_median_col, weighted_median_col_sparse};
 use subnet_chain::yuma::{EpochInput, EpochOutput, EpochParams, I32F32, LiquidAlpha, run_epoch};
 
 fn fx(x: f64) -> I32F32 {
@@ -217,12 +215,7 @@ fn mat(v: &[f32], rows: usize) -> Vec<Vec<I32F32>> {
 fn sparse(v: &[f32], rows: usize) -> Vec<Vec<(u16, I32F32)>> {
     let cols = v.len() / rows;
     (0..rows)
-        .map(|r| {
-            (0..cols)
-                .filter(|c| v[r * cols + c] != 0.)
-                .map(|c| (c as u16, fx32(v[r * cols + c])))
-                .collect()
-        })
+        .map(|r| (0..cols).filter(|c| v[r * cols + c] != 0.).map(|c| (c as u16, fx32(v[r * cols + c]))).collect())
         .collect()
 }
 
@@ -280,11 +273,7 @@ fn epoch_test_bonds() {
     s.epoch(1_000_000_000);
     s.next_block();
     for uid in 0..n / 2 {
-        s.set_weights(
-            uid,
-            &[4, 5, 6, 7],
-            &[u16::MAX / 4, u16::MAX / 2, (u16::MAX / 4) * 3, u16::MAX],
-        );
+        s.set_weights(uid, &[4, 5, 6, 7], &[u16::MAX / 4, u16::MAX / 2, (u16::MAX / 4) * 3, u16::MAX]);
     }
     s.epoch(1_000_000_000);
     let b = s.bonds_dense();
@@ -307,8 +296,7 @@ fn epoch_test_bonds() {
 
     // val3 -> srv4: 1, then three more epochs.
     s.set_weights(2, &[7], &[u16::MAX]);
-    let expected =
-        [[10951, 24609, 49150, 65535], [9559, 21482, 49150, 65535], [8376, 18824, 49150, 65535]];
+    let expected = [[10951, 24609, 49150, 65535], [9559, 21482, 49150, 65535], [8376, 18824, 49150, 65535]];
     for exp in expected {
         s.next_block();
         s.epoch(1_000_000_000);
@@ -502,22 +490,13 @@ fn epoch_test_deregistered_miner_bonds() {
 /// random interleaving uses fixed permutations instead of a random one.
 #[test]
 fn epoch_test_validator_permits() {
-    fn distribute(
-        validators_n: usize,
-        network_n: usize,
-        interleave: usize,
-    ) -> (Vec<u16>, Vec<u16>) {
+    fn distribute(validators_n: usize, network_n: usize, interleave: usize) -> (Vec<u16>, Vec<u16>) {
         match interleave {
-            0 => (
-                (0..validators_n as u16).collect(),
-                (validators_n as u16..network_n as u16).collect(),
-            ),
-            1 => (0..network_n as u16)
-                .partition(|i| (*i as usize).is_multiple_of(network_n / validators_n)),
+            0 => ((0..validators_n as u16).collect(), (validators_n as u16..network_n as u16).collect()),
+            1 => (0..network_n as u16).partition(|i| (*i as usize).is_multiple_of(network_n / validators_n)),
             _ => {
                 // Deterministic shuffle (multiplicative stride).
-                let perm: Vec<u16> =
-                    (0..network_n).map(|i| ((i * 5 + 3) % network_n) as u16).collect();
+                let perm: Vec<u16> = (0..network_n).map(|i| ((i * 5 + 3) % network_n) as u16).collect();
                 (perm[..validators_n].to_vec(), perm[validators_n..].to_vec())
             }
         }
@@ -529,8 +508,7 @@ fn epoch_test_validator_permits() {
                 let (validators, servers) = distribute(validators_n, network_n, interleave);
                 let mut stake = vec![0u64; network_n];
                 for v in &validators {
-                    stake[*v as usize] =
-                        if assignment == 1 { *v as u64 + network_n as u64 } else { 1 };
+                    stake[*v as usize] = if assignment == 1 { *v as u64 + network_n as u64 } else { 1 };
                 }
                 for sv in &servers {
                     stake[*sv as usize] = if assignment == 1 { *sv as u64 } else { 0 };
@@ -587,11 +565,7 @@ type Targets = [[[f32; 2]; 3]; 6];
 /// The pallet's bond check zips with `.skip(3)` over two-entry targets and so
 /// never compares anything; here bonds of validators to servers 3 and 4 are
 /// checked against those targets too, at the pallet test's tolerance 1e-3.
-fn yuma3_scenario(
-    weights_by_epoch: [Option<[[u16; 2]; 3]>; 4],
-    bonds: Targets,
-    dividends: [[f32; 5]; 6],
-) {
+fn yuma3_scenario(weights_by_epoch: [Option<[[u16; 2]; 3]>; 4], bonds: Targets, dividends: [[f32; 5]; 6]) {
     let mut s = Sim::new(1, 1);
     for st in [8, 1, 1, 0, 0] {
         s.register(st);
@@ -602,8 +576,7 @@ fn yuma3_scenario(
     // set_alpha_values_32(0.1, 0.3) stores trunc(x * 65535) of the I32F32 values.
     let low = (I32F32::from_num(0.1) * I32F32::from_num(65535)).to_num::<u16>();
     let high = (I32F32::from_num(0.3) * I32F32::from_num(65535)).to_num::<u16>();
-    s.params.liquid_alpha =
-        Some(LiquidAlpha { alpha_low: low, alpha_high: high, alpha_sigmoid_steepness: 1000 });
+    s.params.liquid_alpha = Some(LiquidAlpha { alpha_low: low, alpha_high: high, alpha_sigmoid_steepness: 1000 });
     s.params.yuma3 = true;
     s.params.max_allowed_validators = 3;
     s.next_block();
@@ -621,22 +594,14 @@ fn yuma3_scenario(
         let b = s.bonds_dense();
         for v in 0..3 {
             for (k, srv) in [3usize, 4].iter().enumerate() {
-                let got =
-                    I32F32::saturating_from_num(b[v][*srv]) / I32F32::saturating_from_num(u16::MAX);
+                let got = I32F32::saturating_from_num(b[v][*srv]) / I32F32::saturating_from_num(u16::MAX);
                 let want = fx32(bonds[epoch][v][k]);
-                assert!(
-                    (got - want).abs() <= eps,
-                    "epoch {epoch} bond[{v}][{srv}] {got} vs {want}"
-                );
+                assert!((got - want).abs() <= eps, "epoch {epoch} bond[{v}][{srv}] {got} vs {want}");
             }
         }
         for (uid, want) in dividends[epoch].iter().enumerate() {
-            let got = I32F32::saturating_from_num(out.dividends[uid])
-                / I32F32::saturating_from_num(u16::MAX);
-            assert!(
-                (got - fx32(*want)).abs() <= eps,
-                "epoch {epoch} dividend[{uid}] {got} vs {want}"
-            );
+            let got = I32F32::saturating_from_num(out.dividends[uid]) / I32F32::saturating_from_num(u16::MAX);
+            assert!((got - fx32(*want)).abs() <= eps, "epoch {epoch} dividend[{uid}] {got} vs {want}");
         }
     }
 }

@@ -29,16 +29,7 @@ fn sentences() -> Vec<String> {
         "The network",
         "An old woman",
     ];
-    let verbs = [
-        "is reading",
-        "scores",
-        "is chasing",
-        "submit",
-        "translates",
-        "draws",
-        "rewards",
-        "is painting",
-    ];
+    let verbs = ["is reading", "scores", "is chasing", "submit", "translates", "draws", "rewards", "is painting"];
     let objects = [
         "a long letter about the weather in the mountains",
         "the answers of every miner in the subnet",
@@ -78,18 +69,13 @@ fn bench(c: &mut Criterion) {
     })
     .expect("service starts");
     eprintln!("device: {}", svc.device());
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let texts = sentences();
     assert_eq!(texts.len(), 64);
 
     let mut g = c.benchmark_group("text");
-    g.sample_size(10)
-        .measurement_time(Duration::from_secs(15))
-        .throughput(Throughput::Elements(64));
-    g.bench_function("one_call_64", |b| {
-        b.iter(|| rt.block_on(svc.embed_text("minilm", texts.clone())).unwrap())
-    });
+    g.sample_size(10).measurement_time(Duration::from_secs(15)).throughput(Throughput::Elements(64));
+    g.bench_function("one_call_64", |b| b.iter(|| rt.block_on(svc.embed_text("minilm", texts.clone())).unwrap()));
     g.bench_function("concurrent_64x1", |b| {
         b.iter(|| {
             rt.block_on(async {
@@ -98,9 +84,7 @@ fn bench(c: &mut Criterion) {
                     .map(|t| {
                         let svc = svc.clone();
                         let t = t.clone();
-                        tokio::spawn(
-                            async move { svc.embed_text("minilm", vec![t]).await.unwrap() },
-                        )
+                        tokio::spawn(async move { svc.embed_text("minilm", vec![t]).await.unwrap() })
                     })
                     .collect();
                 for t in tasks {
@@ -124,12 +108,8 @@ fn bench(c: &mut Criterion) {
         .collect();
     let images: Vec<Vec<u8>> = pngs.iter().cycle().take(16).cloned().collect();
     let mut g = c.benchmark_group("image");
-    g.sample_size(10)
-        .measurement_time(Duration::from_secs(15))
-        .throughput(Throughput::Elements(16));
-    g.bench_function("one_call_16", |b| {
-        b.iter(|| rt.block_on(svc.embed_image("effnet", images.clone())).unwrap())
-    });
+    g.sample_size(10).measurement_time(Duration::from_secs(15)).throughput(Throughput::Elements(16));
+    g.bench_function("one_call_16", |b| b.iter(|| rt.block_on(svc.embed_image("effnet", images.clone())).unwrap()));
     g.finish();
     // Wall-clock figures above depend on what else the machine runs; process CPU time per
     // embedding does much less, so it is printed too.

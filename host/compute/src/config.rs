@@ -92,15 +92,11 @@ impl FromStr for DevicePreference {
             "auto" => Ok(DevicePreference::Auto),
             "cpu" => Ok(DevicePreference::Cpu),
             "cuda" => Ok(DevicePreference::Cuda(0)),
-            other => other
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(DevicePreference::Cuda)
-                .ok_or_else(|| {
-                    ComputeError::Config(format!(
-                        "unknown device {other:?} (expected auto, cpu, cuda or cuda:N)"
-                    ))
-                }),
+            other => {
+                other.strip_prefix("cuda:").and_then(|n| n.parse().ok()).map(DevicePreference::Cuda).ok_or_else(|| {
+                    ComputeError::Config(format!("unknown device {other:?} (expected auto, cpu, cuda or cuda:N)"))
+                })
+            }
         }
     }
 }
@@ -195,10 +191,7 @@ impl ComputeConfig {
         for m in &self.models {
             validate_model_name(&m.name)?;
             if !seen.insert(m.name.as_str()) {
-                return Err(ComputeError::Config(format!(
-                    "model name {:?} is configured twice",
-                    m.name
-                )));
+                return Err(ComputeError::Config(format!("model name {:?} is configured twice", m.name)));
             }
         }
         Ok(())
@@ -212,9 +205,7 @@ fn validate_model_name(name: &str) -> Result<(), ComputeError> {
     if ok {
         Ok(())
     } else {
-        Err(ComputeError::Config(format!(
-            "model name {name:?} must be 1 to 64 characters of A-Z a-z 0-9 . _ -"
-        )))
+        Err(ComputeError::Config(format!("model name {name:?} must be 1 to 64 characters of A-Z a-z 0-9 . _ -")))
     }
 }
 

@@ -88,13 +88,7 @@ struct Pointwise {
 }
 
 impl Pointwise {
-    fn load(
-        vb: &VarBuilder,
-        conv: &str,
-        bn: &str,
-        cin: usize,
-        cout: usize,
-    ) -> candle_core::Result<Self> {
+    fn load(vb: &VarBuilder, conv: &str, bn: &str, cin: usize, cout: usize) -> candle_core::Result<Self> {
         let w = vb.get((cout, cin, 1, 1), &format!("{conv}.weight"))?.reshape((cout, cin))?;
         let (scale, shift) = folded_bn(vb, bn, cout)?;
         Ok(Pointwise { w: w.broadcast_mul(&scale.unsqueeze(1)?)?, bias: shift.unsqueeze(1)? })
@@ -152,10 +146,7 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
         };
         let src = &src[start..end];
         if c * self.k * self.k != self.w.len() || c != self.bias.len() {
-            candle_core::bail!(
-                "depthwise conv: {c} input channels, weights for {}",
-                self.bias.len()
-            );
+            candle_core::bail!("depthwise conv: {c} input channels, weights for {}", self.bias.len());
         }
         let (k, s) = (self.k, self.stride);
         let (oh, ow) = (h.div_ceil(s), w.div_ceil(s));
@@ -208,26 +199,13 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
 }
 
 impl Depthwise {
-    fn load(
-        vb: &VarBuilder,
-        conv: &str,
-        bn: &str,
-        c: usize,
-        k: usize,
-        stride: usize,
-    ) -> candle_core::Result<Self> {
+    fn load(vb: &VarBuilder, conv: &str, bn: &str, c: usize, k: usize, stride: usize) -> candle_core::Result<Self> {
         let w = vb.get((c, 1, k, k), &format!("{conv}.weight"))?;
         let (scale, shift) = folded_bn(vb, bn, c)?;
         let w = w.reshape((c, k * k))?.broadcast_mul(&scale.unsqueeze(1)?)?;
-        let taps = (0..k * k)
-            .map(|i| w.narrow(1, i, 1)?.reshape((1, c, 1, 1)))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let cpu = DepthwiseCpu {
-            w: w.flatten_all()?.to_vec1::<f32>()?,
-            bias: shift.to_vec1::<f32>()?,
-            k,
-            stride,
-        };
+        let taps =
+            (0..k * k).map(|i| w.narrow(1, i, 1)?.reshape((1, c, 1, 1))).collect::<candle_core::Result<Vec<_>>>()?;
+        let cpu = DepthwiseCpu { w: w.flatten_all()?.to_vec1::<f32>()?, bias: shift.to_vec1::<f32>()?, k, stride };
         Ok(Depthwise { taps, bias: shift.reshape((1, c, 1, 1))?, cpu, k, stride })
     }
 
@@ -256,13 +234,7 @@ impl Depthwise {
             let mut v = Vec::with_capacity(s * s);
             for a in 0..s {
                 for bb in 0..s {
-                    v.push(
-                        r.narrow(3, a, 1)?
-                            .narrow(5, bb, 1)?
-                            .squeeze(5)?
-                            .squeeze(3)?
-                            .contiguous()?,
-                    );
+                    v.push(r.narrow(3, a, 1)?.narrow(5, bb, 1)?.squeeze(5)?.squeeze(3)?.contiguous()?);
                 }
             }
             v
@@ -320,9 +292,8 @@ impl EfficientNetLite0 {
     fn load(vb: VarBuilder) -> candle_core::Result<Self> {
         let stem_c = LITE0_STAGES[0].4;
         let (scale, shift) = folded_bn(&vb, "_bn0", stem_c)?;
-        let stem_w = vb
-            .get((stem_c, 3, 3, 3), "_conv_stem.weight")?
-            .broadcast_mul(&scale.reshape((stem_c, 1, 1, 1))?)?;
+        let stem_w =
+            vb.get((stem_c, 3, 3, 3), "_conv_stem.weight")?.broadcast_mul(&scale.reshape((stem_c, 1, 1, 1))?)?;
         let stem_bias = shift.reshape((1, stem_c, 1, 1))?;
         let mut blocks = Vec::new();
         for &(repeats, k, stride, expand, cin, cout) in &LITE0_STAGES {
@@ -330,11 +301,8 @@ impl EfficientNetLite0 {
                 let (cin, stride) = if r == 0 { (cin, stride) } else { (cout, 1) };
                 let vbb = vb.pp(format!("_blocks.{}", blocks.len()));
                 let mid = cin * expand;
-                let expand_layer = if expand != 1 {
-                    Some(Pointwise::load(&vbb, "_expand_conv", "_bn0", cin, mid)?)
-                } else {
-                    None
-                };
+                let expand_layer =
+                    if expand != 1 { Some(Pointwise::load(&vbb, "_expand_conv", "_bn0", cin, mid)?) } else { None };
                 blocks.push(MbConv {
                     expand: expand_layer,
                     depthwise: Depthwise::load(&vbb, "_depthwise_conv", "_bn1", mid, k, stride)?,
@@ -380,8 +348,7 @@ impl ImageEmbedder {
         let cfg: ImageModelConfig = std::fs::read_to_string(&cfg_path)
             .map_err(|e| ComputeError::Config(format!("cannot read {}: {e}", cfg_path.display())))
             .and_then(|s| {
-                serde_json::from_str(&s)
-                    .map_err(|e| ComputeError::Config(format!("{}: {e}", cfg_path.display())))
+                serde_json::from_str(&s).map_err(|e| ComputeError::Config(format!("{}: {e}", cfg_path.display())))
             })?;
         if cfg.architecture != "efficientnet-lite0" {
             return Err(ComputeError::Config(format!(
@@ -390,13 +357,8 @@ impl ImageEmbedder {
                 cfg.architecture
             )));
         }
-        if cfg.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
-            || cfg.mean.iter().any(|m| !m.is_finite())
-        {
-            return Err(ComputeError::Config(format!(
-                "{}: mean/std must be finite, std > 0",
-                cfg_path.display()
-            )));
+        if cfg.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) || cfg.mean.iter().any(|m| !m.is_finite()) {
+            return Err(ComputeError::Config(format!("{}: mean/std must be finite, std > 0", cfg_path.display())));
         }
         let weights = dir.join("model.safetensors");
         if !weights.is_file() {
@@ -409,12 +371,8 @@ impl ImageEmbedder {
         // the daemon runs; the weights are copied out when batch norm is folded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
             .map_err(|e| ComputeError::Config(format!("cannot map {}: {e}", weights.display())))?;
-        let net = EfficientNetLite0::load(vb).map_err(|e| {
-            ComputeError::Config(format!(
-                "{}: not EfficientNet-Lite0 weights: {e}",
-                weights.display()
-            ))
-        })?;
+        let net = EfficientNetLite0::load(vb)
+            .map_err(|e| ComputeError::Config(format!("{}: not EfficientNet-Lite0 weights: {e}", weights.display())))?;
         Ok(ImageEmbedder { net, device: device.clone(), mean: cfg.mean, std: cfg.std })
     }
 
@@ -424,20 +382,14 @@ impl ImageEmbedder {
     }
 
     /// Decodes and normalises one image into CHW floats (3 x 224 x 224).
-    pub(crate) fn preprocess(
-        &self,
-        bytes: &[u8],
-        max_dimension: u32,
-    ) -> Result<Vec<f32>, ComputeError> {
+    pub(crate) fn preprocess(&self, bytes: &[u8], max_dimension: u32) -> Result<Vec<f32>, ComputeError> {
         let reader = ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|e| ComputeError::InvalidInput(format!("unreadable image: {e}")))?;
         match reader.format() {
             Some(ImageFormat::Png) | Some(ImageFormat::Jpeg) => {}
             Some(other) => {
-                return Err(ComputeError::InvalidInput(format!(
-                    "image format {other:?} is not PNG or JPEG"
-                )));
+                return Err(ComputeError::InvalidInput(format!("image format {other:?} is not PNG or JPEG")));
             }
             None => return Err(ComputeError::InvalidInput("not a PNG or JPEG image".into())),
         }
@@ -448,17 +400,14 @@ impl ImageEmbedder {
         // 16-bit RGBA at the largest allowed size, plus the RGB8 copy.
         limits.max_alloc = Some(12 * u64::from(max_dimension) * u64::from(max_dimension));
         reader.limits(limits);
-        let img = reader
-            .decode()
-            .map_err(|e| ComputeError::InvalidInput(format!("cannot decode image: {e}")))?;
+        let img = reader.decode().map_err(|e| ComputeError::InvalidInput(format!("cannot decode image: {e}")))?;
         let rgb = img.to_rgb8();
         let (w, h) = rgb.dimensions();
         let side = w.min(h);
         if side == 0 {
             return Err(ComputeError::InvalidInput("image has no pixels".into()));
         }
-        let square =
-            image::imageops::crop_imm(&rgb, (w - side) / 2, (h - side) / 2, side, side).to_image();
+        let square = image::imageops::crop_imm(&rgb, (w - side) / 2, (h - side) / 2, side, side).to_image();
         let square = if side == INPUT_SIZE {
             square
         } else {
@@ -514,23 +463,15 @@ mod tests {
     #[test]
     fn depthwise_cpu_kernel_matches_tensor_ops() {
         let dev = Device::Cpu;
-        for (k, s, c, h, w) in [
-            (3, 1, 4, 7, 9),
-            (3, 2, 3, 14, 14),
-            (5, 2, 2, 15, 11),
-            (5, 1, 5, 6, 6),
-            (3, 2, 2, 1, 1),
-        ] {
+        for (k, s, c, h, w) in [(3, 1, 4, 7, 9), (3, 2, 3, 14, 14), (5, 2, 2, 15, 11), (5, 1, 5, 6, 6), (3, 2, 2, 1, 1)]
+        {
             let mut map = std::collections::HashMap::new();
             let t = |v: Vec<f32>, shape: &[usize]| Tensor::from_vec(v, shape, &dev).unwrap();
             map.insert("dw.weight".to_string(), t(values(c * k * k, 1), &[c, 1, k, k]));
             map.insert("bn.weight".to_string(), t(values(c, 2), &[c]));
             map.insert("bn.bias".to_string(), t(values(c, 3), &[c]));
             map.insert("bn.running_mean".to_string(), t(values(c, 4), &[c]));
-            map.insert(
-                "bn.running_var".to_string(),
-                t(values(c, 5).iter().map(|v| v.abs() + 0.5).collect(), &[c]),
-            );
+            map.insert("bn.running_var".to_string(), t(values(c, 5).iter().map(|v| v.abs() + 0.5).collect(), &[c]));
             let vb = VarBuilder::from_tensors(map, DType::F32, &dev);
             let dw = Depthwise::load(&vb, "dw", "bn", c, k, s).unwrap();
             let x = t(values(2 * c * h * w, 6), &[2, c, h, w]);

@@ -111,10 +111,7 @@ pub struct ComputeService {
 
 impl std::fmt::Debug for ComputeService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ComputeService")
-            .field("device", &self.inner.device)
-            .field("models", &self.inner.order)
-            .finish()
+        f.debug_struct("ComputeService").field("device", &self.inner.device).field("models", &self.inner.order).finish()
     }
 }
 
@@ -132,8 +129,7 @@ fn select_device(pref: DevicePreference) -> Result<Device, ComputeError> {
         DevicePreference::Cuda(n) => {
             #[cfg(feature = "cuda")]
             {
-                new_cuda(n)
-                    .map_err(|e| ComputeError::Config(format!("CUDA device {n} unusable: {e}")))
+                new_cuda(n).map_err(|e| ComputeError::Config(format!("CUDA device {n} unusable: {e}")))
             }
             #[cfg(not(feature = "cuda"))]
             {
@@ -183,11 +179,7 @@ impl ComputeService {
         let mut order = Vec::new();
         for spec in &config.models {
             let dir = std::fs::canonicalize(&spec.path).map_err(|e| {
-                ComputeError::Config(format!(
-                    "model {:?}: directory {}: {e}",
-                    spec.name,
-                    spec.path.display()
-                ))
+                ComputeError::Config(format!("model {:?}: directory {}: {e}", spec.name, spec.path.display()))
             })?;
             if !dir.is_dir() {
                 return Err(ComputeError::Config(format!(
@@ -197,15 +189,12 @@ impl ComputeService {
                 )));
             }
             let with_name = |e: ComputeError| match e {
-                ComputeError::Config(m) => {
-                    ComputeError::Config(format!("model {:?}: {m}", spec.name))
-                }
+                ComputeError::Config(m) => ComputeError::Config(format!("model {:?}: {m}", spec.name)),
                 other => other,
             };
             let (engine, dim) = match spec.kind {
                 ModelKind::TextEmbedding => {
-                    let m = text::TextEmbedder::load(&dir, &device, config.max_tokens_per_text)
-                        .map_err(with_name)?;
+                    let m = text::TextEmbedder::load(&dir, &device, config.max_tokens_per_text).map_err(with_name)?;
                     tracing::info!(model = %spec.name, dim = m.dim(), max_tokens = m.max_tokens(), path = %dir.display(), "compute: loaded text-embedding model");
                     let dim = m.dim();
                     (Engine::Text(Box::new(m)), dim)
@@ -225,24 +214,12 @@ impl ComputeService {
             };
             let (tx, rx) = sync_channel(config.queue_capacity);
             let worker = Arc::new(WorkerStats::default());
-            worker::spawn(&spec.name, engine, params, worker.clone(), rx).map_err(|e| {
-                ComputeError::Config(format!(
-                    "model {:?}: cannot start worker thread: {e}",
-                    spec.name
-                ))
-            })?;
-            let queued =
-                Arc::new(QueuedBytes { used: AtomicUsize::new(0), limit: QUEUED_BYTES_PER_MODEL });
+            worker::spawn(&spec.name, engine, params, worker.clone(), rx)
+                .map_err(|e| ComputeError::Config(format!("model {:?}: cannot start worker thread: {e}", spec.name)))?;
+            let queued = Arc::new(QueuedBytes { used: AtomicUsize::new(0), limit: QUEUED_BYTES_PER_MODEL });
             models.insert(
                 spec.name.clone(),
-                ModelHandle {
-                    kind: spec.kind,
-                    dim,
-                    tx,
-                    queued,
-                    calls: CallStats::default(),
-                    worker,
-                },
+                ModelHandle { kind: spec.kind, dim, tx, queued, calls: CallStats::default(), worker },
             );
             order.push(spec.name.clone());
         }
@@ -268,11 +245,7 @@ impl ComputeService {
     /// One L2-normalised embedding per text, in order. Texts longer than the model's window are
     /// truncated (as sentence-transformers does); longer than `max_text_bytes` is rejected.
     /// An empty list gives an empty list.
-    pub async fn embed_text(
-        &self,
-        model: &str,
-        texts: Vec<String>,
-    ) -> Result<Vec<Vec<f32>>, ComputeError> {
+    pub async fn embed_text(&self, model: &str, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ComputeError> {
         let limits = &self.inner.limits;
         self.call(model, ModelKind::TextEmbedding, || {
             if texts.len() > limits.max_texts_per_call {
@@ -282,9 +255,7 @@ impl ComputeService {
                     limits.max_texts_per_call
                 )));
             }
-            if let Some((i, t)) =
-                texts.iter().enumerate().find(|(_, t)| t.len() > limits.max_text_bytes)
-            {
+            if let Some((i, t)) = texts.iter().enumerate().find(|(_, t)| t.len() > limits.max_text_bytes) {
                 return Err(ComputeError::InvalidInput(format!(
                     "text {i} is {} bytes; the limit is {}",
                     t.len(),
@@ -298,11 +269,7 @@ impl ComputeService {
 
     /// One L2-normalised embedding per image (PNG or JPEG bytes), in order. An empty list gives
     /// an empty list; an undecodable or oversized image fails the call, naming its index.
-    pub async fn embed_image(
-        &self,
-        model: &str,
-        images: Vec<Vec<u8>>,
-    ) -> Result<Vec<Vec<f32>>, ComputeError> {
+    pub async fn embed_image(&self, model: &str, images: Vec<Vec<u8>>) -> Result<Vec<Vec<f32>>, ComputeError> {
         let limits = &self.inner.limits;
         self.call(model, ModelKind::ImageEmbedding, || {
             if images.len() > limits.max_images_per_call {
@@ -312,9 +279,7 @@ impl ComputeService {
                     limits.max_images_per_call
                 )));
             }
-            if let Some((i, b)) =
-                images.iter().enumerate().find(|(_, b)| b.len() > limits.max_image_bytes)
-            {
+            if let Some((i, b)) = images.iter().enumerate().find(|(_, b)| b.len() > limits.max_image_bytes) {
                 return Err(ComputeError::InvalidInput(format!(
                     "image {i} is {} bytes; the limit is {}",
                     b.len(),
@@ -371,11 +336,7 @@ impl ComputeService {
         want: ModelKind,
         payload: impl FnOnce() -> Result<Payload, ComputeError>,
     ) -> Result<Vec<Vec<f32>>, ComputeError> {
-        let handle = self
-            .inner
-            .models
-            .get(model)
-            .ok_or_else(|| ComputeError::UnknownModel(model.to_string()))?;
+        let handle = self.inner.models.get(model).ok_or_else(|| ComputeError::UnknownModel(model.to_string()))?;
         handle.calls.calls.fetch_add(1, Ordering::Relaxed);
         let result = self.submit(model, handle, want, payload).await;
         let counter = match &result {
@@ -398,43 +359,29 @@ impl ComputeService {
         payload: impl FnOnce() -> Result<Payload, ComputeError>,
     ) -> Result<Vec<Vec<f32>>, ComputeError> {
         if handle.kind != want {
-            return Err(ComputeError::InvalidInput(format!(
-                "model {model:?} is a {} model, not {want}",
-                handle.kind
-            )));
+            return Err(ComputeError::InvalidInput(format!("model {model:?} is a {} model, not {want}", handle.kind)));
         }
         let payload = payload()?;
         if payload.len() == 0 {
             return Ok(Vec::new());
         }
-        let reservation =
-            Reservation::try_new(&handle.queued, payload.bytes()).ok_or_else(|| {
-                ComputeError::Failed(format!(
-                    "model {model:?} is overloaded: too much input queued"
-                ))
-            })?;
+        let reservation = Reservation::try_new(&handle.queued, payload.bytes())
+            .ok_or_else(|| ComputeError::Failed(format!("model {model:?} is overloaded: too much input queued")))?;
         let timeout = self.inner.limits.call_timeout;
         let (reply, rx) = oneshot::channel();
-        let job =
-            Job { payload, deadline: Instant::now() + timeout, reply, _reservation: reservation };
+        let job = Job { payload, deadline: Instant::now() + timeout, reply, _reservation: reservation };
         match handle.tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                return Err(ComputeError::Failed(format!(
-                    "model {model:?} is overloaded: too many calls queued"
-                )));
+                return Err(ComputeError::Failed(format!("model {model:?} is overloaded: too many calls queued")));
             }
             Err(TrySendError::Disconnected(_)) => {
-                return Err(ComputeError::Failed(format!(
-                    "model {model:?}: its worker has stopped"
-                )));
+                return Err(ComputeError::Failed(format!("model {model:?}: its worker has stopped")));
             }
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply,
-            Ok(Err(_)) => {
-                Err(ComputeError::Failed(format!("model {model:?}: its worker has stopped")))
-            }
+            Ok(Err(_)) => Err(ComputeError::Failed(format!("model {model:?}: its worker has stopped"))),
             Err(_) => Err(ComputeError::Timeout),
         }
     }

@@ -33,18 +33,10 @@ fn read_file(dir: &Path, name: &str) -> Result<String, ComputeError> {
 
 impl TextEmbedder {
     /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
-    pub(crate) fn load(
-        dir: &Path,
-        device: &Device,
-        max_tokens_per_text: usize,
-    ) -> Result<Self, ComputeError> {
-        let config: BertConfig =
-            serde_json::from_str(&read_file(dir, "config.json")?).map_err(|e| {
-                ComputeError::Config(format!(
-                    "{}: not a BERT config: {e}",
-                    dir.join("config.json").display()
-                ))
-            })?;
+    pub(crate) fn load(dir: &Path, device: &Device, max_tokens_per_text: usize) -> Result<Self, ComputeError> {
+        let config: BertConfig = serde_json::from_str(&read_file(dir, "config.json")?).map_err(|e| {
+            ComputeError::Config(format!("{}: not a BERT config: {e}", dir.join("config.json").display()))
+        })?;
         // sentence-transformers keeps its own window (256 for all-MiniLM-L6-v2), narrower than
         // the position table (512); match it so vectors agree with the reference library.
         let st_window = std::fs::read_to_string(dir.join("sentence_bert_config.json"))
@@ -52,20 +44,14 @@ impl TextEmbedder {
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
             .and_then(|v| v.get("max_seq_length").and_then(|m| m.as_u64()))
             .map(|m| m as usize);
-        let max_tokens = max_tokens_per_text
-            .min(config.max_position_embeddings)
-            .min(st_window.unwrap_or(usize::MAX))
-            .max(2);
+        let max_tokens =
+            max_tokens_per_text.min(config.max_position_embeddings).min(st_window.unwrap_or(usize::MAX)).max(2);
 
         let tok_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| {
-            ComputeError::Config(format!("cannot load {}: {e}", tok_path.display()))
-        })?;
+        let mut tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|e| ComputeError::Config(format!("cannot load {}: {e}", tok_path.display())))?;
         tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: max_tokens,
-                ..Default::default()
-            }))
+            .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
             .map_err(|e| ComputeError::Config(format!("tokenizer truncation: {e}")))?;
         // tokenizer.json files often carry fixed-length padding; we pad per batch ourselves.
         tokenizer.with_padding(None);
@@ -79,18 +65,9 @@ impl TextEmbedder {
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
             .map_err(|e| ComputeError::Config(format!("cannot map {}: {e}", weights.display())))?;
         let model = BertModel::load(vb, &config).map_err(|e| {
-            ComputeError::Config(format!(
-                "{}: weights do not fit the BERT config: {e}",
-                weights.display()
-            ))
+            ComputeError::Config(format!("{}: weights do not fit the BERT config: {e}", weights.display()))
         })?;
-        Ok(TextEmbedder {
-            model,
-            tokenizer,
-            device: device.clone(),
-            dim: config.hidden_size,
-            max_tokens,
-        })
+        Ok(TextEmbedder { model, tokenizer, device: device.clone(), dim: config.hidden_size, max_tokens })
     }
 
     /// Length of every embedding.

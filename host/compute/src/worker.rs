@@ -186,8 +186,7 @@ fn run(engine: Engine, params: WorkerParams, stats: Arc<WorkerStats>, rx: Receiv
                     .unwrap_or_else(|| "unknown panic".into());
                 tracing::error!(error = %msg, "compute: model panicked; failing its batch");
                 for job in live {
-                    let _ =
-                        job.reply.send(Err(ComputeError::Failed(format!("model panicked: {msg}"))));
+                    let _ = job.reply.send(Err(ComputeError::Failed(format!("model panicked: {msg}"))));
                 }
             }
         }
@@ -237,8 +236,7 @@ where
                 }
             }
             Ok(vectors) => {
-                let msg =
-                    format!("model returned {} vectors for {} inputs", vectors.len(), group.len());
+                let msg = format!("model returned {} vectors for {} inputs", vectors.len(), group.len());
                 for (j, _, _) in group {
                     out[*j] = Err(ComputeError::Failed(msg.clone()));
                 }
@@ -261,15 +259,9 @@ fn run_text(model: &TextEmbedder, jobs: &[Job], max_batch: usize) -> BatchOutcom
             Payload::Texts(texts) => texts
                 .iter()
                 .enumerate()
-                .map(|(i, t)| {
-                    model
-                        .tokenize(t)
-                        .map_err(|e| ComputeError::InvalidInput(format!("text {i}: {e}")))
-                })
+                .map(|(i, t)| model.tokenize(t).map_err(|e| ComputeError::InvalidInput(format!("text {i}: {e}"))))
                 .collect(),
-            Payload::Images(_) => {
-                Err(ComputeError::InvalidInput("images sent to a text model".into()))
-            }
+            Payload::Images(_) => Err(ComputeError::InvalidInput("images sent to a text model".into())),
         })
         .collect();
     run_chunks(
@@ -292,16 +284,12 @@ fn run_images(model: &ImageEmbedder, jobs: &[Job], params: WorkerParams) -> Batc
                 .enumerate()
                 .map(|(i, bytes)| {
                     model.preprocess(bytes, params.max_image_dimension).map_err(|e| match e {
-                        ComputeError::InvalidInput(m) => {
-                            ComputeError::InvalidInput(format!("image {i}: {m}"))
-                        }
+                        ComputeError::InvalidInput(m) => ComputeError::InvalidInput(format!("image {i}: {m}")),
                         other => other,
                     })
                 })
                 .collect(),
-            Payload::Texts(_) => {
-                Err(ComputeError::InvalidInput("texts sent to an image model".into()))
-            }
+            Payload::Texts(_) => Err(ComputeError::InvalidInput("texts sent to an image model".into())),
         })
         .collect();
     run_chunks(

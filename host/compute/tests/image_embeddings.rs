@@ -72,10 +72,7 @@ async fn other_formats_and_sizes_embed_consistently() {
     for (i, what) in [(1, "jpeg"), (2, "upscaled")] {
         let sim = dot(&v[0], &v[i]);
         assert!(sim > 0.9, "{what}: cosine {sim}");
-        assert!(
-            sim > dot(&v[0], &v[4]) && sim > dot(&v[0], &v[5]),
-            "{what} not closer than other pictures"
-        );
+        assert!(sim > dot(&v[0], &v[4]) && sim > dot(&v[0], &v[5]), "{what} not closer than other pictures");
     }
     assert!(dot(&v[0], &v[6]) > dot(&v[0], &v[5]), "grey version closer than noise");
     for x in &v {
@@ -133,10 +130,7 @@ async fn bad_images_are_rejected_without_harm() {
     ];
     for (what, bytes) in cases {
         let err = svc.embed_image("effnet", vec![good.clone(), bytes]).await.unwrap_err();
-        assert!(
-            matches!(&err, ComputeError::InvalidInput(m) if m.starts_with("image 1")),
-            "{what}: {err:?}"
-        );
+        assert!(matches!(&err, ComputeError::InvalidInput(m) if m.starts_with("image 1")), "{what}: {err:?}");
     }
     let err = svc.embed_image("effnet", vec![vec![0u8; 200_001]]).await.unwrap_err();
     assert!(matches!(&err, ComputeError::InvalidInput(m) if m.contains("200001 bytes")), "{err:?}");

@@ -7,10 +7,7 @@ use std::path::PathBuf;
 use common::*;
 use subnet_compute::{ComputeConfig, ComputeError, ComputeService, DevicePreference, ModelKind};
 
-fn start(
-    models: Vec<subnet_compute::ModelSpec>,
-    device: DevicePreference,
-) -> Result<ComputeService, ComputeError> {
+fn start(models: Vec<subnet_compute::ModelSpec>, device: DevicePreference) -> Result<ComputeService, ComputeError> {
     ComputeService::start(ComputeConfig { models, device, ..Default::default() })
 }
 
@@ -37,10 +34,7 @@ fn lists_models_and_runs_on_the_cpu() {
     assert_eq!(svc.device(), "cpu");
     assert_eq!(
         svc.models(),
-        vec![
-            ("minilm".to_string(), ModelKind::TextEmbedding),
-            ("effnet".to_string(), ModelKind::ImageEmbedding)
-        ]
+        vec![("minilm".to_string(), ModelKind::TextEmbedding), ("effnet".to_string(), ModelKind::ImageEmbedding)]
     );
     let m = svc.metrics();
     assert_eq!(m.device, svc.device());
@@ -89,20 +83,13 @@ fn bad_model_directories_fail_start_with_the_reason() {
 #[test]
 fn names_and_limits_are_validated() {
     let msg = config_error(start(
-        vec![
-            spec("a", ModelKind::TextEmbedding, minilm_dir()),
-            spec("a", ModelKind::TextEmbedding, minilm_dir()),
-        ],
+        vec![spec("a", ModelKind::TextEmbedding, minilm_dir()), spec("a", ModelKind::TextEmbedding, minilm_dir())],
         DevicePreference::Cpu,
     ));
     assert!(msg.contains("twice"), "{msg}");
-    let msg = config_error(start(
-        vec![spec("../x", ModelKind::TextEmbedding, minilm_dir())],
-        DevicePreference::Cpu,
-    ));
+    let msg = config_error(start(vec![spec("../x", ModelKind::TextEmbedding, minilm_dir())], DevicePreference::Cpu));
     assert!(msg.contains("A-Z"), "{msg}");
-    let msg =
-        config_error(ComputeService::start(ComputeConfig { max_batch: 0, ..Default::default() }));
+    let msg = config_error(ComputeService::start(ComputeConfig { max_batch: 0, ..Default::default() }));
     assert!(msg.contains("max_batch"), "{msg}");
 }
 

@@ -11,8 +11,7 @@ use subnet_compute::ComputeError;
 async fn matches_sentence_transformers_reference() {
     let reference = fixture("minilm_reference.json");
     let cases = reference["cases"].as_array().unwrap();
-    let texts: Vec<String> =
-        cases.iter().map(|c| c["text"].as_str().unwrap().to_string()).collect();
+    let texts: Vec<String> = cases.iter().map(|c| c["text"].as_str().unwrap().to_string()).collect();
     let svc = service_with(|_| {});
     assert_eq!(svc.embedding_dim("minilm"), Some(384));
     let got = svc.embed_text("minilm", texts.clone()).await.unwrap();
@@ -30,12 +29,7 @@ async fn matches_sentence_transformers_reference() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_are_batched_and_match_single_calls() {
     let texts: Vec<String> = (0..24)
-        .map(|i| {
-            format!(
-                "sentence number {i} talks about {}",
-                ["rivers", "mountains", "code", "weights"][i % 4]
-            )
-        })
+        .map(|i| format!("sentence number {i} talks about {}", ["rivers", "mountains", "code", "weights"][i % 4]))
         .collect();
     let svc = service_with(|c| {
         c.batch_window = Duration::from_millis(200);
@@ -64,11 +58,7 @@ async fn concurrent_calls_are_batched_and_match_single_calls() {
     }
     let after = svc.metrics().models[0].clone();
     let passes = after.batches - before.batches;
-    assert!(
-        passes < texts.len() as u64 / 2,
-        "{} concurrent calls took {passes} forward passes",
-        texts.len()
-    );
+    assert!(passes < texts.len() as u64 / 2, "{} concurrent calls took {passes} forward passes", texts.len());
     for (i, (a, b)) in singles.iter().zip(&together).enumerate() {
         let diff = max_abs_diff(a, b);
         assert!(diff < 1e-5, "text {i}: batched differs from single by {diff}");
@@ -138,10 +128,7 @@ async fn limits_are_enforced_and_edge_inputs_do_not_panic() {
     // Truncation keeps the head: a long text embeds like its first window.
     let long = "the validator compares answers ".repeat(100);
     let longer = format!("{long}{}", "completely different tail about cooking pasta ".repeat(20));
-    let v = svc
-        .embed_text("minilm", vec![long[..999].to_string(), longer[..999].to_string()])
-        .await
-        .unwrap();
+    let v = svc.embed_text("minilm", vec![long[..999].to_string(), longer[..999].to_string()]).await.unwrap();
     assert!(max_abs_diff(&v[0], &v[1]) < 1e-5);
     let m = &svc.metrics().models[0];
     assert_eq!(m.errors, 2);
@@ -151,24 +138,17 @@ async fn limits_are_enforced_and_edge_inputs_do_not_panic() {
 async fn names_are_looked_up_never_opened() {
     let svc = service_with(|_| {});
     let dir = minilm_dir().display().to_string();
-    for name in ["", "nope", "../minilm", "/etc/passwd", dir.as_str(), "minilm/../minilm", "MINILM"]
-    {
+    for name in ["", "nope", "../minilm", "/etc/passwd", dir.as_str(), "minilm/../minilm", "MINILM"] {
         let err = svc.embed_text(name, vec!["hi".into()]).await.unwrap_err();
         assert_eq!(err, ComputeError::UnknownModel(name.to_string()));
     }
     // Right name, wrong kind.
     let err = svc.embed_image("minilm", vec![vec![1, 2, 3]]).await.unwrap_err();
-    assert!(
-        matches!(&err, ComputeError::InvalidInput(m) if m.contains("text-embedding")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, ComputeError::InvalidInput(m) if m.contains("text-embedding")), "{err:?}");
     let err = svc.embed_text("effnet", vec!["hi".into()]).await.unwrap_err();
     assert!(matches!(err, ComputeError::InvalidInput(_)), "{err:?}");
     let err = svc.generate_text("minilm", "Once upon".into(), 8, 1).await.unwrap_err();
-    assert!(
-        matches!(&err, ComputeError::NotAvailable(m) if m.contains("text generation")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, ComputeError::NotAvailable(m) if m.contains("text generation")), "{err:?}");
 }
 
 /// A call that cannot finish in time answers Timeout promptly, and the model keeps serving.
@@ -179,8 +159,7 @@ async fn slow_calls_time_out_and_the_model_recovers() {
         c.batch_window = Duration::ZERO;
     });
     // 32 texts of 256 tokens each: seconds of CPU work, far beyond 300 ms.
-    let heavy: Vec<String> =
-        (0..32).map(|i| format!("{i} {}", "tokens and more tokens ".repeat(80))).collect();
+    let heavy: Vec<String> = (0..32).map(|i| format!("{i} {}", "tokens and more tokens ".repeat(80))).collect();
     let started = Instant::now();
     let err = svc.embed_text("minilm", heavy).await.unwrap_err();
     let waited = started.elapsed();

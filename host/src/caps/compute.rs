@@ -112,8 +112,7 @@ pub struct ComputeState {
     pub(crate) backend: Option<Arc<dyn ComputeBackend>>,
 }
 
-const NOT_AVAILABLE: &str =
-    "compute is not available: this host has no model backend configured for the subnet";
+const NOT_AVAILABLE: &str = "compute is not available: this host has no model backend configured for the subnet";
 
 impl ComputeState {
     fn backend(&self) -> Result<Arc<dyn ComputeBackend>, ComputeError> {

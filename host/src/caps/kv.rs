@@ -52,16 +52,11 @@ pub struct MemoryKv {
 impl MemoryKv {
     /// An empty store holding at most `budget` bytes of keys and values.
     pub fn new(budget: usize) -> Arc<Self> {
-        Arc::new(Self {
-            entries: Mutex::new(BTreeMap::new()),
-            budget,
-        })
+        Arc::new(Self { entries: Mutex::new(BTreeMap::new()), budget })
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>>, KvError> {
-        self.entries
-            .lock()
-            .map_err(|_| KvError::Io("store lock poisoned".into()))
+        self.entries.lock().map_err(|_| KvError::Io("store lock poisoned".into()))
     }
 }
 
@@ -75,10 +70,7 @@ impl KvStore for MemoryKv {
         let used: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
         let replaced = entries.get(key).map_or(0, |v| key.len() + v.len());
         if used - replaced + key.len() + value.len() > self.budget {
-            return Err(KvError::TooLarge(format!(
-                "store budget of {} bytes would be exceeded",
-                self.budget
-            )));
+            return Err(KvError::TooLarge(format!("store budget of {} bytes would be exceeded", self.budget)));
         }
         entries.insert(key.to_owned(), value.to_vec());
         Ok(())
@@ -147,10 +139,7 @@ impl wit::Host for KvState {
         Ok((|| {
             check_key(&key)?;
             if value.len() > MAX_VALUE {
-                return Err(WitKvError::TooLarge(format!(
-                    "value of {} bytes, limit {MAX_VALUE}",
-                    value.len()
-                )));
+                return Err(WitKvError::TooLarge(format!("value of {} bytes, limit {MAX_VALUE}", value.len())));
             }
             let store = self.store()?;
             write(|| store.set(&key, &value)).map_err(to_wit)
@@ -165,16 +154,10 @@ impl wit::Host for KvState {
         })())
     }
 
-    async fn keys(
-        &mut self,
-        prefix: String,
-        limit: u32,
-    ) -> wasmtime::Result<Result<Vec<String>, WitKvError>> {
+    async fn keys(&mut self, prefix: String, limit: u32) -> wasmtime::Result<Result<Vec<String>, WitKvError>> {
         Ok((|| {
             check_key(&prefix)?;
-            self.store()?
-                .keys(&prefix, limit.min(MAX_LIST) as usize)
-                .map_err(to_wit)
+            self.store()?.keys(&prefix, limit.min(MAX_LIST) as usize).map_err(to_wit)
         })())
     }
 }

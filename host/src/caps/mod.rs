@@ -90,10 +90,7 @@ impl CallEnv {
 
     /// The same environment with another time limit.
     pub fn with_timeout(&self, timeout: Duration) -> Self {
-        Self {
-            timeout: Some(timeout),
-            ..self.clone()
-        }
+        Self { timeout: Some(timeout), ..self.clone() }
     }
 }
 

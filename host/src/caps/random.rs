@@ -21,9 +21,7 @@ pub struct RandomState {
 
 impl RandomState {
     pub(crate) fn new(seed: u64) -> Self {
-        Self {
-            rng: ChaCha12Rng::seed_from_u64(seed),
-        }
+        Self { rng: ChaCha12Rng::seed_from_u64(seed) }
     }
 }
 
@@ -42,9 +40,7 @@ pub fn derive_seed(parts: &[u64]) -> u64 {
 
 /// A seed part for a string (FNV-1a), for use with [`derive_seed`].
 pub fn seed_part(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 impl wit::Host for RandomState {

@@ -40,8 +40,8 @@ fn build(dir: &Path, world: World, out: Option<PathBuf>) -> Result<()> {
         bail!("{}: not a directory", dir.display());
     }
     let out = out.unwrap_or_else(|| dir.join("build").join(format!("{world}.wasm")));
-    let language = guest_build::build(&toolchain, &GuestSource { dir: dir.to_path_buf(), world, language: None }, &out)?;
+    let language =
+        guest_build::build(&toolchain, &GuestSource { dir: dir.to_path_buf(), world, language: None }, &out)?;
     println!("{} ({language} {world}) -> {}", dir.display(), out.display());
     Ok(())
 }
-

@@ -39,4 +39,3 @@ fn check(path: &Path, json: bool) -> Result<()> {
     println!("  imports  {}", info.imports.join(", "));
     Ok(())
 }
-

@@ -34,7 +34,6 @@ pub fn parse_world(text: &str) -> Result<World, String> {
     }
 }
 
-
 /// Starts the model service with `models` (from `registry`, or the discovered registry) and
 /// grants them; `None` when no model is needed.
 pub async fn start_compute(

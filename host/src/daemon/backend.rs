@@ -135,7 +135,9 @@ impl Backend {
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, BackendError> {
         match &config.chain {
-            ChainConfig::Local { block_time } => Self::start_local(config, hotkey, runtime, block_time.0, shutdown).await,
+            ChainConfig::Local { block_time } => {
+                Self::start_local(config, hotkey, runtime, block_time.0, shutdown).await
+            }
             ChainConfig::Node { url } => {
                 let chain = RemoteChain::connect(url, [hotkey.clone()])
                     .await
@@ -147,11 +149,20 @@ impl Backend {
                 let mut transports = BTreeMap::new();
                 for s in &config.subnets {
                     if !existing.contains(&s.netuid) {
-                        return Err(BackendError::Setup(format!("subnet {} does not exist on the chain at {url}", s.netuid)));
+                        return Err(BackendError::Setup(format!(
+                            "subnet {} does not exist on the chain at {url}",
+                            s.netuid
+                        )));
                     }
                     transports.insert(s.netuid, transport.clone());
                 }
-                Ok(Self { chain, local: None, transports, miner_servers: Vec::new(), description: format!("node {url}") })
+                Ok(Self {
+                    chain,
+                    local: None,
+                    transports,
+                    miner_servers: Vec::new(),
+                    description: format!("node {url}"),
+                })
             }
         }
     }
@@ -166,7 +177,8 @@ impl Backend {
         let dir = config.state_dir.join("chain");
         let chain_config = LocalChainConfig { allow_loopback_axons: true, ..LocalChainConfig::default() };
         let local = Arc::new(
-            LocalChain::open_with(&dir, chain_config).map_err(chain_err(format!("opening the local chain in {}", dir.display())))?,
+            LocalChain::open_with(&dir, chain_config)
+                .map_err(chain_err(format!("opening the local chain in {}", dir.display())))?,
         );
         let chain: Arc<dyn Chain> = local.clone();
         let hotkey = keypair.account_id();
@@ -270,7 +282,9 @@ async fn setup_local_subnet(
                 let miner = tokio::task::spawn_blocking(move || runtime.load_miner(&name, &bytes))
                     .await
                     .map_err(|e| BackendError::Setup(e.to_string()))?
-                    .map_err(|e| BackendError::Setup(format!("subnet {netuid} miner module {}: {e}", path.display())))?;
+                    .map_err(|e| {
+                        BackendError::Setup(format!("subnet {netuid} miner module {}: {e}", path.display()))
+                    })?;
                 Some(miner)
             }
             _ => None,
@@ -312,7 +326,11 @@ async fn setup_local_subnet(
             let env = CallEnv::new(
                 format!("netuid {netuid} simulated miners"),
                 0,
-                Arc::new(MetagraphView { netuid, block: metagraph.block, neurons: crate::validator::neurons_of(&metagraph) }),
+                Arc::new(MetagraphView {
+                    netuid,
+                    block: metagraph.block,
+                    neurons: crate::validator::neurons_of(&metagraph),
+                }),
             );
             Ok(Arc::new(InProcessMiners::new(by_uid, env)))
         }

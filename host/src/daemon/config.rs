@@ -117,9 +117,9 @@ impl<'de> Deserialize<'de> for Bytes {
             Int(u64),
             Text(String),
         }
-        match Raw::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("expected a number of bytes or a string like \"256MiB\"")
-        })? {
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected a number of bytes or a string like \"256MiB\""))?
+        {
             Raw::Int(n) => Ok(Bytes(n)),
             Raw::Text(t) => parse_size(&t).map(Bytes).map_err(serde::de::Error::custom),
         }
@@ -142,7 +142,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "KB" | "kB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
-        other => return Err(format!("invalid size {text:?}: unknown unit `{other}` (use B, KiB, MiB, GiB, KB, MB or GB)")),
+        other => {
+            return Err(format!("invalid size {text:?}: unknown unit `{other}` (use B, KiB, MiB, GiB, KB, MB or GB)"));
+        }
     };
     value.checked_mul(factor).ok_or_else(|| format!("invalid size {text:?}: too large"))
 }
@@ -323,7 +325,11 @@ fn default_max_task_timeout() -> Dur {
 
 impl Default for TasksConfig {
     fn default() -> Self {
-        Self { interval: default_interval(), max_tasks: default_max_tasks(), max_task_timeout: default_max_task_timeout() }
+        Self {
+            interval: default_interval(),
+            max_tasks: default_max_tasks(),
+            max_task_timeout: default_max_task_timeout(),
+        }
     }
 }
 
@@ -384,7 +390,13 @@ fn default_kv_budget() -> Bytes {
 
 impl Default for CapabilitiesConfig {
     fn default() -> Self {
-        Self { kv: true, kv_budget: default_kv_budget(), compute: Vec::new(), preopen: None, outbound_hosts: Vec::new() }
+        Self {
+            kv: true,
+            kv_budget: default_kv_budget(),
+            compute: Vec::new(),
+            preopen: None,
+            outbound_hosts: Vec::new(),
+        }
     }
 }
 
@@ -502,8 +514,7 @@ pub fn parse_public_key(text: &str) -> Result<AccountId, String> {
     let text = text.trim();
     if let Some(hex_text) = text.strip_prefix("0x") {
         let bytes = hex::decode(hex_text).map_err(|e| format!("`{text}` is not hex: {e}"))?;
-        let array: [u8; 32] =
-            bytes.try_into().map_err(|_| format!("`{text}` is not a 32-byte public key"))?;
+        let array: [u8; 32] = bytes.try_into().map_err(|_| format!("`{text}` is not a 32-byte public key"))?;
         return Ok(AccountId(array));
     }
     AccountId::from_ss58(text).map_err(|e| format!("`{text}` is not an SS58 address or 0x-hex public key: {e}"))
@@ -613,10 +624,7 @@ impl DaemonConfig {
             if let Some(Bytes(memory)) = s.limits.memory
                 && !(MIN_MEMORY..=MAX_MEMORY).contains(&memory)
             {
-                return Err(field_err(
-                    f("limits.memory"),
-                    format!("{memory} bytes is outside 1MiB..=4GiB"),
-                ));
+                return Err(field_err(f("limits.memory"), format!("{memory} bytes is outside 1MiB..=4GiB")));
             }
             if let Some(Dur(t)) = s.limits.call_timeout
                 && (t < Duration::from_millis(1) || t > Duration::from_secs(3600))
@@ -674,7 +682,10 @@ impl DaemonConfig {
             }
             if let Some(l) = &s.local {
                 if !local {
-                    return Err(field_err(f("local"), "only the `local` chain backend creates subnets; remove this table"));
+                    return Err(field_err(
+                        f("local"),
+                        "only the `local` chain backend creates subnets; remove this table",
+                    ));
                 }
                 if l.tempo < 2 {
                     return Err(field_err(f("local.tempo"), "must be at least 2 blocks"));

@@ -103,8 +103,8 @@ impl MetricConstructor<Histogram> for Buckets {
 
 /// 100 µs .. ~105 s.
 const CALL_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0, 120.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0,
 ];
 
 /// The daemon's metrics.
@@ -221,7 +221,14 @@ impl Metrics {
     }
 
     /// Records that `hash`/`version` replaced `previous` as the serving version.
-    pub fn module_swapped(&self, netuid: u16, previous: Option<(&str, &str)>, hash: &str, version: &str, generation: u64) {
+    pub fn module_swapped(
+        &self,
+        netuid: u16,
+        previous: Option<(&str, &str)>,
+        hash: &str,
+        version: &str,
+        generation: u64,
+    ) {
         let subnet = netuid.to_string();
         if let Some((old_hash, old_version)) = previous {
             self.module_info.remove(&ModuleLabels {

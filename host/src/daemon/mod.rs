@@ -56,8 +56,8 @@ use tokio::task::JoinHandle;
 
 use crate::caps::compute::{ComputeBackend, GrantedModels};
 use crate::caps::kv::KvStore;
-use crate::caps::{CallEnv, Preopen};
 use crate::caps::metagraph::MetagraphView;
+use crate::caps::{CallEnv, Preopen};
 use crate::models::ModelRegistry;
 use crate::runtime::{Runtime, RuntimeConfig};
 pub use config::{ConfigError, DaemonConfig};
@@ -189,9 +189,10 @@ fn load_hotkey(config: &DaemonConfig) -> Result<Keypair, DaemonError> {
         .wallets_root()
         .ok_or_else(|| DaemonError::Wallet("no wallets directory: set [wallet] path (HOME is not set)".into()))?;
     let password = match &config.wallet.password_env {
-        Some(var) => Some(std::env::var(var).map_err(|_| {
-            DaemonError::Wallet(format!("wallet.password_env names `{var}`, which is not set"))
-        })?),
+        Some(var) => Some(
+            std::env::var(var)
+                .map_err(|_| DaemonError::Wallet(format!("wallet.password_env names `{var}`, which is not set")))?,
+        ),
         None => None,
     };
     Keypair::load_hotkey(&root, &config.wallet.name, &config.wallet.hotkey, password.as_deref())
@@ -259,7 +260,8 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| DaemonError::Admin { addr: listen, message: e.to_string() })?;
-        let admin_addr = listener.local_addr().map_err(|e| DaemonError::Admin { addr: listen, message: e.to_string() })?;
+        let admin_addr =
+            listener.local_addr().map_err(|e| DaemonError::Admin { addr: listen, message: e.to_string() })?;
         let keypair = match options.hotkey.clone() {
             Some(k) => k,
             None => load_hotkey(&config)?,
@@ -298,10 +300,10 @@ impl Daemon {
             } else {
                 match (&options.compute, &service) {
                     (Some(backend), _) => Some(backend.clone()),
-                    (None, Some(service)) => Some(Arc::new(GrantedModels::new(
-                        service.clone(),
-                        s.capabilities.compute.iter().cloned(),
-                    )) as Arc<dyn ComputeBackend>),
+                    (None, Some(service)) => {
+                        Some(Arc::new(GrantedModels::new(service.clone(), s.capabilities.compute.iter().cloned()))
+                            as Arc<dyn ComputeBackend>)
+                    }
                     (None, None) => None,
                 }
             };
@@ -323,10 +325,9 @@ impl Daemon {
                 validator: hotkey,
                 kv: kv.clone(),
                 env: CallEnv { subnet: format!("netuid {netuid} ({}) smoke", s.label()).into(), ..base.clone() },
-                scratch: preopen.as_ref().map(|p| Preopen {
-                    host: config.state_dir.join("smoke").join(netuid.to_string()),
-                    ..p.clone()
-                }),
+                scratch: preopen
+                    .as_ref()
+                    .map(|p| Preopen { host: config.state_dir.join("smoke").join(netuid.to_string()), ..p.clone() }),
             };
             // Absolute but not canonical: a module behind a symlink is watched at the link, so
             // swapping the link (a common deploy step) is seen as a change.
@@ -341,11 +342,8 @@ impl Daemon {
                 smoke,
                 reloads.clone(),
             ));
-            let transport = backend
-                .transports
-                .get(&netuid)
-                .cloned()
-                .ok_or_else(|| sub_err("no miner transport".into()))?;
+            let transport =
+                backend.transports.get(&netuid).cloned().ok_or_else(|| sub_err("no miner transport".into()))?;
             let env = CallEnv { observer: Some(observer), ..base };
             let runner = SubnetRunner::new(
                 s.clone(),
@@ -403,11 +401,8 @@ impl Daemon {
             tracing::warn!(path = %addr_file.display(), error = %e, "cannot record the admin address");
         }
 
-        let loops = shared
-            .subnets
-            .values()
-            .map(|runner| tokio::spawn(runner.clone().run(shutdown_rx.clone())))
-            .collect();
+        let loops =
+            shared.subnets.values().map(|runner| tokio::spawn(runner.clone().run(shutdown_rx.clone()))).collect();
         tracing::info!(%admin_addr, "daemon running");
         Ok(Self {
             shared,

@@ -38,8 +38,8 @@ use super::metrics::{Metrics, short};
 use super::signing::{self, SignatureError};
 use super::store::RedbKv;
 use crate::bindings::types::{MinerResponse, ResponseStatus};
-use crate::caps::{CallEnv, Preopen};
 use crate::caps::kv::KvStore;
+use crate::caps::{CallEnv, Preopen};
 use crate::runtime::{Runtime, ValidatorModule};
 use crate::validator::round_context;
 
@@ -414,11 +414,7 @@ impl ModuleSlot {
 
         let t = Instant::now();
         let runtime = self.runtime.clone();
-        let name = format!(
-            "{}/{}",
-            self.label,
-            file.file_stem().and_then(|s| s.to_str()).unwrap_or("validator")
-        );
+        let name = format!("{}/{}", self.label, file.file_stem().and_then(|s| s.to_str()).unwrap_or("validator"));
         let compiled = tokio::task::spawn_blocking(move || runtime.load_validator(&name, &bytes)).await;
         stages.compile_ms = ms(t.elapsed());
         let module = match compiled {
@@ -487,7 +483,12 @@ impl ModuleSlot {
             let responses: Vec<MinerResponse> = task
                 .miners
                 .iter()
-                .map(|uid| MinerResponse { uid: *uid, status: ResponseStatus::Timeout, latency_ms: task.timeout_ms, payload: None })
+                .map(|uid| MinerResponse {
+                    uid: *uid,
+                    status: ResponseStatus::Timeout,
+                    latency_ms: task.timeout_ms,
+                    payload: None,
+                })
                 .collect();
             round.extend(module.score(&env, &ctx, task, &responses).await.map_err(|e| e.to_string())?);
         }
@@ -552,9 +553,7 @@ pub fn spawn_watcher(
         }
     })
     .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-    watcher
-        .watch(&dir, RecursiveMode::NonRecursive)
-        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
     Ok(tokio::spawn(async move {
         // The watcher stops when dropped: keep it for the task's lifetime.
         let _watcher = watcher;

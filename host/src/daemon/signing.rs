@@ -100,7 +100,9 @@ pub enum SignatureError {
         reason: String,
     },
     /// The signature is for other bytes.
-    #[error("the signature is for another module: it signs sha256 {signed} ({signed_size} bytes), this module is sha256 {actual} ({actual_size} bytes)")]
+    #[error(
+        "the signature is for another module: it signs sha256 {signed} ({signed_size} bytes), this module is sha256 {actual} ({actual_size} bytes)"
+    )]
     WrongModule {
         /// The signed hash.
         signed: String,
@@ -317,7 +319,10 @@ mod tests {
             signed_message("ab", 3, Some("v1")),
             b"subnetd-module-signature/1\nsha256:ab\nsize:3\nversion:v1\n".to_vec()
         );
-        assert_eq!(signed_message("ab", 3, None), b"subnetd-module-signature/1\nsha256:ab\nsize:3\nversion:\n".to_vec());
+        assert_eq!(
+            signed_message("ab", 3, None),
+            b"subnetd-module-signature/1\nsha256:ab\nsize:3\nversion:\n".to_vec()
+        );
         // RFC 8032 ed25519 is deterministic: the same key and module give the same signature.
         let a = sign_module(&key(7), b"module", None).unwrap();
         let b = sign_module(&key(7), b"module", None).unwrap();

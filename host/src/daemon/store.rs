@@ -236,7 +236,8 @@ impl KvStore for RedbKv {
             let mut table = txn.open_table(KV).map_err(io)?;
             let mut usage = txn.open_table(KV_USAGE).map_err(io)?;
             let used = usage.get(self.netuid).map_err(io)?.map_or(0, |v| v.value());
-            let replaced = table.get((self.netuid, key)).map_err(io)?.map_or(0, |v| (key.len() + v.value().len()) as u64);
+            let replaced =
+                table.get((self.netuid, key)).map_err(io)?.map_or(0, |v| (key.len() + v.value().len()) as u64);
             let next = used.saturating_sub(replaced) + (key.len() + value.len()) as u64;
             if next > self.budget {
                 // Dropping the transaction aborts it: nothing changes.

@@ -195,8 +195,13 @@ impl SubnetRunner {
         let resumed = db.validator(netuid)?;
         let resumed_weights = db.weights(netuid)?;
         if resumed.rounds > 0 || resumed_weights.is_some() {
-            tracing::info!(subnet = netuid, rounds = resumed.rounds, uids = resumed.scores.entries().count(),
-                last_weights_block = resumed_weights.as_ref().map(|w| w.block), "resuming from committed state");
+            tracing::info!(
+                subnet = netuid,
+                rounds = resumed.rounds,
+                uids = resumed.scores.entries().count(),
+                last_weights_block = resumed_weights.as_ref().map(|w| w.block),
+                "resuming from committed state"
+            );
         }
         Ok(Self {
             netuid,
@@ -267,7 +272,10 @@ impl SubnetRunner {
             // Idle until a version passes; not a failed round, and logged once.
             let mut live = lock(&self.live);
             if live.last_round.is_none() {
-                tracing::warn!(subnet = self.netuid, "no module version is serving; the subnet waits for one that passes");
+                tracing::warn!(
+                    subnet = self.netuid,
+                    "no module version is serving; the subnet waits for one that passes"
+                );
             }
             live.last_round = Some(RoundStatus {
                 at_unix_ms: unix_ms(),
@@ -326,7 +334,8 @@ impl SubnetRunner {
         };
         let epoch = metagraph.block / (u64::from(hyper.tempo) + 1);
         let mut record = lock(&self.record).clone();
-        let seed = derive_seed(&[seed_part(&self.hotkey.to_ss58()), u64::from(self.netuid), metagraph.block, record.rounds]);
+        let seed =
+            derive_seed(&[seed_part(&self.hotkey.to_ss58()), u64::from(self.netuid), metagraph.block, record.rounds]);
         let limits = RoundLimits {
             max_tasks: self.config.tasks.max_tasks,
             max_task_timeout: self.config.tasks.max_task_timeout.0,
@@ -385,8 +394,14 @@ impl SubnetRunner {
         let elapsed = started.elapsed();
         self.rounds_ok.fetch_add(1, Ordering::Relaxed);
         self.metrics.round(self.netuid, true, elapsed);
-        tracing::debug!(tasks = outcome.tasks.len(), unscored, block = metagraph.block, epoch,
-            ms = elapsed.as_millis() as u64, "round committed");
+        tracing::debug!(
+            tasks = outcome.tasks.len(),
+            unscored,
+            block = metagraph.block,
+            epoch,
+            ms = elapsed.as_millis() as u64,
+            "round committed"
+        );
         lock(&self.live).last_round = Some(RoundStatus {
             at_unix_ms: unix_ms(),
             block: metagraph.block,
@@ -442,7 +457,8 @@ impl SubnetRunner {
             Ok(_) => return self.weights_note(Some("no non-zero weights to set".into())),
             Err(e) => return self.weights_note(Some(format!("weights cannot be processed: {e}"))),
         };
-        match self.chain.set_weights(&self.hotkey, self.netuid, &uids, &weights, self.config.weights.version_key).await {
+        match self.chain.set_weights(&self.hotkey, self.netuid, &uids, &weights, self.config.weights.version_key).await
+        {
             Ok(included) => {
                 let record = WeightsRecord {
                     block: included.block,

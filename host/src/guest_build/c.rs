@@ -73,21 +73,15 @@ fn c_sources(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
 
 /// Writes the C bindings of `world` (from the contract in `wit_dir`) into `out_dir`:
 /// `subnet.h`, `subnet.c` and `subnet_component_type.o`. Returns the files written.
-pub fn generate_bindings(
-    wit_dir: &Path,
-    world: World,
-    out_dir: &Path,
-) -> Result<Vec<PathBuf>, BuildError> {
+pub fn generate_bindings(wit_dir: &Path, world: World, out_dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
     let contract_error = |e: anyhow::Error| BuildError::BadOutput {
         dir: wit_dir.to_path_buf(),
         reason: format!("the contract does not give C bindings: {e:#}"),
     };
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve.push_dir(wit_dir).map_err(contract_error)?;
-    let world_id =
-        resolve.select_world(&[package], Some(&world.to_string())).map_err(contract_error)?;
-    let opts =
-        wit_bindgen_c::Opts { rename_world: Some(C_WORLD_NAME.into()), ..Default::default() };
+    let world_id = resolve.select_world(&[package], Some(&world.to_string())).map_err(contract_error)?;
+    let opts = wit_bindgen_c::Opts { rename_world: Some(C_WORLD_NAME.into()), ..Default::default() };
     let mut files = wit_bindgen_core::Files::default();
     opts.build().generate(&resolve, world_id, &mut files).map_err(contract_error)?;
     std::fs::create_dir_all(out_dir).map_err(|e| BuildError::io(out_dir, e))?;
@@ -109,10 +103,7 @@ pub fn componentize(core: &[u8]) -> Result<Vec<u8>, String> {
     wit_component::ComponentEncoder::default()
         .module(core)
         .and_then(|encoder| {
-            encoder.validate(true).adapter(
-                WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
-                WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-            )
+            encoder.validate(true).adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)
         })
         .and_then(|mut encoder| encoder.encode())
         .map_err(|e| format!("{e:#}"))
@@ -129,17 +120,11 @@ fn missing_sysroot(output: &str) -> bool {
         || output.contains("libclang_rt.builtins-wasm32.a")
         || output.contains("crt1-reactor.o")
         || output.contains("unable to execute command")
-        || output.contains("wasm-ld")
-            && (output.contains("not found") || output.contains("No such file"))
+        || output.contains("wasm-ld") && (output.contains("not found") || output.contains("No such file"))
 }
 
 /// Builds the C guest in `dir` into a component at `out`.
-pub fn build(
-    toolchain: &Toolchain,
-    dir: &Path,
-    world: World,
-    out: &Path,
-) -> Result<(), BuildError> {
+pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
     let sources = c_sources(dir)?;
     let sdk = toolchain.sdk_dir().join("c");
     let sdk_source = sdk.join("subnet_sdk.c");
@@ -179,8 +164,7 @@ pub fn build(
         .arg("-o")
         .arg(&core_path);
     let clang = clang_path();
-    let clang_name =
-        clang.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let clang_name = clang.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     match run_tool(command, Language::C, &clang_name, &install_hint(), dir) {
         Ok(_) => {}
         Err(BuildError::ToolFailed { output, .. }) if missing_sysroot(&output) => {
@@ -217,13 +201,10 @@ mod tests {
             (World::Validator, "exports_subnet_plugin_validator_api_score"),
             (World::Miner, "exports_subnet_plugin_miner_api_handle"),
         ] {
-            let dir = std::env::temp_dir()
-                .join(format!("subnetd-c-bindings-{world}-{}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("subnetd-c-bindings-{world}-{}", std::process::id()));
             let files = generate_bindings(&wit_dir(), world, &dir).unwrap();
-            let names: Vec<String> = files
-                .iter()
-                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-                .collect();
+            let names: Vec<String> =
+                files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
             assert!(names.contains(&"subnet.h".to_string()), "{names:?}");
             assert!(names.contains(&"subnet_component_type.o".to_string()), "{names:?}");
             let header = std::fs::read_to_string(dir.join("subnet.h")).unwrap();

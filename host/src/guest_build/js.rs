@@ -32,11 +32,10 @@ pub fn entry_module(dir: &Path) -> Result<PathBuf, BuildError> {
     let manifest = dir.join("package.json");
     if manifest.is_file() {
         let text = std::fs::read_to_string(&manifest).map_err(|e| BuildError::io(&manifest, e))?;
-        let doc: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| BuildError::BadOutput {
-                dir: dir.to_path_buf(),
-                reason: format!("package.json does not parse: {e}"),
-            })?;
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| BuildError::BadOutput {
+            dir: dir.to_path_buf(),
+            reason: format!("package.json does not parse: {e}"),
+        })?;
         if let Some(main) = doc.get("main").and_then(|m| m.as_str()) {
             let path = dir.join(main);
             return if path.is_file() {
@@ -55,9 +54,7 @@ pub fn entry_module(dir: &Path) -> Result<PathBuf, BuildError> {
     } else {
         Err(BuildError::BadOutput {
             dir: dir.to_path_buf(),
-            reason:
-                "a JavaScript guest needs an app.js (or a package.json whose main names its entry)"
-                    .into(),
+            reason: "a JavaScript guest needs an app.js (or a package.json whose main names its entry)".into(),
         })
     }
 }
@@ -65,23 +62,14 @@ pub fn entry_module(dir: &Path) -> Result<PathBuf, BuildError> {
 /// Where the bundled source of the component at `out` is kept: beside the final component
 /// (`out` may carry the builder's temporary `.partial` suffix, which is dropped).
 pub fn bundle_path(out: &Path) -> PathBuf {
-    let stem = if out.extension().is_some_and(|e| e == "partial") {
-        out.with_extension("")
-    } else {
-        out.to_path_buf()
-    };
+    let stem = if out.extension().is_some_and(|e| e == "partial") { out.with_extension("") } else { out.to_path_buf() };
     let mut name = stem.into_os_string();
     name.push(".bundle.js");
     PathBuf::from(name)
 }
 
 /// Builds the JavaScript guest in `dir` into a component at `out`.
-pub fn build(
-    toolchain: &Toolchain,
-    dir: &Path,
-    world: World,
-    out: &Path,
-) -> Result<(), BuildError> {
+pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
     let entry = entry_module(dir)?;
     let sdk = toolchain.sdk_dir().join("js");
     let script = sdk.join("build.mjs");
@@ -143,9 +131,7 @@ pub fn component_imports(component: &[u8]) -> Result<Vec<String>, String> {
         .imports
         .keys()
         .map(|key| match key {
-            wit_parser::WorldKey::Interface(id) => {
-                resolve.id_of(*id).unwrap_or_else(|| resolve.name_world_key(key))
-            }
+            wit_parser::WorldKey::Interface(id) => resolve.id_of(*id).unwrap_or_else(|| resolve.name_world_key(key)),
             wit_parser::WorldKey::Name(name) => name.clone(),
         })
         .collect())
@@ -164,10 +150,7 @@ mod tests {
 
     #[test]
     fn the_bundle_sits_beside_the_final_component() {
-        assert_eq!(
-            bundle_path(Path::new("b/validator.wasm.partial")),
-            Path::new("b/validator.wasm.bundle.js")
-        );
+        assert_eq!(bundle_path(Path::new("b/validator.wasm.partial")), Path::new("b/validator.wasm.bundle.js"));
         assert_eq!(bundle_path(Path::new("b/m.wasm")), Path::new("b/m.wasm.bundle.js"));
     }
 

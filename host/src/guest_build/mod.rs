@@ -56,9 +56,8 @@ impl Language {
         if has("app.js") || has("package.json") {
             return Some(Language::JavaScript);
         }
-        let has_c = std::fs::read_dir(dir).ok()?.flatten().any(|entry| {
-            entry.path().extension().is_some_and(|ext| ext == "c")
-        });
+        let has_c =
+            std::fs::read_dir(dir).ok()?.flatten().any(|entry| entry.path().extension().is_some_and(|ext| ext == "c"));
         has_c.then_some(Language::C)
     }
 
@@ -166,9 +165,8 @@ impl Toolchain {
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
         let root = root.canonicalize().unwrap_or(root);
-        let cargo_target_dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
+        let cargo_target_dir =
+            std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
         Self { root, cargo_target_dir, release: true }
     }
 
@@ -198,8 +196,7 @@ pub struct GuestSource {
 pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<Language, BuildError> {
     let language = match source.language {
         Some(l) => l,
-        None => Language::detect(&source.dir)
-            .ok_or_else(|| BuildError::UnknownLanguage { dir: source.dir.clone() })?,
+        None => Language::detect(&source.dir).ok_or_else(|| BuildError::UnknownLanguage { dir: source.dir.clone() })?,
     };
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
@@ -208,7 +205,9 @@ pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<
     let dir = source.dir.canonicalize().map_err(|e| BuildError::io(&source.dir, e))?;
     // Cargo knows when a Rust guest is up to date; the other toolchains rebuild (and produce new
     // bytes, so new compile-cache keys) every time, so skip them when nothing changed.
-    if language != Language::Rust && is_up_to_date(out, &[&dir, &toolchain.wit_dir(), &language_sdk(toolchain, language)]) {
+    if language != Language::Rust
+        && is_up_to_date(out, &[&dir, &toolchain.wit_dir(), &language_sdk(toolchain, language)])
+    {
         tracing::debug!(dir = %dir.display(), out = %out.display(), "guest up to date");
         return Ok(language);
     }

@@ -45,17 +45,9 @@ pub fn tool_path(toolchain: &Toolchain) -> PathBuf {
 }
 
 /// Builds the Python guest in `dir` (which holds `app.py`) into a component at `out`.
-pub fn build(
-    toolchain: &Toolchain,
-    dir: &Path,
-    world: World,
-    out: &Path,
-) -> Result<(), BuildError> {
+pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
     if !dir.join("app.py").is_file() {
-        return Err(BuildError::BadOutput {
-            dir: dir.to_path_buf(),
-            reason: "a Python guest needs an app.py".into(),
-        });
+        return Err(BuildError::BadOutput { dir: dir.to_path_buf(), reason: "a Python guest needs an app.py".into() });
     }
     let sdk = toolchain.sdk_dir().join("python");
     if !sdk.join("subnet_sdk").is_dir() {

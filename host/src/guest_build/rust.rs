@@ -74,14 +74,10 @@ pub fn build(toolchain: &Toolchain, dir: &Path, _world: World, out: &Path) -> Re
         command.arg("--release");
     }
     run_tool(command, Language::Rust, "cargo", "https://rustup.rs", dir)?;
-    let artifact: PathBuf =
-        toolchain.cargo_target_dir.join(TARGET).join(profile).join(format!("{lib}.wasm"));
+    let artifact: PathBuf = toolchain.cargo_target_dir.join(TARGET).join(profile).join(format!("{lib}.wasm"));
     std::fs::copy(&artifact, out).map_err(|e| BuildError::BadOutput {
         dir: dir.to_path_buf(),
-        reason: format!(
-            "expected {} after cargo build ({e}); is the crate a `cdylib`?",
-            artifact.display()
-        ),
+        reason: format!("expected {} after cargo build ({e}); is the crate a `cdylib`?", artifact.display()),
     })?;
     Ok(())
 }

@@ -63,9 +63,7 @@ pub fn content_hash(bytes: &[u8]) -> String {
 impl CompileCache {
     /// A cache under `dir` for `engine`'s configuration; `None` disables caching.
     pub fn new(engine: &Engine, dir: Option<&Path>) -> Self {
-        Self {
-            dir: dir.map(|d| d.join(engine_key(engine))),
-        }
+        Self { dir: dir.map(|d| d.join(engine_key(engine))) }
     }
 
     /// The directory artifacts of this engine go to, if caching is on.

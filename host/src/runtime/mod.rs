@@ -15,7 +15,5 @@ mod state;
 
 pub use cache::{CacheOutcome, CompileCache, content_hash};
 pub use config::RuntimeConfig;
-pub use module::{
-    CallError, LoadError, LoadedModule, MinerModule, ModuleInfo, Runtime, ValidatorModule, World,
-};
+pub use module::{CallError, LoadError, LoadedModule, MinerModule, ModuleInfo, Runtime, ValidatorModule, World};
 pub use state::{DeadlineExceeded, HostState, MemoryLimitExceeded};

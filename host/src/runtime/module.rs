@@ -20,8 +20,8 @@ use rand::SeedableRng;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::cache::{CacheOutcome, CompileCache, content_hash};
 use super::config::{EpochTicker, RuntimeConfig};
@@ -214,11 +214,7 @@ pub enum CallError {
 }
 
 fn stderr_suffix(output: &str) -> String {
-    if output.trim().is_empty() {
-        String::new()
-    } else {
-        format!("\n--- guest stderr ---\n{}", output.trim_end())
-    }
+    if output.trim().is_empty() { String::new() } else { format!("\n--- guest stderr ---\n{}", output.trim_end()) }
 }
 
 impl CallError {
@@ -237,11 +233,7 @@ impl CallError {
 
     /// A malformed-data error for `module`'s `call`.
     pub fn malformed(module: &str, call: &'static str, reason: impl Into<String>) -> Self {
-        CallError::Malformed {
-            module: module.to_owned(),
-            call,
-            reason: reason.into(),
-        }
+        CallError::Malformed { module: module.to_owned(), call, reason: reason.into() }
     }
 }
 
@@ -378,15 +370,8 @@ impl Runtime {
 
     /// Loads a component file of either world.
     pub fn load_file(&self, path: &Path) -> Result<LoadedModule, LoadError> {
-        let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
-            path: path.display().to_string(),
-            error,
-        })?;
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("module")
-            .to_owned();
+        let bytes = std::fs::read(path).map_err(|error| LoadError::Io { path: path.display().to_string(), error })?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("module").to_owned();
         self.load(&name, &bytes)
     }
 
@@ -467,8 +452,7 @@ impl Runtime {
         Ok(match world {
             World::Validator => LoadedModule::Validator(ValidatorModule {
                 info,
-                pre: validator::ValidatorPre::new(instance_pre)
-                    .map_err(|e| mismatch(VALIDATOR_EXPORT, e))?,
+                pre: validator::ValidatorPre::new(instance_pre).map_err(|e| mismatch(VALIDATOR_EXPORT, e))?,
                 runtime: self.clone(),
             }),
             World::Miner => LoadedModule::Miner(MinerModule {
@@ -497,12 +481,7 @@ impl Runtime {
 
     /// A store for one call of `module` under `env`. Fails only when the call's preopened
     /// directory cannot be opened.
-    fn new_store(
-        &self,
-        module: &ModuleInfo,
-        env: &CallEnv,
-        limit: Duration,
-    ) -> wasmtime::Result<Store<HostState>> {
+    fn new_store(&self, module: &ModuleInfo, env: &CallEnv, limit: Duration) -> wasmtime::Result<Store<HostState>> {
         let stdout = MemoryOutputPipe::new(CAPTURE_BYTES);
         let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
         let mut builder = WasiCtxBuilder::new();
@@ -515,35 +494,19 @@ impl Runtime {
         let wasi = builder
             .stdout(stdout.clone())
             .stderr(stderr.clone())
-            .secure_random(rand_chacha::ChaCha12Rng::seed_from_u64(random::derive_seed(&[
-                env.seed, 1,
-            ])))
-            .insecure_random(rand_chacha::ChaCha12Rng::seed_from_u64(random::derive_seed(&[
-                env.seed, 2,
-            ])))
+            .secure_random(rand_chacha::ChaCha12Rng::seed_from_u64(random::derive_seed(&[env.seed, 1])))
+            .insecure_random(rand_chacha::ChaCha12Rng::seed_from_u64(random::derive_seed(&[env.seed, 2])))
             .insecure_random_seed(u128::from(random::derive_seed(&[env.seed, 3])))
             .build();
-        let memory_limit = env
-            .memory_limit
-            .unwrap_or(usize::MAX)
-            .min(self.inner.config.max_memory_bytes);
+        let memory_limit = env.memory_limit.unwrap_or(usize::MAX).min(self.inner.config.max_memory_bytes);
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
-            log: log::LogState {
-                subnet: env.subnet.clone(),
-                module: module.name.as_str().into(),
-            },
+            log: log::LogState { subnet: env.subnet.clone(), module: module.name.as_str().into() },
             random: random::RandomState::new(env.seed),
-            kv: kv::KvState {
-                store: env.kv.clone(),
-            },
-            metagraph: metagraph::MetagraphState {
-                view: env.metagraph.clone(),
-            },
-            compute: compute::ComputeState {
-                backend: env.compute.clone(),
-            },
+            kv: kv::KvState { store: env.kv.clone() },
+            metagraph: metagraph::MetagraphState { view: env.metagraph.clone() },
+            compute: compute::ComputeState { backend: env.compute.clone() },
             memory_limit,
             memory_limit_hit: false,
             deadline: Instant::now() + limit,
@@ -575,9 +538,7 @@ impl Runtime {
         module: &ModuleInfo,
         call: &'static str,
         env: &CallEnv,
-        body: impl for<'a> FnOnce(
-            &'a mut Store<HostState>,
-        ) -> Pin<Box<dyn Future<Output = Result<R, Failure>> + Send + 'a>>,
+        body: impl for<'a> FnOnce(&'a mut Store<HostState>) -> Pin<Box<dyn Future<Output = Result<R, Failure>> + Send + 'a>>,
     ) -> Result<R, CallError> {
         let started = Instant::now();
         let result = self.guarded_inner(module, call, env, body).await;
@@ -592,9 +553,7 @@ impl Runtime {
         module: &ModuleInfo,
         call: &'static str,
         env: &CallEnv,
-        body: impl for<'a> FnOnce(
-            &'a mut Store<HostState>,
-        ) -> Pin<Box<dyn Future<Output = Result<R, Failure>> + Send + 'a>>,
+        body: impl for<'a> FnOnce(&'a mut Store<HostState>) -> Pin<Box<dyn Future<Output = Result<R, Failure>> + Send + 'a>>,
     ) -> Result<R, CallError> {
         let limit = env.timeout.unwrap_or(self.inner.config.call_timeout);
         let mut store = self.new_store(module, env, limit).map_err(|e| CallError::Instantiate {
@@ -614,47 +573,22 @@ impl Runtime {
         let name = || module.name.clone();
         let guest_output = || tail(&state.stderr.contents(), 4096);
         match outcome {
-            Err(_) => Err(CallError::Timeout {
-                module: name(),
-                call,
-                limit,
-            }),
+            Err(_) => Err(CallError::Timeout { module: name(), call, limit }),
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(Failure::Instantiate(e))) => Err(CallError::Instantiate {
-                module: name(),
-                call,
-                message: first_line(&e),
-            }),
-            Ok(Err(Failure::Guest(message))) => Err(CallError::Guest {
-                module: name(),
-                call,
-                message,
-                guest_output: guest_output(),
-            }),
+            Ok(Err(Failure::Instantiate(e))) => {
+                Err(CallError::Instantiate { module: name(), call, message: first_line(&e) })
+            }
+            Ok(Err(Failure::Guest(message))) => {
+                Err(CallError::Guest { module: name(), call, message, guest_output: guest_output() })
+            }
             Ok(Err(Failure::Wasm(e))) => Err(if e.downcast_ref::<DeadlineExceeded>().is_some() {
-                CallError::Timeout {
-                    module: name(),
-                    call,
-                    limit,
-                }
+                CallError::Timeout { module: name(), call, limit }
             } else if e.downcast_ref::<MemoryLimitExceeded>().is_some() || state.memory_limit_hit {
-                CallError::MemoryLimit {
-                    module: name(),
-                    call,
-                    limit: state.memory_limit,
-                }
+                CallError::MemoryLimit { module: name(), call, limit: state.memory_limit }
             } else if matches!(e.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
-                CallError::OutOfFuel {
-                    module: name(),
-                    call,
-                }
+                CallError::OutOfFuel { module: name(), call }
             } else {
-                CallError::Trap {
-                    module: name(),
-                    call,
-                    message: format!("{e:#}"),
-                    guest_output: guest_output(),
-                }
+                CallError::Trap { module: name(), call, message: format!("{e:#}"), guest_output: guest_output() }
             }),
         }
     }
@@ -681,12 +615,7 @@ fn tail(bytes: &[u8], max: usize) -> String {
 }
 
 /// Sends what the guest printed to the logs, so `println!` debugging works.
-fn forward_output(
-    module: &ModuleInfo,
-    call: &str,
-    stdout: &MemoryOutputPipe,
-    stderr: &MemoryOutputPipe,
-) {
+fn forward_output(module: &ModuleInfo, call: &str, stdout: &MemoryOutputPipe, stderr: &MemoryOutputPipe) {
     for (stream, pipe) in [("stdout", stdout), ("stderr", stderr)] {
         let bytes = pipe.contents();
         if bytes.is_empty() {
@@ -721,12 +650,7 @@ impl ValidatorModule {
             .guarded(&self.info, "generate-tasks", env, move |store| {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
-                    flatten(
-                        bindings
-                            .subnet_plugin_validator_api()
-                            .call_generate_tasks(&mut *store, &ctx)
-                            .await,
-                    )
+                    flatten(bindings.subnet_plugin_validator_api().call_generate_tasks(&mut *store, &ctx).await)
                 })
             })
             .await
@@ -747,10 +671,7 @@ impl ValidatorModule {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
                     flatten(
-                        bindings
-                            .subnet_plugin_validator_api()
-                            .call_score(&mut *store, &ctx, &task, &responses)
-                            .await,
+                        bindings.subnet_plugin_validator_api().call_score(&mut *store, &ctx, &task, &responses).await,
                     )
                 })
             })
@@ -771,12 +692,7 @@ impl ValidatorModule {
             .guarded(&self.info, "reward", env, move |store| {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
-                    flatten(
-                        bindings
-                            .subnet_plugin_validator_api()
-                            .call_reward(&mut *store, &ctx, &state, &round)
-                            .await,
-                    )
+                    flatten(bindings.subnet_plugin_validator_api().call_reward(&mut *store, &ctx, &state, &round).await)
                 })
             })
             .await
@@ -811,12 +727,7 @@ impl MinerModule {
             .guarded(&self.info, "handle", env, move |store| {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
-                    flatten(
-                        bindings
-                            .subnet_plugin_miner_api()
-                            .call_handle(&mut *store, &request)
-                            .await,
-                    )
+                    flatten(bindings.subnet_plugin_miner_api().call_handle(&mut *store, &request).await)
                 })
             })
             .await

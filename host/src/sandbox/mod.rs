@@ -172,16 +172,13 @@ fn miner_roles(
     let load = |path: &PathBuf| {
         let bytes = std::fs::read(path).map_err(|e| SandboxError::Config(format!("{}: {e}", path.display())))?;
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("miner");
-        runtime
-            .load_miner(name, &bytes)
-            .map_err(|source| SandboxError::Load { path: path.clone(), source })
+        runtime.load_miner(name, &bytes).map_err(|source| SandboxError::Load { path: path.clone(), source })
     };
     let mut modules: BTreeMap<String, (bool, SimMiner)> = BTreeMap::new();
     for (name, honest, path) in &bundle.miners {
         modules.insert(name.clone(), (*honest, SimMiner::Module(load(path)?)));
     }
-    let honest_names: Vec<String> =
-        bundle.miners.iter().filter(|m| m.1).map(|m| m.0.clone()).collect();
+    let honest_names: Vec<String> = bundle.miners.iter().filter(|m| m.1).map(|m| m.0.clone()).collect();
     let mix: Vec<(String, usize)> = match &config.mix {
         Some(mix) => mix.clone(),
         None => {
@@ -268,8 +265,8 @@ fn load_validator_states(dir: &std::path::Path, count: usize) -> Result<Vec<Scor
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![ScoreState::new(); count]),
         Err(e) => return Err(SandboxError::Config(format!("{}: {e}", path.display()))),
     };
-    let states: Vec<ScoreState> = serde_json::from_str(&text)
-        .map_err(|e| SandboxError::Config(format!("{}: {e}", path.display())))?;
+    let states: Vec<ScoreState> =
+        serde_json::from_str(&text).map_err(|e| SandboxError::Config(format!("{}: {e}", path.display())))?;
     if states.len() != count {
         return Err(SandboxError::Config(format!(
             "{} holds {} validators, this run has {count}: use the same validator options as the run that created it",
@@ -476,17 +473,12 @@ pub async fn run(
                         .map(|o| o.weights.iter().map(|w| (w.uid, w.value)).collect())
                         .map_err(|e| e.to_string())
                     }
-                    ValidatorKind::Copier => Ok(previous
-                        .neurons
-                        .iter()
-                        .map(|n| (n.uid, f64::from(n.consensus)))
-                        .collect()),
-                    ValidatorKind::Lazy => Ok(metagraph
-                        .neurons
-                        .iter()
-                        .filter(|n| Some(n.uid) != my_uid)
-                        .map(|n| (n.uid, 1.0))
-                        .collect()),
+                    ValidatorKind::Copier => {
+                        Ok(previous.neurons.iter().map(|n| (n.uid, f64::from(n.consensus))).collect())
+                    }
+                    ValidatorKind::Lazy => {
+                        Ok(metagraph.neurons.iter().filter(|n| Some(n.uid) != my_uid).map(|n| (n.uid, 1.0)).collect())
+                    }
                 };
                 match wanted {
                     Err(error) => ValidatorTurn { weights: BTreeMap::new(), error: Some(error) },

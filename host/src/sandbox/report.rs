@@ -143,11 +143,7 @@ impl SandboxReport {
                     kind: kind.clone(),
                     role: role.clone(),
                     honest: *honest,
-                    hotkey: metagraph
-                        .neurons
-                        .get(usize::from(*uid))
-                        .map(|n| n.hotkey.to_ss58())
-                        .unwrap_or_default(),
+                    hotkey: metagraph.neurons.get(usize::from(*uid)).map(|n| n.hotkey.to_ss58()).unwrap_or_default(),
                 })
                 .collect(),
             epochs: Vec::new(),
@@ -165,18 +161,10 @@ impl SandboxReport {
         validators: &[(ValidatorKind, &ScoreState)],
         turns: &[(&BTreeMap<u16, f64>, Option<&str>)],
     ) {
-        let honest: Vec<usize> = validators
-            .iter()
-            .enumerate()
-            .filter(|(_, (k, _))| *k == ValidatorKind::Honest)
-            .map(|(i, _)| i)
-            .collect();
+        let honest: Vec<usize> =
+            validators.iter().enumerate().filter(|(_, (k, _))| *k == ValidatorKind::Honest).map(|(i, _)| i).collect();
         let mean = |f: &dyn Fn(usize) -> f64| -> f64 {
-            if honest.is_empty() {
-                0.0
-            } else {
-                honest.iter().map(|i| f(*i)).sum::<f64>() / honest.len() as f64
-            }
+            if honest.is_empty() { 0.0 } else { honest.iter().map(|i| f(*i)).sum::<f64>() / honest.len() as f64 }
         };
         let mut emitted = 0u64;
         let neurons = after
@@ -249,8 +237,7 @@ impl SandboxReport {
             })
             .collect();
         if let Some(last) = self.epochs.last() {
-            self.final_weights =
-                last.neurons.iter().filter(|n| n.weight > 0.0).map(|n| (n.uid, n.weight)).collect();
+            self.final_weights = last.neurons.iter().filter(|n| n.weight > 0.0).map(|n| (n.uid, n.weight)).collect();
         }
     }
 
@@ -274,7 +261,15 @@ impl SandboxReport {
         for epoch in &self.epochs {
             let mut table = Table::new();
             table.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
-                "uid", "kind", "role", "score", "weight", "consensus", "incentive", "dividends", "earned α",
+                "uid",
+                "kind",
+                "role",
+                "score",
+                "weight",
+                "consensus",
+                "incentive",
+                "dividends",
+                "earned α",
             ]);
             for n in &epoch.neurons {
                 let num = |x: f64| Cell::new(format!("{x:.4}")).set_alignment(CellAlignment::Right);

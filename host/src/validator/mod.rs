@@ -25,9 +25,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::bindings::types::{
-    EpochContext, Metric, MinerRequest, MinerResponse, Neuron, Task, UidScore, Weight,
-};
+use crate::bindings::types::{EpochContext, Metric, MinerRequest, MinerResponse, Neuron, Task, UidScore, Weight};
 use crate::caps::CallEnv;
 use crate::caps::metagraph::MetagraphView;
 use crate::caps::random::{derive_seed, seed_part};
@@ -152,11 +150,7 @@ fn check_tasks(
     Ok(tasks)
 }
 
-fn check_scores(
-    module: &ValidatorModule,
-    task: &Task,
-    scores: Vec<UidScore>,
-) -> Result<Vec<UidScore>, CallError> {
+fn check_scores(module: &ValidatorModule, task: &Task, scores: Vec<UidScore>) -> Result<Vec<UidScore>, CallError> {
     let bad = |reason: String| CallError::malformed(&module.info().name, "score", reason);
     let mut by_uid: BTreeMap<u16, UidScore> = BTreeMap::new();
     for score in scores {
@@ -270,8 +264,7 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
             })
         })
         .collect();
-    let mut responses: Vec<Vec<Option<MinerResponse>>> =
-        tasks.iter().map(|t| vec![None; t.miners.len()]).collect();
+    let mut responses: Vec<Vec<Option<MinerResponse>>> = tasks.iter().map(|t| vec![None; t.miners.len()]).collect();
     let mut stream = futures::stream::iter(queries)
         .map(|(t, m, query)| async move { (t, m, transport.query(query).await) })
         .buffer_unordered(limits.query_concurrency.max(1));
@@ -306,9 +299,8 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
 
     let round_scores = mean_scores(&scored);
     state.reconcile(&ctx.neurons);
-    let result = module
-        .reward(&env.with_seed(call_seed(seed, "reward", 0)), &ctx, &state.to_wit(), &round_scores)
-        .await?;
+    let result =
+        module.reward(&env.with_seed(call_seed(seed, "reward", 0)), &ctx, &state.to_wit(), &round_scores).await?;
     let bad = |reason: String| CallError::malformed(&module.info().name, "reward", reason);
     if let Some(w) = result.weights.iter().find(|w| !w.value.is_finite() || w.value < 0.0) {
         return Err(bad(format!("uid {} has weight {}, weights must be finite and >= 0", w.uid, w.value)));

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use rand::{Rng, RngExt, SeedableRng};
 
 use crate::bindings::types::{MinerRequest, MinerResponse, Payload, ResponseStatus};
-use crate::caps::random::derive_seed;
 use crate::caps::CallEnv;
+use crate::caps::random::derive_seed;
 use crate::runtime::{CallError, MinerModule};
 use subnet_chain::AccountId;
 
@@ -139,12 +139,8 @@ impl MinerTransport for InProcessMiners {
                         latency_ms: elapsed_ms(network),
                         payload: Some(payload),
                     },
-                    Err(CallError::Timeout { .. }) => {
-                        empty_response(uid, ResponseStatus::Timeout, query.timeout)
-                    }
-                    Err(CallError::Guest { .. }) => {
-                        empty_response(uid, ResponseStatus::Refused, network)
-                    }
+                    Err(CallError::Timeout { .. }) => empty_response(uid, ResponseStatus::Timeout, query.timeout),
+                    Err(CallError::Guest { .. }) => empty_response(uid, ResponseStatus::Refused, network),
                     Err(err) => {
                         tracing::debug!(uid, error = %err, "simulated miner failed");
                         empty_response(uid, ResponseStatus::Failed, network)

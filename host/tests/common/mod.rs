@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use subnet_host::bundle::{Bundle, BuiltBundle};
+use subnet_host::bundle::{BuiltBundle, Bundle};
 use subnet_host::guest_build::Toolchain;
 use subnet_host::runtime::{Runtime, RuntimeConfig};
 
@@ -68,11 +68,9 @@ pub fn compute(models: &[&str]) -> std::sync::Arc<dyn subnet_host::caps::compute
     let registry = subnet_host::models::ModelRegistry::discover(&root())
         .unwrap_or_else(|e| panic!("model registry: {e}; run scripts/setup.sh"));
     let specs = registry.select(&names).unwrap_or_else(|e| panic!("{e}"));
-    let service = subnet_compute::ComputeService::start(subnet_compute::ComputeConfig {
-        models: specs,
-        ..Default::default()
-    })
-    .unwrap_or_else(|e| panic!("starting the model service: {e}; run scripts/setup.sh"));
+    let service =
+        subnet_compute::ComputeService::start(subnet_compute::ComputeConfig { models: specs, ..Default::default() })
+            .unwrap_or_else(|e| panic!("starting the model service: {e}; run scripts/setup.sh"));
     let backend: std::sync::Arc<dyn ComputeBackend> = std::sync::Arc::new(GrantedModels::new(service, names.clone()));
     started.insert(names, backend.clone());
     backend

@@ -68,8 +68,8 @@ pub mod wit {
 use wit::validator::subnet::plugin::types as t;
 
 pub use t::{
-    EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, RewardResult, Task,
-    UidScore, UidState, Weight,
+    EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, RewardResult, Task, UidScore, UidState,
+    Weight,
 };
 
 /// Content type of [`Json`] payloads.
@@ -96,19 +96,14 @@ impl<T> std::ops::Deref for Json<T> {
 
 impl<T: Serialize + DeserializeOwned> Codec for Json<T> {
     fn encode(&self) -> Result<Payload, String> {
-        Ok(Payload {
-            content_type: JSON.into(),
-            body: serde_json::to_vec(&self.0).map_err(|e| e.to_string())?,
-        })
+        Ok(Payload { content_type: JSON.into(), body: serde_json::to_vec(&self.0).map_err(|e| e.to_string())? })
     }
 
     fn decode(payload: &Payload) -> Result<Self, String> {
         if !payload.content_type.starts_with(JSON) {
             return Err(format!("expected {JSON}, got `{}`", payload.content_type));
         }
-        serde_json::from_slice(&payload.body)
-            .map(Json)
-            .map_err(|e| e.to_string())
+        serde_json::from_slice(&payload.body).map(Json).map_err(|e| e.to_string())
     }
 }
 
@@ -123,10 +118,7 @@ impl Codec for Payload {
 
 impl Codec for String {
     fn encode(&self) -> Result<Payload, String> {
-        Ok(Payload {
-            content_type: "text/plain; charset=utf-8".into(),
-            body: self.as_bytes().to_vec(),
-        })
+        Ok(Payload { content_type: "text/plain; charset=utf-8".into(), body: self.as_bytes().to_vec() })
     }
     fn decode(payload: &Payload) -> Result<Self, String> {
         String::from_utf8(payload.body.clone()).map_err(|e| e.to_string())
@@ -152,12 +144,7 @@ pub const DEFAULT_TIMEOUT_MS: u32 = 12_000;
 impl<T> TaskSpec<T> {
     /// A task with the default timeout.
     pub fn new(id: impl Into<String>, miners: Vec<u16>, task: T) -> Self {
-        Self {
-            id: id.into(),
-            miners,
-            task,
-            timeout_ms: DEFAULT_TIMEOUT_MS,
-        }
+        Self { id: id.into(), miners, task, timeout_ms: DEFAULT_TIMEOUT_MS }
     }
 
     /// The same task with another timeout.
@@ -201,11 +188,7 @@ pub struct Score {
 impl Score {
     /// A score without metrics.
     pub fn new(uid: u16, score: f64) -> Self {
-        Self {
-            uid,
-            score,
-            metrics: Vec::new(),
-        }
+        Self { uid, score, metrics: Vec::new() }
     }
 
     /// Adds a named metric.
@@ -230,21 +213,10 @@ pub fn ema_reward(state: Vec<UidState>, round: &[UidScore], alpha: f64) -> Rewar
                 entry.score = alpha * value + (1.0 - alpha) * entry.score;
                 entry.rounds = entry.rounds.saturating_add(1);
             }
-            None => state.push(UidState {
-                uid: scored.uid,
-                hotkey: String::new(),
-                score: alpha * value,
-                rounds: 1,
-            }),
+            None => state.push(UidState { uid: scored.uid, hotkey: String::new(), score: alpha * value, rounds: 1 }),
         }
     }
-    let weights = state
-        .iter()
-        .map(|s| Weight {
-            uid: s.uid,
-            value: s.score.max(0.0),
-        })
-        .collect();
+    let weights = state.iter().map(|s| Weight { uid: s.uid, value: s.score.max(0.0) }).collect();
     RewardResult { state, weights }
 }
 
@@ -278,19 +250,11 @@ pub trait Validator {
 
     /// Scores every answer to one task. Answers that did not arrive or did not decode are
     /// there too, with their status. Miners left out get 0.
-    fn score(
-        ctx: &EpochContext,
-        task: &Self::Task,
-        answers: &[Answer<Self::Answer>],
-    ) -> Result<Vec<Score>, String>;
+    fn score(ctx: &EpochContext, task: &Self::Task, answers: &[Answer<Self::Answer>]) -> Result<Vec<Score>, String>;
 
     /// Folds a round into the running state and picks weights. Defaults to [`ema_reward`]
     /// with [`DEFAULT_ALPHA`].
-    fn reward(
-        _ctx: &EpochContext,
-        state: Vec<UidState>,
-        round: Vec<UidScore>,
-    ) -> Result<RewardResult, String> {
+    fn reward(_ctx: &EpochContext, state: Vec<UidState>, round: Vec<UidScore>) -> Result<RewardResult, String> {
         Ok(ema_reward(state, &round, DEFAULT_ALPHA))
     }
 }
@@ -372,8 +336,8 @@ pub mod random {
 
 /// The subnet's key-value store, kept by the host across calls and restarts.
 pub mod kv {
-    pub use crate::wit::validator::subnet::plugin::kv::KvError;
     use crate::wit::validator::subnet::plugin::kv as host;
+    pub use crate::wit::validator::subnet::plugin::kv::KvError;
     use serde::Serialize;
     use serde::de::DeserializeOwned;
 
@@ -423,20 +387,16 @@ pub mod compute {
             na += f64::from(*x).powi(2);
             nb += f64::from(*y).powi(2);
         }
-        if na == 0.0 || nb == 0.0 {
-            0.0
-        } else {
-            dot / (na.sqrt() * nb.sqrt())
-        }
+        if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na.sqrt() * nb.sqrt()) }
     }
 }
 
 /// Everything an author needs, in one import.
 pub mod prelude {
     pub use crate::{
-        Answer, Codec, EpochContext, Json, Miner, MinerRequest, Payload, ResponseStatus,
-        RewardResult, Score, TaskSpec, UidScore, UidState, Validator, Weight, compute, ema_reward,
-        export_miner, export_validator, kv, log, metagraph, random,
+        Answer, Codec, EpochContext, Json, Miner, MinerRequest, Payload, ResponseStatus, RewardResult, Score, TaskSpec,
+        UidScore, UidState, Validator, Weight, compute, ema_reward, export_miner, export_validator, kv, log, metagraph,
+        random,
     };
 }
 
@@ -449,12 +409,7 @@ pub mod __private {
         V::generate_tasks(&ctx)?
             .into_iter()
             .map(|spec| {
-                Ok(Task {
-                    id: spec.id,
-                    miners: spec.miners,
-                    payload: spec.task.encode()?,
-                    timeout_ms: spec.timeout_ms,
-                })
+                Ok(Task { id: spec.id, miners: spec.miners, payload: spec.task.encode()?, timeout_ms: spec.timeout_ms })
             })
             .collect()
     }
@@ -464,8 +419,8 @@ pub mod __private {
         task: Task,
         responses: Vec<MinerResponse>,
     ) -> Result<Vec<UidScore>, String> {
-        let decoded_task = V::Task::decode(&task.payload)
-            .map_err(|e| format!("task `{}` does not decode: {e}", task.id))?;
+        let decoded_task =
+            V::Task::decode(&task.payload).map_err(|e| format!("task `{}` does not decode: {e}", task.id))?;
         let answers: Vec<Answer<V::Answer>> = responses
             .into_iter()
             .map(|r| {
@@ -477,12 +432,7 @@ pub mod __private {
                     (ResponseStatus::Ok, None) => (ResponseStatus::Malformed, None),
                     (status, _) => (status, None),
                 };
-                Answer {
-                    uid: r.uid,
-                    status,
-                    latency_ms: r.latency_ms,
-                    answer,
-                }
+                Answer { uid: r.uid, status, latency_ms: r.latency_ms, answer }
             })
             .collect();
         Ok(V::score(&ctx, &decoded_task, &answers)?
@@ -490,11 +440,7 @@ pub mod __private {
             .map(|s| UidScore {
                 uid: s.uid,
                 score: s.score,
-                metrics: s
-                    .metrics
-                    .into_iter()
-                    .map(|(name, value)| t::Metric { name, value })
-                    .collect(),
+                metrics: s.metrics.into_iter().map(|(name, value)| t::Metric { name, value }).collect(),
             })
             .collect())
     }

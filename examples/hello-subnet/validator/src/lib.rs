@@ -12,7 +12,9 @@ impl Validator for Hello {
         // One task per miner, each with its own number, so miners cannot copy each other.
         Ok(ctx
             .miners()
-            .map(|uid| TaskSpec::new(format!("double-{uid}"), vec![uid], Json(random::below(1_000_000))).timeout_ms(2_000))
+            .map(|uid| {
+                TaskSpec::new(format!("double-{uid}"), vec![uid], Json(random::below(1_000_000))).timeout_ms(2_000)
+            })
             .collect())
     }
 

@@ -43,7 +43,8 @@ impl Validator for Semantic {
     }
 
     fn score(_ctx: &EpochContext, task: &String, answers: &[Answer<String>]) -> Result<Vec<Score>, String> {
-        let given: Vec<&Answer<String>> = answers.iter().filter(|a| a.value().is_some_and(|t| !t.trim().is_empty())).collect();
+        let given: Vec<&Answer<String>> =
+            answers.iter().filter(|a| a.value().is_some_and(|t| !t.trim().is_empty())).collect();
         let mut texts = vec![task.clone()];
         texts.extend(given.iter().filter_map(|a| a.value().cloned()));
         let vectors = if given.is_empty() {

@@ -45,8 +45,7 @@ fn float_u16(x: u16) -> I32F32 {
 /// EMA rate `1 - bonds_moving_average / 1e6` (pallet `compute_disabled_liquid_alpha`
 /// and `compute_ema_bonds_normal_sparse`, which agree for every `u64`).
 fn bonds_ema_rate(bonds_moving_average: u64) -> I32F32 {
-    let bma = I64F64::saturating_from_num(bonds_moving_average)
-        .saturating_div(I64F64::saturating_from_num(1_000_000));
+    let bma = I64F64::saturating_from_num(bonds_moving_average).saturating_div(I64F64::saturating_from_num(1_000_000));
     I32F32::saturating_from_num(1).saturating_sub(I32F32::saturating_from_num(bma))
 }
 
@@ -75,10 +74,7 @@ fn total_stake(params: &EpochParams, input: &EpochInput) -> Vec<I64F64> {
 fn read_sparse(rows: &[Vec<(u16, u16)>], n: u16, filter_cols: bool) -> SparseMatrix {
     rows.iter()
         .map(|row| {
-            row.iter()
-                .filter(|(j, _)| !filter_cols || *j < n)
-                .map(|(j, v)| (*j, math::u16_to_fixed(*v)))
-                .collect()
+            row.iter().filter(|(j, _)| !filter_cols || *j < n).map(|(j, v)| (*j, math::u16_to_fixed(*v))).collect()
         })
         .collect()
 }
@@ -89,21 +85,14 @@ fn read_sparse(rows: &[Vec<(u16, u16)>], n: u16, filter_cols: bool) -> SparseMat
 ///
 /// [`YumaError`] when the per-uid vectors of `input` disagree in length or
 /// the subnet has more than 65535 uids.
-pub fn run_epoch(
-    params: &EpochParams,
-    input: &EpochInput,
-    emission_rao: u64,
-) -> Result<EpochOutput, YumaError> {
+pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) -> Result<EpochOutput, YumaError> {
     let n = validate(input)?;
     let nu = n as usize;
     let current_block = input.current_block;
 
     // == Active ==
-    let inactive: Vec<bool> = input
-        .last_update
-        .iter()
-        .map(|u| u.saturating_add(params.activity_cutoff) < current_block)
-        .collect();
+    let inactive: Vec<bool> =
+        input.last_update.iter().map(|u| u.saturating_add(params.activity_cutoff) < current_block).collect();
     let active: Vec<bool> = inactive.iter().map(|b| !b).collect();
 
     // == Stake ==
@@ -114,11 +103,7 @@ pub fn run_epoch(
         .enumerate()
         .map(|(uid, s)| {
             let exempt = owner == Some(uid as u16);
-            if !exempt && s.saturating_to_num::<u64>() < params.stake_threshold {
-                I64F64::from_bits(0)
-            } else {
-                *s
-            }
+            if !exempt && s.saturating_to_num::<u64>() < params.stake_threshold { I64F64::from_bits(0) } else { *s }
         })
         .collect();
     math::inplace_normalize_64(&mut filtered);
@@ -155,12 +140,8 @@ pub fn run_epoch(
         |updated, registered| updated <= registered,
     );
     if let Some(commit_blocks) = &input.commit_blocks {
-        weights = math::vec_mask_sparse_matrix(
-            &weights,
-            commit_blocks,
-            &input.block_at_registration,
-            |cb, reg| cb < reg,
-        );
+        weights =
+            math::vec_mask_sparse_matrix(&weights, commit_blocks, &input.block_at_registration, |cb, reg| cb < reg);
     }
     math::inplace_row_normalize_sparse(&mut weights);
 
@@ -191,12 +172,8 @@ pub fn run_epoch(
                 *b = math::fixed_to_fixed_u16_proportion(*b);
             }
         }
-        bonds = math::scalar_vec_mask_sparse_matrix(
-            &bonds,
-            last_tempo,
-            &input.block_at_registration,
-            |lt, reg| lt <= reg,
-        );
+        bonds =
+            math::scalar_vec_mask_sparse_matrix(&bonds, last_tempo, &input.block_at_registration, |lt, reg| lt <= reg);
         let liquid = params.liquid_alpha.filter(|_| consensus.iter().any(|c| *c != ZERO));
         ema_bonds = match liquid {
             // The pallet's `compute_liquid_alpha_values_sparse` + `mat_ema_alpha_sparse`,
@@ -209,11 +186,7 @@ pub fn run_epoch(
                 float_u16(la.alpha_high),
                 I32F32::saturating_from_num(la.alpha_sigmoid_steepness),
             ),
-            None => math::mat_ema_sparse(
-                &weights_for_bonds,
-                &bonds,
-                bonds_ema_rate(params.bonds_moving_average),
-            ),
+            None => math::mat_ema_sparse(&weights_for_bonds, &bonds, bonds_ema_rate(params.bonds_moving_average)),
         };
         let mut norm = ema_bonds.clone();
         math::inplace_col_normalize_sparse(&mut norm, n);
@@ -221,17 +194,12 @@ pub fn run_epoch(
         dividends = math::vec_mul(&per_validator, &active_stake);
         math::inplace_normalize(&mut dividends);
     } else {
-        bonds = math::scalar_vec_mask_sparse_matrix(
-            &bonds,
-            last_tempo,
-            &input.block_at_registration,
-            |lt, reg| lt <= reg,
-        );
+        bonds =
+            math::scalar_vec_mask_sparse_matrix(&bonds, last_tempo, &input.block_at_registration, |lt, reg| lt <= reg);
         math::inplace_col_normalize_sparse(&mut bonds, n);
         let mut delta = math::row_hadamard_sparse(&weights_for_bonds, &active_stake);
         math::inplace_col_normalize_sparse(&mut delta, n);
-        let mut ema =
-            math::mat_ema_sparse(&delta, &bonds, bonds_ema_rate(params.bonds_moving_average));
+        let mut ema = math::mat_ema_sparse(&delta, &bonds, bonds_ema_rate(params.bonds_moving_average));
         math::inplace_col_normalize_sparse(&mut ema, n);
         dividends = math::matmul_transpose_sparse(&ema, &incentive);
         math::inplace_normalize(&mut dividends);
@@ -241,8 +209,7 @@ pub fn run_epoch(
     }
 
     // == Emission ==
-    let combined: Vec<I32F32> =
-        incentive.iter().zip(dividends.iter()).map(|(i, d)| i.saturating_add(*d)).collect();
+    let combined: Vec<I32F32> = incentive.iter().zip(dividends.iter()).map(|(i, d)| i.saturating_add(*d)).collect();
     let emission_sum = math::sum(&combined);
     let mut norm_server = incentive.clone();
     let mut norm_validator = dividends.clone();
@@ -258,17 +225,13 @@ pub fn run_epoch(
     }
     let rao = I96F32::saturating_from_num(emission_rao);
     let to_rao = |v: &[I32F32]| -> Vec<u64> {
-        v.iter()
-            .map(|x| I96F32::saturating_from_num(*x).saturating_mul(rao).saturating_to_num::<u64>())
-            .collect()
+        v.iter().map(|x| I96F32::saturating_from_num(*x).saturating_mul(rao).saturating_to_num::<u64>()).collect()
     };
     let server_emission = to_rao(&norm_server);
     let validator_emission = to_rao(&norm_validator);
     let emission = to_rao(&norm_combined);
 
-    let to_u16 = |v: &[I32F32]| -> Vec<u16> {
-        v.iter().map(|x| math::fixed_proportion_to_u16(*x)).collect()
-    };
+    let to_u16 = |v: &[I32F32]| -> Vec<u16> { v.iter().map(|x| math::fixed_proportion_to_u16(*x)).collect() };
 
     // Only permitted validators keep bonds; everyone else's row is cleared.
     let out_bonds: Vec<Vec<(u16, u16)>> = (0..nu)
@@ -276,9 +239,7 @@ pub fn run_epoch(
             if new_permits.get(i).copied().unwrap_or(false) {
                 ema_bonds
                     .get(i)
-                    .map(|row| {
-                        row.iter().map(|(j, v)| (*j, math::fixed_proportion_to_u16(*v))).collect()
-                    })
+                    .map(|row| row.iter().map(|(j, v)| (*j, math::fixed_proportion_to_u16(*v))).collect())
                     .unwrap_or_default()
             } else {
                 Vec::new()
@@ -310,8 +271,7 @@ pub(super) fn owner_cut(emission: u64, cut: u16) -> (u64, u64) {
     let pct = U96F32::saturating_from_num(cut)
         .checked_div(U96F32::saturating_from_num(u16::MAX))
         .unwrap_or(U96F32::from_bits(0));
-    let owner =
-        U96F32::saturating_from_num(emission).saturating_mul(pct).saturating_to_num::<u64>();
+    let owner = U96F32::saturating_from_num(emission).saturating_mul(pct).saturating_to_num::<u64>();
     (owner, emission.saturating_sub(owner))
 }
 

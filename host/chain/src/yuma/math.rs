@@ -84,14 +84,9 @@ pub fn vec_max_upscale_to_u16(vec: &[I32F32]) -> Vec<u16> {
     }
     if max > threshold {
         let scale = div_or_zero(u16_max, max);
-        return vec
-            .iter()
-            .map(|e| e.saturating_mul(scale).round().saturating_to_num::<u16>())
-            .collect();
+        return vec.iter().map(|e| e.saturating_mul(scale).round().saturating_to_num::<u16>()).collect();
     }
-    vec.iter()
-        .map(|e| div_or_zero(e.saturating_mul(u16_max), max).round().saturating_to_num::<u16>())
-        .collect()
+    vec.iter().map(|e| div_or_zero(e.saturating_mul(u16_max), max).round().saturating_to_num::<u16>()).collect()
 }
 
 /// [`vec_max_upscale_to_u16`] over `u16` input (pallet `vec_u16_max_upscale_to_u16`).
@@ -194,9 +189,7 @@ pub fn mask_rows_sparse(mask: &[bool], m: &[Vec<(u16, I32F32)>]) -> SparseMatrix
 pub fn mask_diag_sparse(m: &[Vec<(u16, I32F32)>], keep: Option<u16>) -> SparseMatrix {
     m.iter()
         .enumerate()
-        .map(|(i, row)| {
-            row.iter().filter(|(j, _)| i != *j as usize || keep == Some(*j)).copied().collect()
-        })
+        .map(|(i, row)| row.iter().filter(|(j, _)| i != *j as usize || keep == Some(*j)).copied().collect())
         .collect()
 }
 
@@ -212,10 +205,7 @@ pub fn vec_mask_sparse_matrix(
         .enumerate()
         .map(|(i, row)| {
             let f = first.get(i).copied().unwrap_or(0);
-            row.iter()
-                .filter(|(j, _)| !mask_fn(f, second.get(*j as usize).copied().unwrap_or(0)))
-                .copied()
-                .collect()
+            row.iter().filter(|(j, _)| !mask_fn(f, second.get(*j as usize).copied().unwrap_or(0))).copied().collect()
         })
         .collect()
 }
@@ -296,10 +286,7 @@ pub fn inplace_col_max_upscale_sparse(m: &mut [Vec<(u16, I32F32)>], columns: u16
 
 /// Multiplies row `i` by `vector[i]` (rows beyond the vector are dropped).
 pub fn row_hadamard_sparse(m: &[Vec<(u16, I32F32)>], vector: &[I32F32]) -> SparseMatrix {
-    m.iter()
-        .zip(vector.iter())
-        .map(|(row, s)| row.iter().map(|(j, v)| (*j, v.saturating_mul(*s))).collect())
-        .collect()
+    m.iter().zip(vector.iter()).map(|(row, s)| row.iter().map(|(j, v)| (*j, v.saturating_mul(*s))).collect()).collect()
 }
 
 /// `result[j] = Σ_i vector[i] * m[i][j]` over `columns` columns.
@@ -407,11 +394,7 @@ pub fn weighted_median(
 /// Column-wise stake-weighted median of a dense matrix (pallet
 /// `weighted_median_col`): rows with zero stake are skipped, the remaining
 /// stake is renormalised, and `majority` (kappa) sets the quantile.
-pub fn weighted_median_col(
-    stake: &[I32F32],
-    score: &[Vec<I32F32>],
-    majority: I32F32,
-) -> Vec<I32F32> {
+pub fn weighted_median_col(stake: &[I32F32], score: &[Vec<I32F32>], majority: I32F32) -> Vec<I32F32> {
     let columns = score.first().map(|r| r.len()).unwrap_or(0);
     let mut median = vec![ZERO; columns];
     for (c, cell) in median.iter_mut().enumerate() {
@@ -542,11 +525,7 @@ pub fn clamp_value(value: I32F32, low: I32F32, high: I32F32) -> I32F32 {
 
 /// Classic bonds EMA: `alpha * new + (1 - alpha) * old`, square `n x n`
 /// with `n = new.len()`, keeping positive entries (pallet `mat_ema_sparse`).
-pub fn mat_ema_sparse(
-    new: &[Vec<(u16, I32F32)>],
-    old: &[Vec<(u16, I32F32)>],
-    alpha: I32F32,
-) -> SparseMatrix {
+pub fn mat_ema_sparse(new: &[Vec<(u16, I32F32)>], old: &[Vec<(u16, I32F32)>], alpha: I32F32) -> SparseMatrix {
     let n = new.len();
     let one_minus_alpha = ONE.saturating_sub(alpha);
     let mut old_rows = old.iter();
@@ -565,11 +544,7 @@ pub fn mat_ema_sparse(
                     }
                 }
             }
-            acc.iter()
-                .enumerate()
-                .filter(|(_, v)| **v > ZERO)
-                .map(|(j, v)| (j as u16, *v))
-                .collect()
+            acc.iter().enumerate().filter(|(_, v)| **v > ZERO).map(|(j, v)| (j as u16, *v)).collect()
         })
         .collect()
 }
@@ -591,9 +566,7 @@ pub fn mat_ema_alpha_sparse(
         .map(|((new_row, old_row), alpha_row)| {
             let mut decayed = vec![ZERO; alpha_row.len()];
             for (j, o) in old_row {
-                if let (Some(a), Some(c)) =
-                    (alpha_row.get(*j as usize), decayed.get_mut(*j as usize))
-                {
+                if let (Some(a), Some(c)) = (alpha_row.get(*j as usize), decayed.get_mut(*j as usize)) {
                     *c = ONE.saturating_sub(*a).saturating_mul(*o);
                 }
             }
@@ -630,8 +603,7 @@ pub fn alpha_sigmoid(
     let slope = saturating_div(steepness, I32F32::saturating_from_num(-100));
     let e = exp_safe(slope.saturating_mul(diff.saturating_sub(half)));
     let sigmoid = saturating_div(ONE, ONE.saturating_add(e));
-    let alpha =
-        alpha_low.saturating_add(sigmoid.saturating_mul(alpha_high.saturating_sub(alpha_low)));
+    let alpha = alpha_low.saturating_add(sigmoid.saturating_mul(alpha_high.saturating_sub(alpha_low)));
     clamp_value(alpha, alpha_low, alpha_high)
 }
 
@@ -723,9 +695,8 @@ pub fn mat_ema_liquid_alpha_sparse(
                 .filter_map(|(j, w)| {
                     let ju = *j as usize;
                     let c = consensus.get(ju)?;
-                    let a = *rates[ju].get_or_insert_with(|| {
-                        alpha_sigmoid(*c, w_at[ju], b_at[ju], alpha_low, alpha_high, steepness)
-                    });
+                    let a = *rates[ju]
+                        .get_or_insert_with(|| alpha_sigmoid(*c, w_at[ju], b_at[ju], alpha_low, alpha_high, steepness));
                     let d = old_at[ju].map_or(ZERO, |o| ONE.saturating_sub(a).saturating_mul(o));
                     let inc = a.saturating_mul(*w).max(ZERO);
                     let v = d.saturating_add(inc).min(ONE);
@@ -784,12 +755,10 @@ mod tests {
         for case in 0..200u32 {
             let n = 1 + rnd(&mut seed, 24) as usize;
             let rows = 1 + rnd(&mut seed, 12) as usize;
-            let new: Vec<_> = (0..rows)
-                .map(|i| if i % 4 == 3 { Vec::new() } else { row(&mut seed, n, 60, case) })
-                .collect();
+            let new: Vec<_> =
+                (0..rows).map(|i| if i % 4 == 3 { Vec::new() } else { row(&mut seed, n, 60, case) }).collect();
             let old: Vec<_> = (0..rows).map(|_| row(&mut seed, n, 50, case)).collect();
-            let consensus: Vec<I32F32> =
-                (0..n).map(|_| I32F32::from_bits(rnd(&mut seed, 1 << 32) as i64)).collect();
+            let consensus: Vec<I32F32> = (0..n).map(|_| I32F32::from_bits(rnd(&mut seed, 1 << 32) as i64)).collect();
             let (lo, hi) = (f(0.7), f(0.9));
             let st = I32F32::saturating_from_num(1000 - rnd(&mut seed, 2000) as i64);
             let dense = liquid_alpha_values_sparse(&new, &old, &consensus, lo, hi, st);

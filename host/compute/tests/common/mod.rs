@@ -18,10 +18,7 @@ fn venv_python() -> PathBuf {
 
 fn python(code: &str) -> Result<String, String> {
     let py = venv_python();
-    let out = Command::new(&py)
-        .args(["-c", code])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", py.display()))?;
+    let out = Command::new(&py).args(["-c", code]).output().map_err(|e| format!("cannot run {}: {e}", py.display()))?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -39,11 +36,7 @@ pub fn minilm_dir() -> PathBuf {
                 .map(PathBuf::from)
                 .unwrap_or_else(|e| panic!("all-MiniLM-L6-v2 not found ({e}); {SETUP}")),
         };
-        assert!(
-            dir.join("model.safetensors").is_file(),
-            "no model.safetensors in {}; {SETUP}",
-            dir.display()
-        );
+        assert!(dir.join("model.safetensors").is_file(), "no model.safetensors in {}; {SETUP}", dir.display());
         dir
     })
     .clone()
@@ -60,8 +53,7 @@ pub fn effnet_dir() -> PathBuf {
         }
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("efficientnet-lite0");
         if !(dir.join("model.safetensors").is_file() && dir.join("config.json").is_file()) {
-            let script =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/export_efficientnet_lite0.py");
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/export_efficientnet_lite0.py");
             let status = Command::new(venv_python())
                 .arg(&script)
                 .arg(&dir)
@@ -95,10 +87,7 @@ pub fn service_with(f: impl FnOnce(&mut ComputeConfig)) -> ComputeService {
 
 pub fn fixture(name: &str) -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    serde_json::from_slice(
-        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 pub fn fixture_bytes(rel: &str) -> Vec<u8> {

@@ -156,16 +156,9 @@ pub enum FormatError {
 pub fn decode(body: &[u8], n: usize) -> Result<Vec<u32>, FormatError> {
     let expected = 4 * n * n;
     if body.len() != expected {
-        return Err(FormatError::Length {
-            n,
-            expected,
-            got: body.len(),
-        });
+        return Err(FormatError::Length { n, expected, got: body.len() });
     }
-    let c: Vec<u32> = body
-        .chunks_exact(4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let c: Vec<u32> = body.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     match c.iter().position(|&x| u64::from(x) >= MODULUS) {
         Some(index) => Err(FormatError::NotReduced { index, value: c[index] }),
         None => Ok(c),
@@ -241,9 +234,7 @@ mod tests {
         let mut c = vec![0u32; n * n];
         for i in 0..n {
             for j in 0..n {
-                let s: u128 = (0..n)
-                    .map(|k| u128::from(a[i * n + k]) * u128::from(b[k * n + j]))
-                    .sum();
+                let s: u128 = (0..n).map(|k| u128::from(a[i * n + k]) * u128::from(b[k * n + j])).sum();
                 c[i * n + j] = (s % u128::from(MODULUS)) as u32;
             }
         }
@@ -279,11 +270,7 @@ mod tests {
 
     #[test]
     fn the_challenge_is_bound_to_the_answer_and_the_nonce() {
-        let task = MatmulTask {
-            seed: 1,
-            n: 8,
-            modulus: MODULUS,
-        };
+        let task = MatmulTask { seed: 1, n: 8, modulus: MODULUS };
         let body = encode(&product(1, 8));
         let r = challenge(&task, 7, &body);
         assert_eq!(r.len(), 8);
@@ -293,11 +280,7 @@ mod tests {
         other[0] ^= 1;
         assert_ne!(r, challenge(&task, 7, &other), "one bit of the answer changes it");
         assert_ne!(r, challenge(&task, 8, &body), "the nonce changes it");
-        assert_ne!(
-            r,
-            challenge(&MatmulTask { seed: 2, ..task }, 7, &body),
-            "the task changes it"
-        );
+        assert_ne!(r, challenge(&MatmulTask { seed: 2, ..task }, 7, &body), "the task changes it");
         assert!(freivalds(1, 8, &product(1, 8), &r));
     }
 
@@ -305,22 +288,9 @@ mod tests {
     fn decoding_checks_length_and_range() {
         let c = product(5, 3);
         assert_eq!(decode(&encode(&c), 3).unwrap(), c);
-        assert_eq!(
-            decode(&[0; 35], 3),
-            Err(FormatError::Length {
-                n: 3,
-                expected: 36,
-                got: 35
-            })
-        );
+        assert_eq!(decode(&[0; 35], 3), Err(FormatError::Length { n: 3, expected: 36, got: 35 }));
         let mut body = encode(&c);
         body[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(
-            decode(&body, 3),
-            Err(FormatError::NotReduced {
-                index: 1,
-                value: u32::MAX
-            })
-        );
+        assert_eq!(decode(&body, 3), Err(FormatError::NotReduced { index: 1, value: u32::MAX }));
     }
 }

@@ -20,10 +20,7 @@ impl Miner for Multiplier {
             return Err(format!("matrix side {} is not in 1..={MAX_N}", task.n));
         }
         let c = product(task.seed, task.n as usize);
-        Ok(Payload {
-            content_type: CONTENT_TYPE.into(),
-            body: encode(&c),
-        })
+        Ok(Payload { content_type: CONTENT_TYPE.into(), body: encode(&c) })
     }
 }
 

@@ -42,11 +42,7 @@ impl Validator for ComputeMarket {
         Ok(ctx
             .miners()
             .map(|uid| {
-                let task = MatmulTask {
-                    seed: random::next_u64(),
-                    n,
-                    modulus: MODULUS,
-                };
+                let task = MatmulTask { seed: random::next_u64(), n, modulus: MODULUS };
                 TaskSpec::new(format!("matmul-{n}-{uid}"), vec![uid], Json(task)).timeout_ms(TIMEOUT_MS)
             })
             .collect())

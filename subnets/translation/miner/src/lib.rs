@@ -83,10 +83,7 @@ fn parse_tag(tag: &str) -> Tag {
 }
 
 fn load_table(lang: &str, text: &str) -> Table {
-    let mut table = Table {
-        words: HashMap::new(),
-        phrases: HashMap::new(),
-    };
+    let mut table = Table { words: HashMap::new(), phrases: HashMap::new() };
     for line in text.lines() {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
@@ -96,11 +93,7 @@ fn load_table(lang: &str, text: &str) -> Table {
             continue;
         };
         let mut tag = parse_tag(fields.next().unwrap_or(""));
-        let english = if english == "-" {
-            String::new()
-        } else {
-            english.to_string()
-        };
+        let english = if english == "-" { String::new() } else { english.to_string() };
         // The negators that are plain words in the table act on the verb next to them.
         match (lang, source) {
             ("fr", "pas") => tag = Tag::Not,
@@ -190,11 +183,7 @@ fn gloss_tokens(tokens: &[Token], table: &Table) -> Vec<Item> {
     'outer: while i < tokens.len() {
         let word = match &tokens[i] {
             Token::Punct(c) => {
-                items.push(Item {
-                    english: c.to_string(),
-                    tag: Tag::Punct,
-                    source: c.to_string(),
-                });
+                items.push(Item { english: c.to_string(), tag: Tag::Punct, source: c.to_string() });
                 i += 1;
                 continue;
             }
@@ -211,34 +200,18 @@ fn gloss_tokens(tokens: &[Token], table: &Table) -> Vec<Item> {
                 .collect();
             let Some(words) = words else { continue };
             if let Some(g) = table.phrases.get(&words.join(" ")) {
-                items.push(Item {
-                    english: g.english.clone(),
-                    tag: g.tag,
-                    source: words.join(" "),
-                });
+                items.push(Item { english: g.english.clone(), tag: g.tag, source: words.join(" ") });
                 i += len;
                 continue 'outer;
             }
         }
         // A capitalised entry (German nouns) matches only that spelling; then any case.
         let lower = word.to_lowercase();
-        let gloss = if word.starts_with(char::is_uppercase) {
-            table.words.get(word.as_str())
-        } else {
-            None
-        }
-        .or_else(|| table.words.get(&lower));
+        let gloss = if word.starts_with(char::is_uppercase) { table.words.get(word.as_str()) } else { None }
+            .or_else(|| table.words.get(&lower));
         match gloss {
-            Some(g) => items.push(Item {
-                english: g.english.clone(),
-                tag: g.tag,
-                source: lower,
-            }),
-            None => items.push(Item {
-                english: word.clone(),
-                tag: Tag::None,
-                source: lower,
-            }),
+            Some(g) => items.push(Item { english: g.english.clone(), tag: g.tag, source: lower }),
+            None => items.push(Item { english: word.clone(), tag: Tag::None, source: lower }),
         }
         i += 1;
     }
@@ -280,19 +253,9 @@ fn apply_rules(lang: &str, mut items: Vec<Item>) -> Vec<Item> {
                 Tag::Noun | Tag::Pronoun => has_subject = true,
                 Tag::Subject(pronoun) if !has_subject => {
                     // Before a `no` that negates this verb, so `no tengo` → `I do not have`.
-                    let at = if out.last().is_some_and(|i| i.tag == Tag::NegBefore) {
-                        out.len() - 1
-                    } else {
-                        out.len()
-                    };
-                    out.insert(
-                        at,
-                        Item {
-                            english: pronoun.to_string(),
-                            tag: Tag::Pronoun,
-                            source: String::new(),
-                        },
-                    );
+                    let at =
+                        if out.last().is_some_and(|i| i.tag == Tag::NegBefore) { out.len() - 1 } else { out.len() };
+                    out.insert(at, Item { english: pronoun.to_string(), tag: Tag::Pronoun, source: String::new() });
                     has_subject = true;
                 }
                 _ => {}
@@ -313,10 +276,7 @@ fn apply_rules(lang: &str, mut items: Vec<Item>) -> Vec<Item> {
                     && not.tag == Tag::Not
                     && verb.tag != Tag::Punct
                 {
-                    out.push(Item {
-                        english: negate(&verb.english),
-                        ..verb.clone()
-                    });
+                    out.push(Item { english: negate(&verb.english), ..verb.clone() });
                     i += 3;
                     continue;
                 }
@@ -327,10 +287,7 @@ fn apply_rules(lang: &str, mut items: Vec<Item>) -> Vec<Item> {
                 if let Some(verb) = items.get(i + 1)
                     && matches!(verb.tag, Tag::None | Tag::Subject(_))
                 {
-                    out.push(Item {
-                        english: negate(&verb.english),
-                        ..verb.clone()
-                    });
+                    out.push(Item { english: negate(&verb.english), ..verb.clone() });
                     i += 2;
                     continue;
                 }
@@ -411,21 +368,14 @@ impl Miner for PhraseTableMiner {
     fn answer(_request: &MinerRequest, task: Json<TranslationTask>) -> Result<Json<TranslationAnswer>, String> {
         let task = task.0;
         if task.sentences.len() > MAX_SENTENCES {
-            return Err(format!(
-                "{} sentences; this miner takes at most {MAX_SENTENCES}",
-                task.sentences.len()
-            ));
+            return Err(format!("{} sentences; this miner takes at most {MAX_SENTENCES}", task.sentences.len()));
         }
         if task.sentences.iter().any(|s| s.chars().count() > MAX_CHARS) {
             return Err(format!("a sentence is longer than {MAX_CHARS} characters"));
         }
         let table = table_for(&task.source_lang)
             .ok_or_else(|| format!("source language `{}` is not one of de, fr, es", task.source_lang))?;
-        let translations = task
-            .sentences
-            .iter()
-            .map(|s| translate(&task.source_lang, &table, s))
-            .collect();
+        let translations = task.sentences.iter().map(|s| translate(&task.source_lang, &table, s)).collect();
         Ok(Json(TranslationAnswer { translations }))
     }
 }

@@ -45,10 +45,8 @@ pub fn chrf(hypothesis: &str, reference: &str) -> f64 {
         if hyp_total == 0 || ref_total == 0 {
             continue;
         }
-        let matches: u32 = hyp_counts
-            .iter()
-            .map(|(gram, count)| ref_counts.get(gram).map_or(0, |r| (*count).min(*r)))
-            .sum();
+        let matches: u32 =
+            hyp_counts.iter().map(|(gram, count)| ref_counts.get(gram).map_or(0, |r| (*count).min(*r))).sum();
         precision += f64::from(matches) / f64::from(hyp_total);
         recall += f64::from(matches) / f64::from(ref_total);
         effective += 1;

@@ -19,17 +19,11 @@ use std::collections::{HashMap, HashSet};
 const ALPHA: f64 = 0.5;
 
 fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphabetic())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
 fn trigrams(word: &str) -> impl Iterator<Item = String> + '_ {
-    let padded: Vec<char> = std::iter::once(' ')
-        .chain(word.chars())
-        .chain(std::iter::once(' '))
-        .collect();
+    let padded: Vec<char> = std::iter::once(' ').chain(word.chars()).chain(std::iter::once(' ')).collect();
     (0..padded.len().saturating_sub(2)).map(move |i| padded[i..i + 3].iter().collect())
 }
 
@@ -75,11 +69,7 @@ impl LanguageId {
             let at = match profiles.iter().position(|p| p.code == code) {
                 Some(at) => at,
                 None => {
-                    profiles.push(Profile {
-                        code,
-                        trigrams: Counts::default(),
-                        words: Counts::default(),
-                    });
+                    profiles.push(Profile { code, trigrams: Counts::default(), words: Counts::default() });
                     profiles.len() - 1
                 }
             };
@@ -93,11 +83,7 @@ impl LanguageId {
             }
         }
         // One more slot for "never seen in any language".
-        Self {
-            profiles,
-            trigram_vocabulary: all_trigrams.len() + 1,
-            word_vocabulary: all_words.len() + 1,
-        }
+        Self { profiles, trigram_vocabulary: all_trigrams.len() + 1, word_vocabulary: all_words.len() + 1 }
     }
 
     /// Log-likelihood of `text` under each language, best first.

@@ -85,11 +85,7 @@ fn corpus() -> Vec<Pair> {
         for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
             let mut fields = line.split('\t');
             if let (Some(_id), Some(source), Some(reference)) = (fields.next(), fields.next(), fields.next()) {
-                pairs.push(Pair {
-                    lang,
-                    source,
-                    reference,
-                });
+                pairs.push(Pair { lang, source, reference });
             }
         }
     }
@@ -102,12 +98,7 @@ fn stopwords() -> Vec<(&'static str, &'static str)> {
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_once('\t'))
-        .filter_map(|(lang, words)| {
-            ["en", "de", "fr", "es"]
-                .into_iter()
-                .find(|c| *c == lang)
-                .map(|c| (c, words))
-        })
+        .filter_map(|(lang, words)| ["en", "de", "fr", "es"].into_iter().find(|c| *c == lang).map(|c| (c, words)))
         .collect()
 }
 
@@ -115,11 +106,7 @@ fn stopwords() -> Vec<(&'static str, &'static str)> {
 /// the function-word lists.
 fn language_id(pairs: &[Pair]) -> langid::LanguageId {
     langid::LanguageId::train(
-        pairs
-            .iter()
-            .map(|p| ("en", p.reference))
-            .chain(pairs.iter().map(|p| (p.lang, p.source)))
-            .chain(stopwords()),
+        pairs.iter().map(|p| ("en", p.reference)).chain(pairs.iter().map(|p| (p.lang, p.source))).chain(stopwords()),
     )
 }
 
@@ -128,10 +115,7 @@ fn ramp(x: f64, lo: f64, hi: f64) -> f64 {
 }
 
 fn word_tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
 /// Share of the hypothesis's word bigrams (lower-cased, punctuation ignored) that also occur in
@@ -203,9 +187,7 @@ impl Validator for Translation {
             let lang = LANGUAGES[random::below(LANGUAGES.len() as u64) as usize];
             let (pool, next) = pools.get_mut(lang).ok_or("language without a pool")?;
             if pool.len() < SENTENCES_PER_TASK {
-                return Err(format!(
-                    "the {lang} corpus has fewer than {SENTENCES_PER_TASK} sentences"
-                ));
+                return Err(format!("the {lang} corpus has fewer than {SENTENCES_PER_TASK} sentences"));
             }
             let mut sentences = Vec::with_capacity(SENTENCES_PER_TASK);
             for _ in 0..SENTENCES_PER_TASK {
@@ -216,11 +198,7 @@ impl Validator for Translation {
                 sentences.push(pool[*next].source.to_string());
                 *next += 1;
             }
-            let task = TranslationTask {
-                source_lang: lang.into(),
-                target_lang: "en".into(),
-                sentences,
-            };
+            let task = TranslationTask { source_lang: lang.into(), target_lang: "en".into(), sentences };
             tasks.push(TaskSpec::new(format!("translate-{lang}-{uid}"), vec![uid], Json(task)).timeout_ms(TIMEOUT_MS));
         }
         Ok(tasks)
@@ -268,11 +246,7 @@ impl Validator for Translation {
                 vectors.extend(compute::embed_text(MODEL, batch).map_err(|e| format!("embedding failed: {e:?}"))?);
             }
             if vectors.len() != texts.len() {
-                return Err(format!(
-                    "the model returned {} vectors for {} texts",
-                    vectors.len(),
-                    texts.len()
-                ));
+                return Err(format!("the model returned {} vectors for {} texts", vectors.len(), texts.len()));
             }
             vectors
         };
@@ -286,20 +260,10 @@ impl Validator for Translation {
                 let chrf = chrf::chrf(hyp, references[k]);
                 let similarity = compute::cosine(&vectors[k], &vectors[at]).clamp(0.0, 1.0);
                 let copy = copy_overlap(hyp, &task.sentences[k]);
-                let english = if languages.identify(hyp) == Some("en") {
-                    1.0
-                } else {
-                    0.0
-                };
+                let english = if languages.identify(hyp) == Some("en") { 1.0 } else { 0.0 };
                 let adequacy = ramp(0.5 * chrf + 0.5 * similarity, 0.35, 0.85);
                 let quality = adequacy * copy_factor(copy) * english;
-                *sentence = Sentence {
-                    chrf,
-                    similarity,
-                    copy,
-                    english,
-                    quality,
-                };
+                *sentence = Sentence { chrf, similarity, copy, english, quality };
             }
             let n = sentences.len().max(1) as f64;
             let mean = |f: fn(&Sentence) -> f64| sentences.iter().map(f).sum::<f64>() / n;
@@ -309,12 +273,8 @@ impl Validator for Translation {
             } else {
                 0.0
             };
-            let score = QUALITY_WEIGHT * quality
-                + if quality >= QUALITY_FLOOR {
-                    (1.0 - QUALITY_WEIGHT) * speed
-                } else {
-                    0.0
-                };
+            let score =
+                QUALITY_WEIGHT * quality + if quality >= QUALITY_FLOOR { (1.0 - QUALITY_WEIGHT) * speed } else { 0.0 };
             scores.push(
                 Score::new(a.uid, score.clamp(0.0, 1.0))
                     .metric("quality", quality)

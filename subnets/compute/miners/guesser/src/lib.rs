@@ -12,10 +12,7 @@ impl Miner for Guesser {
     fn answer(_request: &MinerRequest, task: Json<MatmulTask>) -> Result<Payload, String> {
         let n = task.0.n.min(MAX_N) as usize;
         let c: Vec<u32> = (0..n * n).map(|_| random::below(MODULUS) as u32).collect();
-        Ok(Payload {
-            content_type: CONTENT_TYPE.into(),
-            body: encode(&c),
-        })
+        Ok(Payload { content_type: CONTENT_TYPE.into(), body: encode(&c) })
     }
 }
 

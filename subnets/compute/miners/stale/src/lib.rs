@@ -18,10 +18,7 @@ impl Miner for Stale {
 
     fn answer(_request: &MinerRequest, task: Json<MatmulTask>) -> Result<Payload, String> {
         let n = task.0.n.min(MAX_N) as usize;
-        Ok(Payload {
-            content_type: CONTENT_TYPE.into(),
-            body: encode(&product(CACHED_SEED, n)),
-        })
+        Ok(Payload { content_type: CONTENT_TYPE.into(), body: encode(&product(CACHED_SEED, n)) })
     }
 }
 

@@ -25,9 +25,7 @@ const CACHE: &[&str] = &[
 
 /// FNV-1a, so the choice is stable across builds and platforms.
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -47,12 +45,8 @@ impl Miner for Cached {
     type Answer = Json<TranslationAnswer>;
 
     fn answer(_request: &MinerRequest, task: Json<TranslationTask>) -> Result<Json<TranslationAnswer>, String> {
-        let translations = task
-            .0
-            .sentences
-            .iter()
-            .map(|s| CACHE[(fnv1a(s) % CACHE.len() as u64) as usize].to_string())
-            .collect();
+        let translations =
+            task.0.sentences.iter().map(|s| CACHE[(fnv1a(s) % CACHE.len() as u64) as usize].to_string()).collect();
         Ok(Json(TranslationAnswer { translations }))
     }
 }

@@ -22,9 +22,7 @@ impl Miner for Copier {
     type Answer = Json<TranslationAnswer>;
 
     fn answer(_request: &MinerRequest, task: Json<TranslationTask>) -> Result<Json<TranslationAnswer>, String> {
-        Ok(Json(TranslationAnswer {
-            translations: task.0.sentences,
-        }))
+        Ok(Json(TranslationAnswer { translations: task.0.sentences }))
     }
 }
 
