@@ -12,45 +12,17 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../compute/benches/data/sentences.rs"]
+mod sentences;
+use sentences::sentences;
 
 use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use subnet_host::bindings::types::{EpochContext, MinerResponse, Neuron, Payload, ResponseStatus, Task};
+use subnet_host::bindings::types::{MinerResponse, ResponseStatus, Task};
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
-
-fn sentences() -> Vec<String> {
-    let subjects = [
-        "A man",
-        "The validator",
-        "A small dog",
-        "Two miners",
-        "The translator",
-        "A child",
-        "The network",
-        "An old woman",
-    ];
-    let verbs = ["is reading", "scores", "is chasing", "submit", "translates", "draws", "rewards", "is painting"];
-    let objects = [
-        "a long letter about the weather in the mountains",
-        "the answers of every miner in the subnet",
-        "a red ball across the green park",
-        "their proofs of work before the epoch ends",
-        "a short story from French into English",
-        "a picture of a house with a blue door",
-        "honest participants with more emission",
-        "the harbour at sunset with quick strokes",
-    ];
-    let mut out = Vec::new();
-    for (i, s) in subjects.iter().enumerate() {
-        for (j, o) in objects.iter().enumerate() {
-            out.push(format!("{s} {} {o}.", verbs[(i + j) % 8]));
-        }
-    }
-    out
-}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -59,20 +31,8 @@ fn bench(c: &mut Criterion) {
     let bundle = common::bundle("examples/semantic-subnet");
     let module = runtime.load_validator("semantic", &common::read(&bundle.validator)).unwrap();
     let texts = sentences();
-    let text = |s: &str| Payload { content_type: "text/plain; charset=utf-8".into(), body: s.as_bytes().to_vec() };
-    let neurons: Vec<Neuron> = (0..=64)
-        .map(|uid| Neuron {
-            uid,
-            hotkey: format!("h{uid}"),
-            stake: 0.0,
-            validator_permit: uid == 0,
-            active: true,
-            incentive: 0.0,
-            dividends: 0.0,
-            emission: 0.0,
-        })
-        .collect();
-    let ctx = EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons };
+    let text = common::text;
+    let ctx = common::context(64);
     let task = Task {
         id: "t".into(),
         miners: (1..=64).collect(),

@@ -15,27 +15,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use subnet_host::bindings::types::{EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task};
+use subnet_host::bindings::types::{MinerRequest, MinerResponse, Payload, ResponseStatus, Task};
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
 
-fn neurons(n: u16) -> Vec<Neuron> {
-    (0..n)
-        .map(|uid| Neuron {
-            uid,
-            hotkey: format!("5Hotkey{uid:04}"),
-            stake: if uid == 0 { 10_000.0 } else { 1.0 },
-            validator_permit: uid == 0,
-            active: true,
-            incentive: 0.0,
-            dividends: 0.0,
-            emission: 0.0,
-        })
-        .collect()
-}
-
 fn json(value: u64) -> Payload {
-    Payload { content_type: "application/json".into(), body: value.to_string().into_bytes() }
+    common::json(&value)
 }
 
 fn bench(c: &mut Criterion) {
@@ -44,9 +29,9 @@ fn bench(c: &mut Criterion) {
     let bundle = common::bundle("examples/hello-subnet");
     let validator = runtime.load_validator("hello", &common::read(&bundle.validator)).unwrap();
     let miner = runtime.load_miner("honest", &common::read(&bundle.miners[0].2)).unwrap();
-    let all = neurons(256);
-    let env = CallEnv::new("bench", 1, Arc::new(MetagraphView { netuid: 1, block: 1, neurons: all.clone() }));
-    let ctx = EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons: all };
+    // A validator and the 256 miners a full subnet has beside it.
+    let ctx = common::context(256);
+    let env = CallEnv::new("bench", 1, Arc::new(MetagraphView { netuid: 1, block: 1, neurons: ctx.neurons.clone() }));
     let task = Task { id: "t".into(), miners: (1..=256).collect(), payload: json(21), timeout_ms: 1000 };
     let responses: Vec<MinerResponse> = (1..=256u16)
         .map(|uid| MinerResponse {

@@ -5,30 +5,19 @@ mod common;
 
 use std::sync::Arc;
 
-use subnet_host::bindings::types::{EpochContext, MinerResponse, Neuron, Payload, ResponseStatus, Task};
+use subnet_host::bindings::types::{EpochContext, MinerResponse, ResponseStatus, Task};
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
 use subnet_host::runtime::CallError;
-use subnet_host::sandbox::{self, SandboxConfig};
+use subnet_host::sandbox::SandboxConfig;
 
 const MINILM: &str = "all-minilm-l6-v2";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subnet_scored_by_a_real_model_pays_honest_miners() {
-    let runtime = common::runtime();
     let bundle = common::bundle("examples/semantic-subnet");
     assert_eq!(bundle.compute_models, vec![MINILM.to_string()]);
-    let config = SandboxConfig {
-        miners: 6,
-        epochs: 2,
-        seed: 4,
-        compute: Some(common::compute(&[MINILM])),
-        ..Default::default()
-    };
-    let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
-    for epoch in &report.epochs {
-        assert!(epoch.errors.is_empty(), "{:?}", epoch.errors);
-    }
+    let report = common::sandbox(&bundle, SandboxConfig { miners: 6, epochs: 2, seed: 4, ..Default::default() }).await;
     let last = report.epochs.last().unwrap();
     for n in last.neurons.iter().filter(|n| n.kind == "miner") {
         match n.role.as_str() {
@@ -42,23 +31,11 @@ async fn a_subnet_scored_by_a_real_model_pays_honest_miners() {
 }
 
 fn ctx() -> EpochContext {
-    let neurons = (0..2)
-        .map(|uid| Neuron {
-            uid,
-            hotkey: format!("h{uid}"),
-            stake: 0.0,
-            validator_permit: uid == 0,
-            active: true,
-            incentive: 0.0,
-            dividends: 0.0,
-            emission: 0.0,
-        })
-        .collect();
-    EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons }
+    common::context(1)
 }
 
 fn task_and_answer() -> (Task, Vec<MinerResponse>) {
-    let text = |s: &str| Payload { content_type: "text/plain; charset=utf-8".into(), body: s.as_bytes().to_vec() };
+    let text = common::text;
     let task = Task { id: "t".into(), miners: vec![1], payload: text("The cat sleeps."), timeout_ms: 1000 };
     let answer =
         MinerResponse { uid: 1, status: ResponseStatus::Ok, latency_ms: 5, payload: Some(text("A kitten naps.")) };

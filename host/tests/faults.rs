@@ -7,41 +7,21 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use subnet_host::bindings::types::{EpochContext, MinerResponse, Neuron, Payload, ResponseStatus, Task};
+use subnet_host::bindings::types::{EpochContext, MinerResponse, ResponseStatus, Task};
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
 use subnet_host::runtime::{CallError, Runtime, ValidatorModule};
 
-fn neurons(n: u16) -> Vec<Neuron> {
-    (0..n)
-        .map(|uid| Neuron {
-            uid,
-            hotkey: format!("hotkey-{uid}"),
-            stake: if uid == 0 { 10_000.0 } else { 0.0 },
-            validator_permit: uid == 0,
-            active: true,
-            incentive: 0.0,
-            dividends: 0.0,
-            emission: 0.0,
-        })
-        .collect()
-}
-
 fn ctx() -> EpochContext {
-    EpochContext { netuid: 1, block: 100, epoch: 1, seed: 7, validator_uid: Some(0), neurons: neurons(4) }
+    common::context(3)
 }
 
 fn env() -> CallEnv {
-    CallEnv::new("test", 7, Arc::new(MetagraphView { netuid: 1, block: 100, neurons: neurons(4) }))
+    CallEnv::new("test", 7, Arc::new(MetagraphView { netuid: 1, block: 1, neurons: common::neurons(4) }))
 }
 
 fn task(mode: &str) -> Task {
-    Task {
-        id: format!("{mode}-1"),
-        miners: vec![1, 2],
-        payload: Payload { content_type: "text/plain; charset=utf-8".into(), body: mode.as_bytes().to_vec() },
-        timeout_ms: 1000,
-    }
+    Task { id: format!("{mode}-1"), miners: vec![1, 2], payload: common::text(mode), timeout_ms: 1000 }
 }
 
 fn responses() -> Vec<MinerResponse> {
@@ -51,7 +31,7 @@ fn responses() -> Vec<MinerResponse> {
             uid: *uid,
             status: ResponseStatus::Ok,
             latency_ms: 10,
-            payload: Some(Payload { content_type: "application/json".into(), body: b"2".to_vec() }),
+            payload: Some(common::json(&2)),
         })
         .collect()
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use subnet_host::bindings::types::{EpochContext, Neuron};
+use subnet_host::bindings::types::EpochContext;
 use subnet_host::bundle::Bundle;
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
@@ -71,17 +71,7 @@ async fn a_python_exception_shows_its_traceback() {
         .expect("build the Python guest");
     let runtime = common::runtime();
     let module = runtime.load_validator("py-raises", &common::read(&out)).unwrap();
-    let neurons = vec![Neuron {
-        uid: 0,
-        hotkey: "h".into(),
-        stake: 0.0,
-        validator_permit: false,
-        active: true,
-        incentive: 0.0,
-        dividends: 0.0,
-        emission: 0.0,
-    }];
-    let ctx = EpochContext { netuid: 1, block: 1, epoch: 3, seed: 1, validator_uid: None, neurons };
+    let ctx = EpochContext { epoch: 3, ..common::context(0) };
     let env = CallEnv::new("py", 1, Arc::new(MetagraphView::default()));
     let err = module.generate_tasks(&env, &ctx).await.expect_err("it raises");
     let text = err.to_string();

@@ -16,20 +16,9 @@ use subnet_host::validator::{InProcessMiners, RoundInput, RoundLimits, SimMiner,
 
 fn metagraph(n: u16) -> Metagraph {
     let neuron = |uid: u16| NeuronInfo {
-        uid,
-        hotkey: AccountId([uid as u8 + 1; 32]),
-        coldkey: AccountId([200; 32]),
         stake: if uid == 0 { 10_000_000_000_000 } else { 0 },
         validator_permit: uid == 0,
-        axon: None,
-        block_at_registration: 0,
-        last_update: 0,
-        consensus: 0,
-        incentive: 0,
-        dividends: 0,
-        validator_trust: 0,
-        emission: 0,
-        active: true,
+        ..NeuronInfo::new(uid, AccountId([uid as u8 + 1; 32]), AccountId([200; 32]))
     };
     Metagraph {
         netuid: 1,

@@ -8,12 +8,12 @@ mod common;
 use std::sync::Arc;
 
 use subnet_host::bindings::types::{
-    EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task, UidScore,
+    EpochContext, MinerRequest, MinerResponse, Payload, ResponseStatus, Task, UidScore,
 };
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
 use subnet_host::runtime::{MinerModule, ValidatorModule};
-use subnet_host::sandbox::{self, SandboxConfig};
+use subnet_host::sandbox::SandboxConfig;
 
 const BUNDLE: &str = "subnets/compute";
 
@@ -52,19 +52,7 @@ mod spec {
 }
 
 fn ctx() -> EpochContext {
-    let neurons = (0..4)
-        .map(|uid| Neuron {
-            uid,
-            hotkey: format!("h{uid}"),
-            stake: 0.0,
-            validator_permit: uid == 0,
-            active: true,
-            incentive: 0.0,
-            dividends: 0.0,
-            emission: 0.0,
-        })
-        .collect();
-    EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons }
+    common::context(3)
 }
 
 /// A call environment whose random stream (the validator's challenge vectors) is `seed`'s.
@@ -109,13 +97,9 @@ fn metric(score: &UidScore, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_pays_verified_work_and_nothing_else() {
-    let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
     let config = SandboxConfig { miners: 8, epochs: 3, seed: 0, ..Default::default() };
-    let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
-    for epoch in &report.epochs {
-        assert!(epoch.errors.is_empty(), "{:?}", epoch.errors);
-    }
+    let report = common::sandbox(&bundle, config.clone()).await;
     let last = report.epochs.last().unwrap();
     let mut roles: Vec<&str> = last.neurons.iter().filter(|n| n.kind == "miner").map(|n| n.role.as_str()).collect();
     roles.sort();
@@ -129,7 +113,7 @@ async fn the_sandbox_pays_verified_work_and_nothing_else() {
         }
     }
     assert!(report.honest_miner_share() > 0.999, "{}", report.honest_miner_share());
-    let again = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
+    let again = common::sandbox(&bundle, config.clone()).await;
     assert_eq!(report.render(), again.render());
 }
 

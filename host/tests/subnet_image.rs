@@ -7,33 +7,23 @@ mod common;
 use std::sync::Arc;
 
 use subnet_host::bindings::types::{
-    EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task, UidScore, UidState,
+    EpochContext, MinerRequest, MinerResponse, Payload, ResponseStatus, Task, UidScore, UidState,
 };
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::kv::{KvStore, MemoryKv};
 use subnet_host::caps::metagraph::MetagraphView;
 use subnet_host::runtime::{MinerModule, ValidatorModule};
-use subnet_host::sandbox::{self, SandboxConfig};
+use subnet_host::sandbox::SandboxConfig;
 
 const EFFNET: &str = "efficientnet-lite0";
 const BUNDLE: &str = "subnets/image";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_pays_honest_renderers_and_not_the_adversaries() {
-    let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
     assert_eq!(bundle.compute_models, vec![EFFNET.to_string()]);
-    let config = SandboxConfig {
-        miners: 8,
-        epochs: 3,
-        seed: 0,
-        compute: Some(common::compute(&[EFFNET])),
-        ..Default::default()
-    };
-    let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
-    for epoch in &report.epochs {
-        assert!(epoch.errors.is_empty(), "epoch {}: {:?}", epoch.epoch, epoch.errors);
-    }
+    let config = SandboxConfig { miners: 8, epochs: 3, seed: 0, ..Default::default() };
+    let report = common::sandbox(&bundle, config.clone()).await;
     let last = report.epochs.last().unwrap();
     let miners: Vec<_> = last.neurons.iter().filter(|n| n.kind == "miner").collect();
     let roles: Vec<&str> = miners.iter().map(|n| n.role.as_str()).collect();
@@ -56,17 +46,10 @@ async fn sandbox_pays_honest_renderers_and_not_the_adversaries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_seed_gives_the_same_report() {
-    let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
-    let config = SandboxConfig {
-        miners: 6,
-        epochs: 1,
-        seed: 9,
-        compute: Some(common::compute(&[EFFNET])),
-        ..Default::default()
-    };
-    let a = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
-    let b = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
+    let config = SandboxConfig { miners: 6, epochs: 1, seed: 9, ..Default::default() };
+    let a = common::sandbox(&bundle, config.clone()).await;
+    let b = common::sandbox(&bundle, config.clone()).await;
     assert_eq!(a.render(), b.render());
 }
 
@@ -104,19 +87,7 @@ fn subnet() -> Subnet {
 }
 
 fn ctx(miners: u16, seed: u64) -> EpochContext {
-    let neurons = (0..=miners)
-        .map(|uid| Neuron {
-            uid,
-            hotkey: format!("h{uid}"),
-            stake: if uid == 0 { 10_000.0 } else { 0.0 },
-            validator_permit: uid == 0,
-            active: true,
-            incentive: 0.0,
-            dividends: 0.0,
-            emission: 0.0,
-        })
-        .collect();
-    EpochContext { netuid: 1, block: 1, epoch: 1, seed, validator_uid: Some(0), neurons }
+    EpochContext { seed, ..common::context(miners) }
 }
 
 async fn draw(miner: &MinerModule, env: &CallEnv, task: &Task) -> Payload {

@@ -8,33 +8,23 @@ mod common;
 use std::sync::Arc;
 
 use subnet_host::bindings::types::{
-    EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task, UidScore,
+    EpochContext, MinerRequest, MinerResponse, Payload, ResponseStatus, Task, UidScore,
 };
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::kv::{KvStore, MemoryKv};
 use subnet_host::caps::metagraph::MetagraphView;
 use subnet_host::runtime::{MinerModule, ValidatorModule};
-use subnet_host::sandbox::{self, SandboxConfig};
+use subnet_host::sandbox::SandboxConfig;
 
 const MINILM: &str = "all-minilm-l6-v2";
 const BUNDLE: &str = "subnets/multimodal";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_pays_miners_that_look_and_not_the_adversaries() {
-    let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
     assert_eq!(bundle.compute_models, vec![MINILM.to_string()]);
-    let config = SandboxConfig {
-        miners: 8,
-        epochs: 3,
-        seed: 0,
-        compute: Some(common::compute(&[MINILM])),
-        ..Default::default()
-    };
-    let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
-    for epoch in &report.epochs {
-        assert!(epoch.errors.is_empty(), "epoch {}: {:?}", epoch.epoch, epoch.errors);
-    }
+    let config = SandboxConfig { miners: 8, epochs: 3, seed: 0, ..Default::default() };
+    let report = common::sandbox(&bundle, config.clone()).await;
     let last = report.epochs.last().unwrap();
     let miners: Vec<_> = last.neurons.iter().filter(|n| n.kind == "miner").collect();
     let roles: Vec<&str> = miners.iter().map(|n| n.role.as_str()).collect();
@@ -83,23 +73,11 @@ fn subnet() -> Subnet {
 }
 
 fn ctx(miners: u16) -> EpochContext {
-    let neurons = (0..=miners)
-        .map(|uid| Neuron {
-            uid,
-            hotkey: format!("h{uid}"),
-            stake: if uid == 0 { 10_000.0 } else { 0.0 },
-            validator_permit: uid == 0,
-            active: true,
-            incentive: 0.0,
-            dividends: 0.0,
-            emission: 0.0,
-        })
-        .collect();
-    EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons }
+    common::context(miners)
 }
 
 fn text(s: &str) -> Payload {
-    Payload { content_type: "text/plain; charset=utf-8".into(), body: s.as_bytes().to_vec() }
+    common::text(s)
 }
 
 fn ok(uid: u16, answer: &str) -> MinerResponse {

@@ -9,12 +9,12 @@ mod common;
 use std::sync::Arc;
 
 use subnet_host::bindings::types::{
-    EpochContext, MinerRequest, MinerResponse, Neuron, Payload, ResponseStatus, Task, UidScore,
+    EpochContext, MinerRequest, MinerResponse, Payload, ResponseStatus, Task, UidScore,
 };
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
 use subnet_host::runtime::ValidatorModule;
-use subnet_host::sandbox::{self, SandboxConfig};
+use subnet_host::sandbox::SandboxConfig;
 
 const MINILM: &str = "all-minilm-l6-v2";
 const BUNDLE: &str = "subnets/translation";
@@ -22,23 +22,11 @@ const BUNDLE: &str = "subnets/translation";
 const TIMEOUT_MS: u32 = 3_000;
 
 fn json(value: &serde_json::Value) -> Payload {
-    Payload { content_type: "application/json".into(), body: serde_json::to_vec(value).unwrap() }
+    common::json(value)
 }
 
 fn ctx() -> EpochContext {
-    let neurons = (0..40)
-        .map(|uid| Neuron {
-            uid,
-            hotkey: format!("h{uid}"),
-            stake: 0.0,
-            validator_permit: uid == 0,
-            active: true,
-            incentive: 0.0,
-            dividends: 0.0,
-            emission: 0.0,
-        })
-        .collect();
-    EpochContext { netuid: 1, block: 1, epoch: 1, seed: 1, validator_uid: Some(0), neurons }
+    common::context(39)
 }
 
 fn env() -> CallEnv {
@@ -96,20 +84,10 @@ fn corpus(lang: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_pays_translators_and_not_copiers_or_caches() {
-    let runtime = common::runtime();
     let bundle = common::bundle(BUNDLE);
     assert_eq!(bundle.compute_models, vec![MINILM.to_string()]);
-    let config = SandboxConfig {
-        miners: 8,
-        epochs: 3,
-        seed: 0,
-        compute: Some(common::compute(&[MINILM])),
-        ..Default::default()
-    };
-    let report = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
-    for epoch in &report.epochs {
-        assert!(epoch.errors.is_empty(), "{:?}", epoch.errors);
-    }
+    let config = SandboxConfig { miners: 8, epochs: 3, seed: 0, ..Default::default() };
+    let report = common::sandbox(&bundle, config.clone()).await;
     let last = report.epochs.last().unwrap();
     let mut roles: Vec<&str> = last.neurons.iter().filter(|n| n.kind == "miner").map(|n| n.role.as_str()).collect();
     roles.sort();
@@ -125,7 +103,7 @@ async fn the_sandbox_pays_translators_and_not_copiers_or_caches() {
     assert!(report.honest_miner_share() > 0.95, "{}", report.honest_miner_share());
 
     // Same seed, same report: nothing in the scores depends on timing or hash order.
-    let again = sandbox::run(&runtime, &bundle, &config, |_, _| {}).await.expect("sandbox");
+    let again = common::sandbox(&bundle, config.clone()).await;
     assert_eq!(report.render(), again.render());
 }
 

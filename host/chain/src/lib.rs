@@ -124,6 +124,29 @@ pub struct NeuronInfo {
     pub active: bool,
 }
 
+impl NeuronInfo {
+    /// A neuron just registered at block 0: no stake, permit, axon, weights or emission yet.
+    /// For tests and synthetic metagraphs; set the fields that matter with struct update syntax.
+    pub fn new(uid: Uid, hotkey: AccountId, coldkey: AccountId) -> Self {
+        Self {
+            uid,
+            hotkey,
+            coldkey,
+            stake: 0,
+            validator_permit: false,
+            axon: None,
+            block_at_registration: 0,
+            last_update: 0,
+            consensus: 0,
+            incentive: 0,
+            dividends: 0,
+            validator_trust: 0,
+            emission: 0,
+            active: true,
+        }
+    }
+}
+
 /// A subnet's neurons at a block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metagraph {

@@ -217,21 +217,11 @@ pub fn resolve_module_file(source: &Path) -> Result<PathBuf, String> {
 /// A metagraph for smoke rounds before the subnet's first real one: the validator at uid 0
 /// with a permit and stake, four miners.
 fn synthetic_metagraph(netuid: u16, validator: &AccountId) -> Metagraph {
+    let coldkey = AccountId([0xc0; 32]);
     let neuron = |uid: u16, hotkey: AccountId, stake: u64| NeuronInfo {
-        uid,
-        hotkey,
-        coldkey: AccountId([0xc0; 32]),
         stake,
         validator_permit: uid == 0,
-        axon: None,
-        block_at_registration: 0,
-        last_update: 0,
-        consensus: 0,
-        incentive: 0,
-        dividends: 0,
-        validator_trust: 0,
-        emission: 0,
-        active: true,
+        ..NeuronInfo::new(uid, hotkey, coldkey)
     };
     let mut neurons = vec![neuron(0, *validator, 10_000_000_000_000)];
     neurons.extend((1..=4u16).map(|uid| neuron(uid, AccountId([uid as u8; 32]), 0)));

@@ -75,3 +75,65 @@ pub fn compute(models: &[&str]) -> std::sync::Arc<dyn subnet_host::caps::compute
     started.insert(names, backend.clone());
     backend
 }
+
+/// Neurons `0..count` as modules see them: uid 0 a validator (permit, 10 000 alpha of stake),
+/// the others miners without stake; hotkeys `h<uid>`.
+pub fn neurons(count: u16) -> Vec<subnet_host::bindings::types::Neuron> {
+    (0..count)
+        .map(|uid| subnet_host::bindings::types::Neuron {
+            uid,
+            hotkey: format!("h{uid}"),
+            stake: if uid == 0 { 10_000.0 } else { 0.0 },
+            validator_permit: uid == 0,
+            active: true,
+            incentive: 0.0,
+            dividends: 0.0,
+            emission: 0.0,
+        })
+        .collect()
+}
+
+/// The context of a round (netuid 1, block 1, epoch 1, seed 1) of the validator at uid 0 over
+/// `miners` miners (uids 1..=miners).
+pub fn context(miners: u16) -> subnet_host::bindings::types::EpochContext {
+    subnet_host::bindings::types::EpochContext {
+        netuid: 1,
+        block: 1,
+        epoch: 1,
+        seed: 1,
+        validator_uid: Some(0),
+        neurons: neurons(miners + 1),
+    }
+}
+
+/// A `text/plain` payload.
+pub fn text(body: &str) -> subnet_host::bindings::types::Payload {
+    subnet_host::bindings::types::Payload {
+        content_type: "text/plain; charset=utf-8".into(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// An `application/json` payload.
+pub fn json<T: serde::Serialize>(value: &T) -> subnet_host::bindings::types::Payload {
+    subnet_host::bindings::types::Payload {
+        content_type: "application/json".into(),
+        body: serde_json::to_vec(value).expect("serialisable"),
+    }
+}
+
+/// Runs the sandbox on `bundle` with the models its `subnet.toml` names granted (unless the
+/// config grants others), and checks that no epoch recorded a validator error.
+pub async fn sandbox(
+    bundle: &BuiltBundle,
+    config: subnet_host::sandbox::SandboxConfig,
+) -> subnet_host::sandbox::SandboxReport {
+    let models: Vec<&str> = bundle.compute_models.iter().map(String::as_str).collect();
+    let compute = config.compute.clone().or_else(|| (!models.is_empty()).then(|| compute(&models)));
+    let config = subnet_host::sandbox::SandboxConfig { compute, ..config };
+    let report = subnet_host::sandbox::run(&runtime(), bundle, &config, |_, _| {}).await.expect("sandbox run");
+    for epoch in &report.epochs {
+        assert!(epoch.errors.is_empty(), "{}: epoch {}: {:?}", bundle.name, epoch.epoch, epoch.errors);
+    }
+    report
+}
