@@ -11,7 +11,6 @@ use subnet_host::bindings::types::{
 };
 use subnet_host::caps::CallEnv;
 use subnet_host::caps::kv::{KvStore, MemoryKv};
-use subnet_host::caps::metagraph::MetagraphView;
 use subnet_host::runtime::{MinerModule, ValidatorModule};
 use subnet_host::sandbox::SandboxConfig;
 
@@ -65,23 +64,14 @@ struct Subnet {
 }
 
 fn subnet() -> Subnet {
-    let runtime = common::runtime();
-    let bundle = common::bundle(BUNDLE);
-    let miner = |name: &str| {
-        let (_, _, path) = bundle.miners.iter().find(|m| m.0 == name).unwrap_or_else(|| panic!("no {name} miner"));
-        runtime.load_miner(name, &common::read(path)).unwrap()
-    };
-    let kv = MemoryKv::new(16 << 20);
+    let modules = common::modules(BUNDLE);
+    let (env, kv) = common::module_env(BUNDLE);
     Subnet {
-        validator: runtime.load_validator("image", &common::read(&bundle.validator)).unwrap(),
-        honest: miner("honest"),
-        cached: miner("cached"),
-        seedless: miner("seedless"),
-        env: CallEnv {
-            kv: Some(kv.clone()),
-            compute: Some(common::compute(&[EFFNET])),
-            ..CallEnv::new("image", 1, Arc::new(MetagraphView::default()))
-        },
+        honest: modules.miner("honest"),
+        cached: modules.miner("cached"),
+        seedless: modules.miner("seedless"),
+        validator: modules.validator,
+        env,
         kv,
     }
 }

@@ -137,3 +137,49 @@ pub async fn sandbox(
     }
     report
 }
+
+/// A bundle's modules, loaded in a test runtime.
+pub struct Modules {
+    /// The validator.
+    pub validator: subnet_host::runtime::ValidatorModule,
+    /// The miners, by their names in `subnet.toml`.
+    pub miners: HashMap<String, subnet_host::runtime::MinerModule>,
+}
+
+impl Modules {
+    /// The miner named `name`.
+    pub fn miner(&self, name: &str) -> subnet_host::runtime::MinerModule {
+        self.miners.get(name).unwrap_or_else(|| panic!("no miner `{name}` in the bundle")).clone()
+    }
+}
+
+/// Builds (once) and loads the bundle at `relative`.
+pub fn modules(relative: &str) -> Modules {
+    let bundle = bundle(relative);
+    let runtime = runtime();
+    let validator = runtime.load_validator(&bundle.name, &read(&bundle.validator)).expect("load the validator");
+    let miners = bundle
+        .miners
+        .iter()
+        .map(|(name, _, path)| (name.clone(), runtime.load_miner(name, &read(path)).expect("load a miner")))
+        .collect();
+    Modules { validator, miners }
+}
+
+/// A call environment for `relative`'s modules: a fresh in-memory store (returned too, to look
+/// into) and the models its `subnet.toml` names, granted.
+pub fn module_env(relative: &str) -> (subnet_host::caps::CallEnv, std::sync::Arc<subnet_host::caps::kv::MemoryKv>) {
+    let bundle = bundle(relative);
+    let models: Vec<&str> = bundle.compute_models.iter().map(String::as_str).collect();
+    let kv = subnet_host::caps::kv::MemoryKv::new(16 << 20);
+    let env = subnet_host::caps::CallEnv {
+        kv: Some(kv.clone()),
+        compute: (!models.is_empty()).then(|| compute(&models)),
+        ..subnet_host::caps::CallEnv::new(
+            bundle.name.clone(),
+            1,
+            std::sync::Arc::new(subnet_host::caps::metagraph::MetagraphView::default()),
+        )
+    };
+    (env, kv)
+}
