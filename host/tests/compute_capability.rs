@@ -65,3 +65,26 @@ async fn models_are_reachable_only_when_granted() {
     let scores = module.score(&env_ok, &ctx(), &task, &answers).await.unwrap();
     assert!(scores[0].score > 0.3, "{scores:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cost_of_model_calls_is_in_the_daemon_metrics() {
+    let registry = subnet_host::models::ModelRegistry::discover(&common::root()).unwrap();
+    let specs = registry.select(&[MINILM.to_string()]).unwrap();
+    let service =
+        subnet_compute::ComputeService::start(subnet_compute::ComputeConfig { models: specs, ..Default::default() })
+            .expect("run scripts/setup.sh for the model");
+    let metrics = subnet_host::daemon::metrics::Metrics::with_compute(Some(service.clone()));
+    service.embed_text(MINILM, vec!["one".into(), "two".into()]).await.unwrap();
+    service.embed_text(MINILM, vec!["three".into()]).await.unwrap();
+    let text = metrics.encode();
+    let series = format!("{{model=\"{MINILM}\",kind=\"text-embedding\",device=\"{}\"}}", service.device());
+    assert!(text.contains(&format!("subnetd_compute_calls_total{series} 2")), "{text}");
+    assert!(text.contains(&format!("subnetd_compute_items_total{series} 3")), "{text}");
+    let busy = text
+        .lines()
+        .find(|l| l.starts_with(&format!("subnetd_compute_busy_seconds_total{series}")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .expect("busy seconds series");
+    assert!(busy > 0.0, "{text}");
+}

@@ -19,13 +19,22 @@
 //! | `subnetd_weights_set_total` | counter | subnet, outcome | `set_weights` calls `ok` or `rejected` |
 //! | `subnetd_last_weights_block` | gauge | subnet | block of the last weights set |
 //! | `subnetd_chain_block` | gauge | — | latest block seen |
+//! | `subnetd_compute_calls_total` | counter | model, kind, device | calls to a served model (all outcomes) |
+//! | `subnetd_compute_items_total` | counter | model, kind, device | texts or images embedded by calls that succeeded |
+//! | `subnetd_compute_batches_total` | counter | model, kind, device | forward passes (calls are batched across subnets) |
+//! | `subnetd_compute_errors_total` | counter | model, kind, device | failed calls other than timeouts |
+//! | `subnetd_compute_timeouts_total` | counter | model, kind, device | calls that ran out of time |
+//! | `subnetd_compute_busy_seconds_total` | counter | model, kind, device | time the model spent working: the compute cost |
 //!
+//! The `compute` families exist when the daemon serves models; they are read from the model
+//! service at each scrape.
 //! Recording never fails and never blocks on I/O.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
@@ -91,6 +100,61 @@ pub struct ModuleLabels {
     pub version: String,
 }
 
+/// Labels of the compute families.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    /// The model's name in the registry.
+    pub model: String,
+    /// `text-embedding`, `image-embedding`, `text-generation`.
+    pub kind: String,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+}
+
+/// Reads the model service's counters at each scrape.
+struct ComputeCollector(subnet_compute::ComputeService);
+
+impl std::fmt::Debug for ComputeCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputeCollector").field("device", &self.0.device()).finish()
+    }
+}
+
+impl Collector for ComputeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let snapshot = self.0.metrics();
+        let counts: [(&str, &str, fn(&subnet_compute::ModelMetrics) -> u64); 5] = [
+            ("compute_calls", "Calls to a served model, all outcomes", |m| m.calls),
+            ("compute_items", "Texts or images embedded by calls that succeeded", |m| m.items),
+            ("compute_batches", "Forward passes run (calls are batched)", |m| m.batches),
+            ("compute_errors", "Failed model calls other than timeouts", |m| m.errors),
+            ("compute_timeouts", "Model calls that ran out of time", |m| m.timeouts),
+        ];
+        let labels = |m: &subnet_compute::ModelMetrics| ModelLabels {
+            model: m.name.clone(),
+            kind: m.kind.as_str().to_owned(),
+            device: snapshot.device.clone(),
+        };
+        for (name, help, value) in counts {
+            let family = Family::<ModelLabels, Counter>::default();
+            for m in &snapshot.models {
+                family.get_or_create(&labels(m)).inc_by(value(m));
+            }
+            family.encode(encoder.encode_descriptor(name, help, None, family.metric_type())?)?;
+        }
+        let busy = Family::<ModelLabels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
+        for m in &snapshot.models {
+            busy.get_or_create(&labels(m)).inc_by(m.busy.as_secs_f64());
+        }
+        busy.encode(encoder.encode_descriptor(
+            "compute_busy_seconds",
+            "Time models spent decoding, tokenising and running: the compute cost",
+            None,
+            busy.metric_type(),
+        )?)
+    }
+}
+
 /// Histogram buckets (seconds) of a family.
 #[derive(Clone)]
 pub struct Buckets(&'static [f64]);
@@ -149,7 +213,15 @@ impl Default for Metrics {
 impl Metrics {
     /// Empty metrics, registered under the `subnetd_` prefix.
     pub fn new() -> Self {
+        Self::with_compute(None)
+    }
+
+    /// Empty metrics, plus the counters of `compute` (the daemon's model service) when it has one.
+    pub fn with_compute(compute: Option<subnet_compute::ComputeService>) -> Self {
         let mut registry = Registry::with_prefix("subnetd");
+        if let Some(service) = compute {
+            registry.register_collector(Box::new(ComputeCollector(service)));
+        }
         let calls = Family::<CallLabels, Counter>::default();
         let call_errors = Family::<ErrorLabels, Counter>::default();
         let call_seconds = Family::new_with_constructor(Buckets(CALL_BUCKETS));

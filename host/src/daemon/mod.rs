@@ -268,7 +268,6 @@ impl Daemon {
         };
         let hotkey = keypair.account_id();
         let runtime = Runtime::new(runtime_config(&config)).map_err(|e| DaemonError::Runtime(format!("{e:#}")))?;
-        let metrics = Arc::new(metrics::Metrics::new());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let backend = backend::Backend::start(&config, &keypair, &runtime, shutdown_rx.clone()).await?;
         tracing::info!(hotkey = %hotkey.to_ss58(), chain = %backend.description, subnets = config.subnets.len(),
@@ -278,6 +277,7 @@ impl Daemon {
             Some(_) => None,
             None => start_models(&config).await?,
         };
+        let metrics = Arc::new(metrics::Metrics::with_compute(service.clone()));
         let (reloads, _) = broadcast::channel(1024);
         let mut subnets = BTreeMap::new();
         let mut kv_stores = BTreeMap::new();
