@@ -10,7 +10,7 @@ export SUBNETD_PYTHON="$root/.venv/bin/python"
 printf '\033[1m==> cargo test\033[0m\n'
 cargo test --locked "$@"
 printf '\033[1m==> Python SDK tests\033[0m\n'
-"$SUBNETD_PYTHON" -m unittest discover -s sdk/python/tests -t sdk/python
+"$SUBNETD_PYTHON" sdk/python/tests/test_sdk.py
 printf '\033[1m==> JavaScript SDK tests\033[0m\n'
 (cd sdk/js && npm test --silent)
 printf '\033[1m==> all tests passed\033[0m\n'
