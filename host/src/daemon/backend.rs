@@ -11,6 +11,9 @@
 //!   btauth-signed requests by an [`HttpTransport`].
 //! - `node`: a [`RemoteChain`] (a `subnetd chain serve` node); subnets must exist there, and
 //!   miners are queried at their axons over HTTP.
+//! - `subtensor`: a real subtensor node ([`subnet_subtensor::SubtensorChain`]), the same way;
+//!   the connection reconnects by itself, so a node that goes away fails rounds (logged, retried
+//!   each tick) rather than the daemon.
 //!
 //! Failure modes: every setup failure is a [`BackendError`] naming the subnet and the step;
 //! a block the producer cannot commit is logged and retried at the next tick.
@@ -142,29 +145,39 @@ impl Backend {
                 let chain = RemoteChain::connect(url, [hotkey.clone()])
                     .await
                     .map_err(chain_err(format!("connecting to the chain node at {url}")))?;
-                let chain: Arc<dyn Chain> = Arc::new(chain);
-                let existing = chain.subnets().await.map_err(chain_err("listing subnets"))?;
-                let transport: Arc<dyn MinerTransport> =
-                    Arc::new(HttpTransport::new(hotkey.clone(), HttpTransportConfig::default()));
-                let mut transports = BTreeMap::new();
-                for s in &config.subnets {
-                    if !existing.contains(&s.netuid) {
-                        return Err(BackendError::Setup(format!(
-                            "subnet {} does not exist on the chain at {url}",
-                            s.netuid
-                        )));
-                    }
-                    transports.insert(s.netuid, transport.clone());
-                }
-                Ok(Self {
-                    chain,
-                    local: None,
-                    transports,
-                    miner_servers: Vec::new(),
-                    description: format!("node {url}"),
-                })
+                Self::remote(config, hotkey, Arc::new(chain), format!("node {url}")).await
+            }
+            ChainConfig::Subtensor { endpoint, extrinsic_timeout } => {
+                let options = subnet_subtensor::SubtensorOptions {
+                    extrinsic_timeout: extrinsic_timeout.0,
+                    ..subnet_subtensor::SubtensorOptions::default()
+                };
+                let chain = subnet_subtensor::SubtensorChain::connect(endpoint.clone(), [hotkey.clone()], options)
+                    .await
+                    .map_err(chain_err(format!("connecting to subtensor at {endpoint}")))?;
+                Self::remote(config, hotkey, Arc::new(chain), format!("subtensor {endpoint}")).await
             }
         }
+    }
+
+    /// A chain the daemon does not own: its subnets must exist, miners are queried at their axons.
+    async fn remote(
+        config: &DaemonConfig,
+        hotkey: &Keypair,
+        chain: Arc<dyn Chain>,
+        description: String,
+    ) -> Result<Self, BackendError> {
+        let existing = chain.subnets().await.map_err(chain_err("listing subnets"))?;
+        let transport: Arc<dyn MinerTransport> =
+            Arc::new(HttpTransport::new(hotkey.clone(), HttpTransportConfig::default()));
+        let mut transports = BTreeMap::new();
+        for s in &config.subnets {
+            if !existing.contains(&s.netuid) {
+                return Err(BackendError::Setup(format!("subnet {} does not exist on the chain ({description})", s.netuid)));
+            }
+            transports.insert(s.netuid, transport.clone());
+        }
+        Ok(Self { chain, local: None, transports, miner_servers: Vec::new(), description })
     }
 
     async fn start_local(

@@ -197,15 +197,14 @@ pub struct WalletConfig {
     pub password_env: Option<String>,
 }
 
-/// `[chain]`: the chain backend.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
+/// `[chain]`: the chain backend. Also accepted as a string, `chain = "<endpoint>"`, meaning
+/// a subtensor node at that endpoint (`local`, `test`, `finney` or a `ws://`/`wss://` URL).
+#[derive(Debug, Clone)]
 pub enum ChainConfig {
     /// An embedded chain persisted in `<state_dir>/chain`, producing a block every
     /// `block_time`; subnets with a `[subnet.local]` table are created on it.
     Local {
         /// Time between blocks (12 s on subtensor).
-        #[serde(default = "default_block_time")]
         block_time: Dur,
     },
     /// A chain node reached over HTTP (`subnetd chain serve`).
@@ -213,6 +212,68 @@ pub enum ChainConfig {
         /// The node's base URL, e.g. `http://127.0.0.1:9944`.
         url: String,
     },
+    /// A real subtensor node over websockets ([`subnet_subtensor::SubtensorChain`]).
+    Subtensor {
+        /// Where the node is.
+        endpoint: subnet_subtensor::Endpoint,
+        /// Longest wait for an extrinsic to be finalized (default 120 s).
+        extrinsic_timeout: Dur,
+    },
+}
+
+/// The table form of `[chain]`.
+#[derive(Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
+enum ChainTable {
+    Local {
+        #[serde(default = "default_block_time")]
+        block_time: Dur,
+    },
+    Node {
+        url: String,
+    },
+    Subtensor {
+        #[serde(deserialize_with = "endpoint")]
+        endpoint: subnet_subtensor::Endpoint,
+        #[serde(default = "default_extrinsic_timeout")]
+        extrinsic_timeout: Dur,
+    },
+}
+
+fn default_extrinsic_timeout() -> Dur {
+    Dur(Duration::from_secs(120))
+}
+
+fn endpoint<'de, D: serde::Deserializer<'de>>(d: D) -> Result<subnet_subtensor::Endpoint, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+impl<'de> Deserialize<'de> for ChainConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ChainConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a subtensor endpoint (local, test, finney, ws://...) or a [chain] table")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ChainConfig, E> {
+                let endpoint = v.parse().map_err(E::custom)?;
+                Ok(ChainConfig::Subtensor { endpoint, extrinsic_timeout: default_extrinsic_timeout() })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ChainConfig, A::Error> {
+                let table = ChainTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(match table {
+                    ChainTable::Local { block_time } => ChainConfig::Local { block_time },
+                    ChainTable::Node { url } => ChainConfig::Node { url },
+                    ChainTable::Subtensor { endpoint, extrinsic_timeout } => {
+                        ChainConfig::Subtensor { endpoint, extrinsic_timeout }
+                    }
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 fn default_block_time() -> Dur {
@@ -341,7 +402,7 @@ pub struct WeightsConfig {
     /// chain); never faster than the subnet's `weights_rate_limit`.
     #[serde(default = "default_every_blocks")]
     pub every_blocks: u64,
-    /// `version_key` of `set_weights`.
+    /// `version_key` of `set_weights`; the subnet's `WeightsVersionKey` when that is higher.
     #[serde(default)]
     pub version_key: u64,
     /// The SDK's exclude quantile (u16 proportion) of `process_weights_for_netuid`; default 0.
@@ -782,6 +843,23 @@ call_timeout = "2s"
         assert!(c.subnets[0].capabilities.kv);
         assert_eq!(c.admin.listen, default_admin());
         assert!(matches!(c.chain, ChainConfig::Local { block_time: Dur(t) } if t == Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn the_chain_may_be_a_subtensor_endpoint() {
+        let short = GOOD.replace("[chain]\nbackend = \"local\"\nblock_time = \"100ms\"", "chain = \"ws://127.0.0.1:9955\"");
+        assert_ne!(short, GOOD);
+        // A top-level key must come before the tables.
+        let short = format!("chain = \"ws://127.0.0.1:9955\"\n{}", short.replace("chain = \"ws://127.0.0.1:9955\"\n", ""));
+        let c = parse(&short).unwrap();
+        assert!(matches!(&c.chain, ChainConfig::Subtensor { endpoint, .. } if endpoint.url() == "ws://127.0.0.1:9955"));
+        let named = GOOD.replace("backend = \"local\"\nblock_time = \"100ms\"", "backend = \"subtensor\"\nendpoint = \"finney\"\nextrinsic_timeout = \"30s\"");
+        let c = parse(&named).unwrap();
+        assert!(matches!(&c.chain, ChainConfig::Subtensor { endpoint: subnet_subtensor::Endpoint::Finney, extrinsic_timeout }
+            if extrinsic_timeout.0 == Duration::from_secs(30)));
+        let bad = GOOD.replace("backend = \"local\"\nblock_time = \"100ms\"", "backend = \"subtensor\"\nendpoint = \"http://x:1\"");
+        let e = parse(&bad).unwrap_err();
+        assert!(e.to_string().contains("websockets"), "{e}");
     }
 
     #[test]

@@ -457,8 +457,9 @@ impl SubnetRunner {
             Ok(_) => return self.weights_note(Some("no non-zero weights to set".into())),
             Err(e) => return self.weights_note(Some(format!("weights cannot be processed: {e}"))),
         };
-        match self.chain.set_weights(&self.hotkey, self.netuid, &uids, &weights, self.config.weights.version_key).await
-        {
+        // The chain refuses keys below its `WeightsVersionKey`; the configured key only raises it.
+        let version_key = self.config.weights.version_key.max(hyper.weights_version_key);
+        match self.chain.set_weights(&self.hotkey, self.netuid, &uids, &weights, version_key).await {
             Ok(included) => {
                 let record = WeightsRecord {
                     block: included.block,

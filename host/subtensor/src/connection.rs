@@ -50,8 +50,27 @@ pub(crate) fn transport(what: &str, e: impl std::fmt::Display) -> ChainError {
 async fn dial(url: &str, timeout: Duration) -> Result<Client, ChainError> {
     let attempt = async {
         let rpc = subxt::rpcs::RpcClient::from_insecure_url(url).await.map_err(|e| transport("connecting", e))?;
-        let backend = subxt::backend::LegacyBackend::builder().build(rpc);
-        Client::from_backend(Arc::new(backend)).await.map_err(|e| transport("starting the client", e))
+        let build = |config: crate::SubtensorConfig| {
+            let backend = subxt::backend::LegacyBackend::builder().build(rpc.clone());
+            Client::from_backend_with_config(config, Arc::new(backend))
+        };
+        let client = build(crate::SubtensorConfig::new()).await.map_err(|e| transport("starting the client", e))?;
+        // Signatures cover the genesis hash the runtime stores (`System::BlockHash(0)`). A real
+        // node reports the same over RPC; Chopsticks resumed from its database does not.
+        let at = at_finalized(&client).await?;
+        let stored = at
+            .storage()
+            .fetch(subxt::dynamic::storage::<(u32,), subxt::utils::H256>("System", "BlockHash"), (0u32,))
+            .await
+            .map_err(|e| transport("reading the genesis hash", e))?
+            .decode()
+            .map_err(|e| transport("decoding the genesis hash", e))?;
+        if stored == client.genesis_hash() || stored.is_zero() {
+            return Ok(client);
+        }
+        tracing::debug!(rpc = ?client.genesis_hash(), runtime = ?stored, "the node reports another genesis hash than its runtime stores; signing for the runtime's");
+        let config = crate::SubtensorConfig::builder().set_genesis_hash(stored).build();
+        build(config).await.map_err(|e| transport("starting the client", e))
     };
     tokio::time::timeout(timeout, attempt)
         .await

@@ -55,9 +55,9 @@ pub use endpoint::{Endpoint, EndpointError, FINNEY_URL, LOCAL_URL, TEST_URL};
 pub use read::{SubnetState, read_subnet_state};
 pub use submit::{CallArg, pool_error_name};
 
-/// The subxt configuration subtensor fits: 32-byte account ids, `MultiAddress<AccountId, ()>`,
-/// `MultiSignature`, blake2-256 hashing, u32 block numbers.
-pub type SubtensorConfig = subxt::PolkadotConfig;
+/// The subxt configuration subtensor fits: 32-byte account ids, `MultiAddress` (encoded the
+/// same with or without an index type), `MultiSignature`, blake2-256 hashing, u32 block numbers.
+pub type SubtensorConfig = subxt::config::SubstrateConfig;
 /// A subxt client of a subtensor node.
 pub type Client = subxt::OnlineClient<SubtensorConfig>;
 
