@@ -173,7 +173,10 @@ impl Backend {
         let mut transports = BTreeMap::new();
         for s in &config.subnets {
             if !existing.contains(&s.netuid) {
-                return Err(BackendError::Setup(format!("subnet {} does not exist on the chain ({description})", s.netuid)));
+                return Err(BackendError::Setup(format!(
+                    "subnet {} does not exist on the chain ({description})",
+                    s.netuid
+                )));
             }
             transports.insert(s.netuid, transport.clone());
         }

@@ -847,17 +847,27 @@ call_timeout = "2s"
 
     #[test]
     fn the_chain_may_be_a_subtensor_endpoint() {
-        let short = GOOD.replace("[chain]\nbackend = \"local\"\nblock_time = \"100ms\"", "chain = \"ws://127.0.0.1:9955\"");
+        let short =
+            GOOD.replace("[chain]\nbackend = \"local\"\nblock_time = \"100ms\"", "chain = \"ws://127.0.0.1:9955\"");
         assert_ne!(short, GOOD);
         // A top-level key must come before the tables.
-        let short = format!("chain = \"ws://127.0.0.1:9955\"\n{}", short.replace("chain = \"ws://127.0.0.1:9955\"\n", ""));
+        let short =
+            format!("chain = \"ws://127.0.0.1:9955\"\n{}", short.replace("chain = \"ws://127.0.0.1:9955\"\n", ""));
         let c = parse(&short).unwrap();
         assert!(matches!(&c.chain, ChainConfig::Subtensor { endpoint, .. } if endpoint.url() == "ws://127.0.0.1:9955"));
-        let named = GOOD.replace("backend = \"local\"\nblock_time = \"100ms\"", "backend = \"subtensor\"\nendpoint = \"finney\"\nextrinsic_timeout = \"30s\"");
+        let named = GOOD.replace(
+            "backend = \"local\"\nblock_time = \"100ms\"",
+            "backend = \"subtensor\"\nendpoint = \"finney\"\nextrinsic_timeout = \"30s\"",
+        );
         let c = parse(&named).unwrap();
-        assert!(matches!(&c.chain, ChainConfig::Subtensor { endpoint: subnet_subtensor::Endpoint::Finney, extrinsic_timeout }
-            if extrinsic_timeout.0 == Duration::from_secs(30)));
-        let bad = GOOD.replace("backend = \"local\"\nblock_time = \"100ms\"", "backend = \"subtensor\"\nendpoint = \"http://x:1\"");
+        assert!(
+            matches!(&c.chain, ChainConfig::Subtensor { endpoint: subnet_subtensor::Endpoint::Finney, extrinsic_timeout }
+            if extrinsic_timeout.0 == Duration::from_secs(30))
+        );
+        let bad = GOOD.replace(
+            "backend = \"local\"\nblock_time = \"100ms\"",
+            "backend = \"subtensor\"\nendpoint = \"http://x:1\"",
+        );
         let e = parse(&bad).unwrap_err();
         assert!(e.to_string().contains("websockets"), "{e}");
     }

@@ -80,8 +80,13 @@ async fn dial(url: &str, timeout: Duration) -> Result<Client, ChainError> {
 /// A client at the latest finalized block.
 pub(crate) async fn at_finalized(
     client: &Client,
-) -> Result<subxt::client::ClientAtBlock<crate::SubtensorConfig, subxt::client::OnlineClientAtBlockImpl<crate::SubtensorConfig>>, ChainError>
-{
+) -> Result<
+    subxt::client::ClientAtBlock<
+        crate::SubtensorConfig,
+        subxt::client::OnlineClientAtBlockImpl<crate::SubtensorConfig>,
+    >,
+    ChainError,
+> {
     client.at_current_block().await.map_err(|e| transport("reading the finalized block", e))
 }
 

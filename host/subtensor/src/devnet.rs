@@ -196,7 +196,10 @@ impl Devnet {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(DevnetError::Start { message: "no RPC answer within 120 s".into(), log_tail: self.log_tail() });
+                return Err(DevnetError::Start {
+                    message: "no RPC answer within 120 s".into(),
+                    log_tail: self.log_tail(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -307,6 +310,14 @@ pub enum SetupError {
     /// An extrinsic failed.
     #[error(transparent)]
     Chain(#[from] ChainError),
+}
+
+/// `dev_newBlock` on the node at `url` (a task producing blocks without holding the [`Devnet`]).
+pub async fn new_block_at(url: &str) -> Result<(), DevnetError> {
+    let err = |message: String| DevnetError::Rpc { method: "dev_newBlock".into(), message };
+    let client = RpcClient::from_insecure_url(url).await.map_err(|e| err(e.to_string()))?;
+    let _: serde_json::Value = client.request("dev_newBlock", rpc_params![]).await.map_err(|e| err(e.to_string()))?;
+    Ok(())
 }
 
 impl Drop for Devnet {

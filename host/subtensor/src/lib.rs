@@ -157,6 +157,27 @@ impl SubtensorChain {
         read::read_subnet_state(&self.client()?, netuid).await
     }
 
+    /// The events this crate knows ([`subnet_chain::ChainEvent`]) of the blocks `from..=to`, by
+    /// block: what happened on chain, whoever submitted it.
+    pub async fn events_between(
+        &self,
+        from: BlockNumber,
+        to: BlockNumber,
+    ) -> Result<Vec<(BlockNumber, subnet_chain::ChainEvent)>, ChainError> {
+        let client = self.client()?;
+        let mut out = Vec::new();
+        for number in from..=to {
+            let at = client.at_block(number).await.map_err(|e| connection::transport(&format!("block {number}"), e))?;
+            let events = at
+                .events()
+                .fetch()
+                .await
+                .map_err(|e| connection::transport(&format!("events of block {number}"), e))?;
+            out.extend(submit::known_events(events.iter()).into_iter().map(|e| (number, e)));
+        }
+        Ok(out)
+    }
+
     /// Submits any call signed by `signer`, waits for finality and returns its outcome; the
     /// escape hatch for calls the [`Chain`] trait does not name (`register_network`,
     /// `add_stake`, owner hyperparameters). `args` are the call's arguments in order.
@@ -318,7 +339,12 @@ impl Chain for SubtensorChain {
         coldkey: &AccountId,
         netuid: NetUid,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        self.submit(coldkey, "SubtensorModule", "burned_register", vec![CallArg::U16(netuid), CallArg::Account(*hotkey)])
-            .await
+        self.submit(
+            coldkey,
+            "SubtensorModule",
+            "burned_register",
+            vec![CallArg::U16(netuid), CallArg::Account(*hotkey)],
+        )
+        .await
     }
 }

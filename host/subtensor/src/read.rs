@@ -25,8 +25,10 @@ pub const CONCURRENT_READS: usize = 32;
 
 const PALLET: &str = "SubtensorModule";
 
-pub(crate) type AtBlock =
-    subxt::client::ClientAtBlock<crate::SubtensorConfig, subxt::client::OnlineClientAtBlockImpl<crate::SubtensorConfig>>;
+pub(crate) type AtBlock = subxt::client::ClientAtBlock<
+    crate::SubtensorConfig,
+    subxt::client::OnlineClientAtBlockImpl<crate::SubtensorConfig>,
+>;
 
 /// `SubtensorModule::<entry>(keys)`: `None` when the runtime has no such item; the item's
 /// default when the key is absent.
@@ -71,7 +73,8 @@ async fn iter_under<V: DecodeAsType, K2: DecodeAsType, K1: subxt::ext::scale_enc
     let entry_ref = storage
         .entry(address)
         .map_err(|e| ChainError::InvalidInput(format!("{PALLET}::{entry} is not in the runtime: {e}")))?;
-    let mut items = entry_ref.iter((first,)).await.map_err(|e| transport(&format!("iterating {PALLET}::{entry}"), e))?;
+    let mut items =
+        entry_ref.iter((first,)).await.map_err(|e| transport(&format!("iterating {PALLET}::{entry}"), e))?;
     let mut out = Vec::new();
     while let Some(item) = items.next().await {
         let item = item.map_err(|e| transport(&format!("iterating {PALLET}::{entry}"), e))?;
@@ -156,15 +159,17 @@ pub(crate) async fn metagraph_at(at: &AtBlock, netuid: NetUid) -> Result<Metagra
         .enumerate()
         .map(|(uid, h)| h.ok_or_else(|| ChainError::InvalidInput(format!("Keys({netuid}, {uid}) is missing"))))
         .collect::<Result<_, _>>()?;
-    let axons: std::collections::HashMap<AccountId, AxonInfo> = iter_under::<Value, AccountId32, _>(at, "Axons", netuid)
-        .await?
-        .into_iter()
-        .filter_map(|(hotkey, v)| Some((account(hotkey), axon_from(&v)?)))
-        .collect();
+    let axons: std::collections::HashMap<AccountId, AxonInfo> =
+        iter_under::<Value, AccountId32, _>(at, "Axons", netuid)
+            .await?
+            .into_iter()
+            .filter_map(|(hotkey, v)| Some((account(hotkey), axon_from(&v)?)))
+            .collect();
 
     let vec_u16 = |entry: &'static str| async move { fetch_or::<_, Vec<u16>>(at, entry, (netuid,), Vec::new()).await };
     let vec_u64 = |entry: &'static str| async move { fetch_or::<_, Vec<u64>>(at, entry, (netuid,), Vec::new()).await };
-    let vec_bool = |entry: &'static str| async move { fetch_or::<_, Vec<bool>>(at, entry, (netuid,), Vec::new()).await };
+    let vec_bool =
+        |entry: &'static str| async move { fetch_or::<_, Vec<bool>>(at, entry, (netuid,), Vec::new()).await };
     let (permits, active, last_update, emission, consensus, incentive, dividends, validator_trust) = tokio::try_join!(
         vec_bool("ValidatorPermit"),
         vec_bool("Active"),
@@ -190,11 +195,10 @@ pub(crate) async fn metagraph_at(at: &AtBlock, netuid: NetUid) -> Result<Metagra
         .try_collect()
         .await?;
 
-    let owner_coldkey = fetch::<_, AccountId32>(at, "SubnetOwner", (netuid,)).await?.map(account).unwrap_or(AccountId([0; 32]));
-    let owner_hotkey = fetch::<_, AccountId32>(at, "SubnetOwnerHotkey", (netuid,))
-        .await?
-        .map(account)
-        .filter(|a| a.0 != [0; 32]);
+    let owner_coldkey =
+        fetch::<_, AccountId32>(at, "SubnetOwner", (netuid,)).await?.map(account).unwrap_or(AccountId([0; 32]));
+    let owner_hotkey =
+        fetch::<_, AccountId32>(at, "SubnetOwnerHotkey", (netuid,)).await?.map(account).filter(|a| a.0 != [0; 32]);
     let at_index = |v: &[u16], i: usize| v.get(i).copied().unwrap_or(0);
     let neurons = hotkeys
         .iter()

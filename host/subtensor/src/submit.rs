@@ -164,8 +164,15 @@ pub(crate) struct UnsettledWeights {
 
 /// The events of an extrinsic, as [`ChainEvent`]s where the crate knows them.
 fn chain_events(events: &subxt::extrinsics::ExtrinsicEvents<SubtensorConfig>) -> Vec<ChainEvent> {
+    known_events(events.iter())
+}
+
+/// The subtensor events among `events` that map to [`ChainEvent`]s; others are skipped.
+pub(crate) fn known_events<'a>(
+    events: impl Iterator<Item = Result<subxt::events::Event<'a, SubtensorConfig>, subxt::error::EventsError>>,
+) -> Vec<ChainEvent> {
     let mut out = Vec::new();
-    for ev in events.iter().flatten() {
+    for ev in events.flatten() {
         if ev.pallet_name() != SUBTENSOR_PALLET {
             continue;
         }
@@ -279,21 +286,22 @@ impl Inner {
         let _one_at_a_time = self.signing.lock().await;
         let at = at_finalized(&client).await?;
         let metadata = at.metadata();
-        if metadata.pallet_by_name(payload.pallet_name()).and_then(|p| p.call_variant_by_name(payload.call_name())).is_none()
+        if metadata
+            .pallet_by_name(payload.pallet_name())
+            .and_then(|p| p.call_variant_by_name(payload.call_name()))
+            .is_none()
         {
             return Err(ChainError::InvalidInput(format!(
                 "{what} does not exist in this runtime (spec {})",
                 at.spec_version()
             )));
         }
-        let progress = at
-            .transactions()
-            .sign_and_submit_then_watch_default(&payload, &KeySigner(key))
-            .await
-            .map_err(|e| match &e {
+        let progress = at.transactions().sign_and_submit_then_watch_default(&payload, &KeySigner(key)).await.map_err(
+            |e| match &e {
                 subxt::error::ExtrinsicError::ErrorSubmittingTransaction(inner) => pool_refusal(&inner.to_string()),
                 _ => ChainError::InvalidInput(format!("{what}: {e}")),
-            })?;
+            },
+        )?;
         let settle = async {
             let in_block = progress.wait_for_finalized().await.map_err(|e| {
                 let message = e.to_string();
@@ -390,13 +398,8 @@ impl Inner {
             return Ok(None);
         }
         let row: Vec<(u16, u16)> = crate::read::fetch(&at, "Weights", (netuid, uid)).await?.unwrap_or_default();
-        let sent: Vec<(u16, u16)> = earlier
-            .uids
-            .iter()
-            .copied()
-            .zip(max_upscale_u16(&earlier.weights))
-            .filter(|(_, w)| *w > 0)
-            .collect();
+        let sent: Vec<(u16, u16)> =
+            earlier.uids.iter().copied().zip(max_upscale_u16(&earlier.weights)).filter(|(_, w)| *w > 0).collect();
         let mut stored = row;
         stored.sort_unstable();
         let mut sent = sent;

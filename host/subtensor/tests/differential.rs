@@ -83,8 +83,18 @@ async fn real_runtime_and_embedded_chain_through_an_epoch() {
     local.advance_to_next_epoch(local_netuid).unwrap();
     let mine = local.metagraph_now(local_netuid).unwrap();
 
-    eprintln!("spec 218 (real): incentive {:?} dividends {:?} emission {:?}", incentive(&real.metagraph), dividends(&real.metagraph), emission(&real.metagraph));
-    eprintln!("embedded (425):  incentive {:?} dividends {:?} emission {:?}", incentive(&mine), dividends(&mine), emission(&mine));
+    eprintln!(
+        "spec 218 (real): incentive {:?} dividends {:?} emission {:?}",
+        incentive(&real.metagraph),
+        dividends(&real.metagraph),
+        emission(&real.metagraph)
+    );
+    eprintln!(
+        "embedded (425):  incentive {:?} dividends {:?} emission {:?}",
+        incentive(&mine),
+        dividends(&mine),
+        emission(&mine)
+    );
     // What both share: the layout, and the stored weight rows.
     let hotkeys = |m: &Metagraph| m.neurons.iter().map(|n| n.hotkey).collect::<Vec<AccountId>>();
     assert_eq!(hotkeys(&real.metagraph), hotkeys(&mine));

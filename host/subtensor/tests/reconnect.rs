@@ -46,7 +46,10 @@ async fn reconnects_and_resumes_after_the_node_is_killed() {
     eprintln!("reconnected {took:?} after the node answered again");
     let after = chain.metagraph(subnet.netuid).await.unwrap();
     assert!(after.block >= before.block, "the chain went back from {} to {}", before.block, after.block);
-    assert_eq!(after.neurons.iter().map(|n| n.hotkey).collect::<Vec<_>>(), before.neurons.iter().map(|n| n.hotkey).collect::<Vec<_>>());
+    assert_eq!(
+        after.neurons.iter().map(|n| n.hotkey).collect::<Vec<_>>(),
+        before.neurons.iter().map(|n| n.hotkey).collect::<Vec<_>>()
+    );
     assert_eq!(after.neurons[0].last_update, set.block, "the weights set before the crash are kept");
     let again = chain.set_weights(&alice, subnet.netuid, &[1, 2], &[1, 3], 0).await.unwrap();
     assert_eq!(again.events, [ChainEvent::WeightsSet { netuid: subnet.netuid, uid: 0 }]);
@@ -59,12 +62,12 @@ async fn weights_whose_answer_was_lost_are_not_submitted_twice() {
     let netuid = subnet.netuid;
     let alice = account("//Alice");
     // A chain that gives up waiting quickly, and a node that only builds blocks when told.
-    let options = subnet_subtensor::SubtensorOptions { extrinsic_timeout: Duration::from_secs(2), ..Default::default() };
+    let options =
+        subnet_subtensor::SubtensorOptions { extrinsic_timeout: Duration::from_secs(2), ..Default::default() };
     let chain = subnet_subtensor::SubtensorChain::connect(subnet_subtensor::Endpoint::Url(node.url()), keys(), options)
         .await
         .unwrap();
-    let _: serde_json::Value =
-        node.rpc("dev_setBlockBuildMode", subxt::rpcs::rpc_params!["Manual"]).await.unwrap();
+    let _: serde_json::Value = node.rpc("dev_setBlockBuildMode", subxt::rpcs::rpc_params!["Manual"]).await.unwrap();
     let lost = chain.set_weights(&alice, netuid, &[1, 2], &[3, 1], 0).await.unwrap_err();
     assert!(matches!(&lost, ChainError::Transport(m) if m.contains("not finalized")), "{lost:?}");
     node.new_blocks(1).await.unwrap();
@@ -77,8 +80,7 @@ async fn weights_whose_answer_was_lost_are_not_submitted_twice() {
     let pending: Vec<serde_json::Value> =
         node.rpc("author_pendingExtrinsics", subxt::rpcs::rpc_params![]).await.unwrap();
     assert!(pending.is_empty(), "a second set_weights reached the pool: {pending:?}");
-    let _: serde_json::Value =
-        node.rpc("dev_setBlockBuildMode", subxt::rpcs::rpc_params!["Instant"]).await.unwrap();
+    let _: serde_json::Value = node.rpc("dev_setBlockBuildMode", subxt::rpcs::rpc_params!["Instant"]).await.unwrap();
     // Different weights are new weights, and are sent.
     let next = chain.set_weights(&alice, netuid, &[1, 2], &[1, 3], 0).await.unwrap();
     assert!(next.block > landed);

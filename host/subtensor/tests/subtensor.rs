@@ -40,7 +40,14 @@ async fn reads_writes_and_errors_on_the_real_runtime() {
     assert!(!hyper.commit_reveal_enabled);
 
     // serve_axon: a public address is stored; loopback is refused by name.
-    let axon = AxonInfo { block: 0, version: 7, ip: u128::from(u32::from_be_bytes([203, 0, 113, 5])), port: 8091, ip_type: 4, protocol: 4 };
+    let axon = AxonInfo {
+        block: 0,
+        version: 7,
+        ip: u128::from(u32::from_be_bytes([203, 0, 113, 5])),
+        port: 8091,
+        ip_type: 4,
+        protocol: 4,
+    };
     let served = chain.serve_axon(&bob, netuid, axon).await.unwrap();
     assert_eq!(served.events, [ChainEvent::AxonServed { netuid, hotkey: bob }]);
     let stored = chain.metagraph(netuid).await.unwrap().neurons[1].axon.expect("axon stored");
@@ -78,10 +85,16 @@ async fn reads_writes_and_errors_on_the_real_runtime() {
     subnet_subtensor::devnet::fund(&node, &[dave]).await.unwrap();
     let e = chain.set_weights(&dave, netuid, &[0], &[1], 0).await.unwrap_err();
     assert_eq!(module(&e), "HotKeyNotRegisteredInSubNet");
-    chain.sudo_admin(&alice, "sudo_set_weights_version_key", vec![CallArg::U16(netuid), CallArg::U64(5)]).await.unwrap();
+    chain
+        .sudo_admin(&alice, "sudo_set_weights_version_key", vec![CallArg::U16(netuid), CallArg::U64(5)])
+        .await
+        .unwrap();
     let e = chain.set_weights(&alice, netuid, &[1], &[1], 4).await.unwrap_err();
     assert_eq!(module(&e), "IncorrectWeightVersionKey");
-    chain.sudo_admin(&alice, "sudo_set_weights_set_rate_limit", vec![CallArg::U16(netuid), CallArg::U64(100)]).await.unwrap();
+    chain
+        .sudo_admin(&alice, "sudo_set_weights_set_rate_limit", vec![CallArg::U16(netuid), CallArg::U64(100)])
+        .await
+        .unwrap();
     let e = chain.set_weights(&alice, netuid, &[1], &[1], 5).await.unwrap_err();
     assert_eq!(module(&e), "SettingWeightsTooFast");
     assert_eq!(chain.subnet_state(netuid).await.unwrap().weights[0], [(1, 65535), (2, 43690)]);
@@ -142,7 +155,14 @@ async fn commit_reveal_v2_with_the_hash_the_chain_computes() {
         }
     }
     let revealed = revealed.expect("the reveal window never opened");
-    assert_eq!(revealed.events.iter().filter(|e| matches!(e, ChainEvent::WeightsRevealed { hash: h, .. } if *h == hash)).count(), 1);
+    assert_eq!(
+        revealed
+            .events
+            .iter()
+            .filter(|e| matches!(e, ChainEvent::WeightsRevealed { hash: h, .. } if *h == hash))
+            .count(),
+        1
+    );
     // Stored max-upscaled exactly as the embedded chain's `max_upscale_u16` computes it.
     let upscaled = subnet_chain::max_upscale_u16(&values);
     assert_eq!(upscaled, [65535, 32767]);
