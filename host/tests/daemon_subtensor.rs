@@ -168,3 +168,42 @@ every_blocks = 1
     producer.abort();
     daemon.shutdown().await;
 }
+
+/// `subnetd chain show --chain ws://...` reads the real runtime's metagraph; an http-only command
+/// on a subtensor endpoint says why it cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_reads_subtensor_endpoints() {
+    let parts = match Devnet::locate() {
+        Ok(p) => p,
+        Err(e) => return eprintln!("SKIPPED: the real subtensor runtime is not available here: {e}"),
+    };
+    let node = Devnet::start(parts, DevnetOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let url = node.url();
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_subnetd")).args(&args).output().unwrap()
+        })
+    };
+    let out = run(vec![
+        "chain".into(),
+        "show".into(),
+        "--chain".into(),
+        url.clone(),
+        "--netuid".into(),
+        "1".into(),
+        "--json".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metagraph: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(metagraph["netuid"], 1);
+    assert!(!metagraph["neurons"].as_array().unwrap().is_empty(), "the spec's subnet 1 has a neuron");
+    let out = run(vec!["chain".into(), "advance".into(), "--chain".into(), url]).await.unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not on subtensor"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

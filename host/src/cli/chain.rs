@@ -16,7 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use subnet_chain::local::{LocalChain, LocalChainConfig, RAO_PER_TAO};
 use subnet_chain::{AccountId, Chain, Hyperparams, Metagraph, NetUid};
-use subnet_host::net::{ChainNodeConfig, RemoteChain, spawn_chain_node};
+use subnet_host::net::{ChainNodeConfig, ChainTarget, RemoteChain, spawn_chain_node};
 use subnet_keys::{CryptoType, Keypair};
 
 use super::wallet::{self, WalletsDir};
@@ -35,9 +35,11 @@ struct Target {
     /// A chain state directory (offline; no node may have it open).
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// A running node, e.g. http://127.0.0.1:9944 (online; extrinsics are signed).
+    /// A running chain (online; extrinsics are signed): a `chain serve` node
+    /// (http://127.0.0.1:9944) or, for show, register and stake, a subtensor endpoint
+    /// (local, test, finney, ws://HOST:PORT).
     #[arg(long, value_name = "URL")]
-    chain: Option<String>,
+    chain: Option<ChainTarget>,
 }
 
 #[derive(Subcommand)]
@@ -243,7 +245,8 @@ pub async fn run(args: ChainArgs) -> Result<()> {
                     chain.set_hyperparams(netuid, params)?;
                     netuid
                 }
-                (None, Some(url)) => {
+                (None, Some(target)) => {
+                    let url = node_only(target, "init")?;
                     let coldkey = wallet::load_coldkey(&root, &owner_wallet)?;
                     let owner = coldkey.account_id();
                     let chain = RemoteChain::connect(url, [coldkey]).await?;
@@ -262,10 +265,10 @@ pub async fn run(args: ChainArgs) -> Result<()> {
                     let cold = wallet::coldkey_public(&root, &w)?;
                     open_state(dir)?.register_now(&hot, &cold, netuid)?
                 }
-                (None, Some(url)) => {
+                (None, Some(target)) => {
                     let coldkey = wallet::load_coldkey(&root, &w)?;
                     let cold = coldkey.account_id();
-                    RemoteChain::connect(url, [coldkey]).await?.register(&hot, &cold, netuid).await?
+                    target.connect([coldkey]).await?.register(&hot, &cold, netuid).await?
                 }
                 (None, None) => unreachable_target()?,
             };
@@ -291,10 +294,17 @@ pub async fn run(args: ChainArgs) -> Result<()> {
                     let cold = wallet::coldkey_public(&root, &w)?;
                     open_state(dir)?.add_stake(&cold, &hot, netuid, rao)?;
                 }
-                (None, Some(url)) => {
+                (None, Some(ChainTarget::Node(url))) => {
                     let coldkey = wallet::load_coldkey(&root, &w)?;
                     let cold = coldkey.account_id();
                     RemoteChain::connect(url, [coldkey]).await?.add_stake(&cold, &hot, netuid, rao).await?;
+                }
+                (None, Some(ChainTarget::Subtensor(endpoint))) => {
+                    let coldkey = wallet::load_coldkey(&root, &w)?;
+                    let cold = coldkey.account_id();
+                    let options = subnet_subtensor::SubtensorOptions::default();
+                    let chain = subnet_subtensor::SubtensorChain::connect(endpoint.clone(), [coldkey], options).await?;
+                    chain.add_stake(&cold, &hot, netuid, rao).await?;
                 }
                 (None, None) => unreachable_target()?,
             }
@@ -308,8 +318,8 @@ pub async fn run(args: ChainArgs) -> Result<()> {
                     chain.advance_blocks(blocks)?;
                     chain.block()
                 }
-                (None, Some(url)) => {
-                    let chain = RemoteChain::connect(url, []).await?;
+                (None, Some(target)) => {
+                    let chain = RemoteChain::connect(node_only(target, "advance")?, []).await?;
                     chain.advance_blocks(blocks).await?;
                     chain.current_block().await?
                 }
@@ -321,7 +331,7 @@ pub async fn run(args: ChainArgs) -> Result<()> {
         ChainCommand::Show { target, netuid, json } => {
             let chain: Arc<dyn Chain> = match (&target.state, &target.chain) {
                 (Some(dir), _) => Arc::new(open_state(dir)?),
-                (None, Some(url)) => Arc::new(RemoteChain::connect(url, []).await?),
+                (None, Some(target)) => target.connect([]).await?,
                 (None, None) => unreachable_target()?,
             };
             match netuid {
@@ -344,6 +354,18 @@ pub async fn run(args: ChainArgs) -> Result<()> {
                 }
             }
             Ok(())
+        }
+    }
+}
+
+/// The URL of a `chain serve` node, for the commands only such a node has.
+fn node_only<'a>(target: &'a ChainTarget, command: &str) -> Result<&'a str> {
+    match target {
+        ChainTarget::Node(url) => Ok(url),
+        ChainTarget::Subtensor(e) => {
+            bail!(
+                "`chain {command}` works on a `subnetd chain serve` node or a --state directory, not on subtensor ({e})"
+            )
         }
     }
 }

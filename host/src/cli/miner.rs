@@ -10,15 +10,14 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use subnet_chain::{AccountId, AxonInfo, Chain, NetUid, SubtensorError};
+use subnet_chain::{AccountId, AxonInfo, NetUid, SubtensorError};
 use subnet_host::bundle::{Bundle, MANIFEST};
 use subnet_host::guest_build::{self, GuestSource, Toolchain};
-use subnet_host::net::{MinerServerConfig, RemoteChain, spawn_miner_server};
+use subnet_host::net::{ChainTarget, MinerServerConfig, spawn_miner_server};
 use subnet_host::runtime::{MinerModule, World};
 
 use super::wallet::{self, WalletsDir};
@@ -52,9 +51,10 @@ pub struct MinerArgs {
     /// Address announced on chain (default: the listening address).
     #[arg(long)]
     external_ip: Option<IpAddr>,
-    /// The chain node, e.g. http://127.0.0.1:9944.
+    /// The chain: a subtensor endpoint (local, test, finney, ws://HOST:PORT) or a
+    /// `subnetd chain serve` node (http://HOST:PORT).
     #[arg(long)]
-    chain: String,
+    chain: ChainTarget,
     /// Largest task body (bytes; suffixes KiB, MiB).
     #[arg(long, default_value = "8MiB", value_parser = parse_size)]
     max_body: usize,
@@ -165,8 +165,8 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     let module_path = resolve_module(&args.module, args.miner_name.as_deref())?;
     let module = load_module(&module_path)?;
 
-    let remote = RemoteChain::connect(&args.chain, [hotkey]).await.with_context(|| format!("chain {}", args.chain))?;
-    let metagraph = remote.metagraph(args.netuid).await.with_context(|| format!("subnet {}", args.netuid))?;
+    let chain = args.chain.connect([hotkey]).await.with_context(|| format!("chain {}", args.chain))?;
+    let metagraph = chain.metagraph(args.netuid).await.with_context(|| format!("subnet {}", args.netuid))?;
     let Some(uid) = metagraph.uid_of(&me) else {
         bail!(
             "hotkey {me} is not registered on subnet {}: register it first (subnetd chain register --netuid {} --wallet {} --hotkey {})",
@@ -176,7 +176,6 @@ pub async fn run(args: MinerArgs) -> Result<()> {
             args.hotkey
         );
     };
-    let chain: Arc<dyn Chain> = Arc::new(remote);
 
     let mut config = MinerServerConfig::new(args.netuid, me);
     config.listen = SocketAddr::new(args.listen_ip, args.port);

@@ -72,6 +72,7 @@
 
 pub mod chain_api;
 pub mod chain_node;
+pub mod chain_target;
 pub(crate) mod client;
 pub mod gate;
 pub mod miner_server;
@@ -81,6 +82,7 @@ pub mod sim;
 pub mod transport;
 
 pub use chain_node::{ChainNodeConfig, ChainNodeHandle, spawn_chain_node};
+pub use chain_target::ChainTarget;
 pub use miner_server::{
     HandlerContext, HandlerError, MinerServerConfig, MinerServerError, MinerServerHandle, MinerStats, ModuleHandler,
     TaskHandler, spawn_miner_server, spawn_miner_server_with,

@@ -185,8 +185,8 @@ pub(crate) async fn metagraph_at(at: &AtBlock, netuid: NetUid) -> Result<Metagra
         .map(|(uid, hotkey)| async move {
             let hk = AccountId32(hotkey.0);
             let (coldkey, stake, registered) = tokio::try_join!(
-                fetch::<_, AccountId32>(at, "Owner", (hk.clone(),)),
-                fetch_or::<_, u64>(at, "TotalHotkeyAlpha", (hk.clone(), netuid), 0),
+                fetch::<_, AccountId32>(at, "Owner", (hk,)),
+                fetch_or::<_, u64>(at, "TotalHotkeyAlpha", (hk, netuid), 0),
                 fetch_or::<_, u64>(at, "BlockAtRegistration", (netuid, uid as u16), 0),
             )?;
             Ok::<_, ChainError>((coldkey.map(account).unwrap_or(AccountId([0; 32])), stake, registered))
