@@ -19,7 +19,7 @@ use subnet_host::daemon::{Daemon, DaemonConfig, DaemonOptions};
 use subnet_host::net::{MinerServerConfig, spawn_miner_server};
 use subnet_subtensor::devnet::{Devnet, DevnetOptions, accounts, setup_subnet};
 
-use subnet_subtensor::{Endpoint, SubtensorChain, SubtensorOptions};
+use subnet_subtensor::{CallArg, Endpoint, SubtensorChain, SubtensorOptions};
 
 const RATE_LIMIT: u64 = 4;
 
@@ -34,15 +34,32 @@ async fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() ->
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validates_on_subtensor_and_survives_the_node_dying() {
+/// A devnet (with a database, so it can be killed and resumed) with a subnet of //Alice (the
+/// validator, uid 0) and two honest miners (//Bob, //Charlie) served on loopback at their chain
+/// axons, a daemon validating it with `chain = "ws://..."`, and a task producing blocks.
+struct World {
+    node: Devnet,
+    admin: Arc<SubtensorChain>,
+    netuid: u16,
+    setup_block: u64,
+    daemon: Daemon,
+    servers: Vec<subnet_host::net::MinerServerHandle>,
+    producer: tokio::task::JoinHandle<()>,
+    _fx: Fixture,
+    _db: tempfile::TempDir,
+}
+
+async fn world(commit_reveal: bool) -> Option<World> {
     let parts = match Devnet::locate() {
         Ok(p) => p,
-        Err(e) => return eprintln!("SKIPPED: the real subtensor runtime is not available here: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: the real subtensor runtime is not available here: {e}");
+            return None;
+        }
     };
     let db = tempfile::tempdir().unwrap();
     let options = DevnetOptions { db: Some(db.path().join("chain.sqlite")), port: None };
-    let mut node = Devnet::start(parts, options).await.unwrap_or_else(|e| panic!("{e}"));
+    let node = Devnet::start(parts, options).await.unwrap_or_else(|e| panic!("{e}"));
     let (alice, bob, charlie) = (accounts::alice(), accounts::bob(), accounts::charlie());
     let admin = Arc::new(
         SubtensorChain::connect(
@@ -55,6 +72,15 @@ async fn validates_on_subtensor_and_survives_the_node_dying() {
     );
     let subnet = setup_subnet(&node, &admin, &[bob.account_id(), charlie.account_id()], RATE_LIMIT).await.unwrap();
     let netuid = subnet.netuid;
+    if commit_reveal {
+        let sudo = |call: &'static str, arg| {
+            let admin = admin.clone();
+            let alice = alice.account_id();
+            async move { admin.sudo_admin(&alice, call, vec![CallArg::U16(netuid), arg]).await.unwrap() }
+        };
+        sudo("sudo_set_commit_reveal_weights_enabled", CallArg::Bool(true)).await;
+        sudo("sudo_set_tempo", CallArg::U16(4)).await;
+    }
 
     // Two honest miners on loopback. The runtime refuses 127.0.0.1 as an axon but not the
     // rest of 127/8, which Linux also routes to this machine.
@@ -116,7 +142,15 @@ every_blocks = 1
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     });
+    Some(World { node, admin, netuid, setup_block: subnet.block, daemon, servers, producer, _fx: fx, _db: db })
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validates_on_subtensor_and_survives_the_node_dying() {
+    let Some(World { mut node, admin, netuid, setup_block, daemon, servers, producer, _fx, _db }) = world(false).await
+    else {
+        return;
+    };
     let subnet_status = || daemon.subnet(netuid).unwrap().status();
     let first = wait_until("weights on subtensor", Duration::from_secs(120), || subnet_status().last_weights).await;
     let row = admin.subnet_state(netuid).await.unwrap().weights[0].clone();
@@ -146,7 +180,7 @@ every_blocks = 1
     // Every submission the daemon counts is one WeightsSet on chain, never two in one window.
     let head = admin.current_block().await.unwrap();
     let set: Vec<u64> = admin
-        .events_between(subnet.block + 1, head)
+        .events_between(setup_block + 1, head)
         .await
         .unwrap()
         .into_iter()
@@ -167,6 +201,42 @@ every_blocks = 1
 
     producer.abort();
     daemon.shutdown().await;
+}
+
+/// A subnet with commit-reveal on: the daemon commits (`WeightsCommitted`), reveals in the
+/// next epoch (`WeightsRevealed` with the same hash, accepted by the real runtime), and the
+/// revealed row is what the chain stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_and_reveals_on_subtensor() {
+    let Some(w) = world(true).await else { return };
+    let status = || w.daemon.subnet(w.netuid).unwrap().status();
+    let revealed = wait_until("revealed weights", Duration::from_secs(120), || status().last_weights).await;
+    let head = w.admin.current_block().await.unwrap();
+    let alice = accounts::alice().account_id();
+    let events = w.admin.events_between(w.setup_block + 1, head).await.unwrap();
+    let committed: Vec<[u8; 32]> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ChainEvent::WeightsCommitted { who, hash, .. } if *who == alice => Some(*hash),
+            _ => None,
+        })
+        .collect();
+    let reveal = events
+        .iter()
+        .find_map(|(b, e)| match e {
+            ChainEvent::WeightsRevealed { who, hash, .. } if *who == alice => Some((*b, *hash)),
+            _ => None,
+        })
+        .expect("a WeightsRevealed on chain");
+    assert_eq!(reveal.0, revealed.block);
+    assert_eq!(committed.first(), Some(&reveal.1), "the reveal matches the first commit");
+    let row = w.admin.subnet_state(w.netuid).await.unwrap().weights[0].clone();
+    let expected: Vec<(u16, u16)> =
+        revealed.uids.iter().copied().zip(subnet_chain::max_upscale_u16(&revealed.weights)).collect();
+    assert_eq!(row, expected);
+    assert_eq!(row, [(1, 65535), (2, 65535)]);
+    w.producer.abort();
+    w.daemon.shutdown().await;
 }
 
 /// `subnetd chain show --chain ws://...` reads the real runtime's metagraph; an http-only command

@@ -268,6 +268,7 @@ async fn setup_local_subnet(
         .update_hyperparams(netuid, |h| {
             h.tempo = l.tempo;
             h.weights_rate_limit = l.weights_rate_limit;
+            h.commit_reveal_enabled = l.commit_reveal;
             // Simulated miners get new ports at every start and must be able to re-serve.
             h.serving_rate_limit = 0;
             if created {

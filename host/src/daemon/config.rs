@@ -515,6 +515,9 @@ pub struct LocalSubnetConfig {
     /// Stake given to the validator's hotkey, in alpha (enough for a validator permit).
     #[serde(default = "default_stake")]
     pub validator_stake: f64,
+    /// Commit-reveal of weights (v2, reveal one epoch after the commit); default off.
+    #[serde(default)]
+    pub commit_reveal: bool,
     /// Simulated miners registered on the subnet and served by the daemon.
     pub miners: Option<SimMinersConfig>,
 }

@@ -28,6 +28,7 @@ use crate::validator::state::ScoreState;
 
 const VALIDATOR: TableDefinition<u16, &[u8]> = TableDefinition::new("validator");
 const WEIGHTS: TableDefinition<u16, &[u8]> = TableDefinition::new("weights");
+const COMMITS: TableDefinition<u16, &[u8]> = TableDefinition::new("commits");
 const KV: TableDefinition<(u16, &str), &[u8]> = TableDefinition::new("kv");
 const KV_USAGE: TableDefinition<u16, u64> = TableDefinition::new("kv_usage");
 
@@ -77,6 +78,28 @@ pub struct WeightsRecord {
     pub module: String,
 }
 
+/// A commit-reveal commit not yet revealed: what the reveal needs, kept durable before the
+/// commit is sent so a restart can still reveal it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    /// The committed hash.
+    pub hash: [u8; 32],
+    /// Uids, as they will be revealed.
+    pub uids: Vec<u16>,
+    /// Weights, as they will be revealed.
+    pub weights: Vec<u16>,
+    /// The salt.
+    pub salt: Vec<u16>,
+    /// The version key.
+    pub version_key: u64,
+    /// Finalized block when the commit was sent (its inclusion is later).
+    pub sent_at: u64,
+    /// Block the commit was included in, once known.
+    pub block: Option<u64>,
+    /// Hash of the module version whose weights these are.
+    pub module: String,
+}
+
 /// The daemon's database. Cheap to clone.
 #[derive(Clone)]
 pub struct StateDb {
@@ -107,6 +130,7 @@ impl StateDb {
         this.write(|txn| {
             txn.open_table(VALIDATOR)?;
             txn.open_table(WEIGHTS)?;
+            txn.open_table(COMMITS)?;
             txn.open_table(KV)?;
             txn.open_table(KV_USAGE)?;
             Ok(())
@@ -176,6 +200,22 @@ impl StateDb {
     /// Commits the last weights set for a subnet.
     pub fn put_weights(&self, netuid: u16, record: &WeightsRecord) -> Result<(), StoreError> {
         self.write_json(WEIGHTS, netuid, record)
+    }
+
+    /// The pending commit-reveal commit of a subnet.
+    pub fn commit(&self, netuid: u16) -> Result<Option<CommitRecord>, StoreError> {
+        self.read_json(COMMITS, netuid)
+    }
+
+    /// Records (Some) or clears (None) a subnet's pending commit.
+    pub fn put_commit(&self, netuid: u16, record: Option<&CommitRecord>) -> Result<(), StoreError> {
+        match record {
+            Some(r) => self.write_json(COMMITS, netuid, r),
+            None => self.write(|txn| {
+                txn.open_table(COMMITS)?.remove(netuid)?;
+                Ok(())
+            }),
+        }
     }
 
     /// The key-value store of a subnet, holding at most `budget` bytes of keys and values.

@@ -11,7 +11,12 @@
 //!
 //! Failure modes: a failed round (chain unreachable, the module failing `generate-tasks` or
 //! `reward`) commits nothing and changes nothing in memory; the next tick tries again. A
-//! rejected `set_weights` is logged and counted, and retried when next due. The chain's
+//! rejected `set_weights` is logged and counted, and retried when next due.
+//!
+//! On a subnet with commit-reveal on, weights are committed instead (v2 hash with a random
+//! salt; the commit is stored in the database before it is sent) and revealed in the epoch the
+//! chain opens for them; no new commit is made while one waits. An expired or unmatched commit
+//! is dropped and the next due round commits afresh. The chain's
 //! `last_update` is the source of truth for the cadence, so a daemon killed between
 //! `set_weights` and its own commit does not set weights twice too fast.
 
@@ -27,7 +32,7 @@ use tracing::Instrument;
 use super::config::SubnetConfig;
 use super::metrics::{Metrics, StatusLabels, SubnetLabels, short};
 use super::reload::{ModuleSlot, ModuleVersion, ReloadRecord};
-use super::store::{StateDb, ValidatorRecord, WeightsRecord};
+use super::store::{CommitRecord, StateDb, ValidatorRecord, WeightsRecord};
 use crate::bindings::types::ResponseStatus;
 use crate::caps::CallEnv;
 use crate::caps::random::{derive_seed, seed_part};
@@ -426,9 +431,12 @@ impl SubnetRunner {
             return self.weights_note(Some(format!("uid {uid} has no validator permit")));
         }
         if hyper.commit_reveal_enabled {
-            return self.weights_note(Some(
-                "the subnet has commit-reveal on, which the daemon does not do yet; weights are not set".into(),
-            ));
+            // A commit waiting for its window comes first: committing again would bury it.
+            match self.load_commit().await {
+                Ok(Some(commit)) => return self.reveal_when_due(metagraph, hyper, commit).await,
+                Ok(None) => {}
+                Err(e) => return self.weights_note(Some(format!("reading the pending commit: {e}"))),
+            }
         }
         let every = self.config.weights.every_blocks.max(hyper.weights_rate_limit);
         let since = metagraph.block.saturating_sub(neuron.last_update);
@@ -459,6 +467,9 @@ impl SubnetRunner {
         };
         // The chain refuses keys below its `WeightsVersionKey`; the configured key only raises it.
         let version_key = self.config.weights.version_key.max(hyper.weights_version_key);
+        if hyper.commit_reveal_enabled {
+            return self.commit(metagraph, uids, weights, version_key, version).await;
+        }
         match self.chain.set_weights(&self.hotkey, self.netuid, &uids, &weights, version_key).await {
             Ok(included) => {
                 let record = WeightsRecord {
@@ -486,6 +497,143 @@ impl SubnetRunner {
                 tracing::warn!(subnet = self.netuid, error = %e, "set_weights rejected");
                 self.metrics.weights(self.netuid, "rejected", None);
                 self.weights_note(Some(format!("set_weights rejected: {e}")));
+            }
+        }
+    }
+
+    async fn load_commit(&self) -> Result<Option<CommitRecord>, String> {
+        let db = self.db.clone();
+        let netuid = self.netuid;
+        tokio::task::spawn_blocking(move || db.commit(netuid))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    async fn store_commit(&self, record: Option<CommitRecord>) -> Result<(), String> {
+        let db = self.db.clone();
+        let netuid = self.netuid;
+        tokio::task::spawn_blocking(move || db.put_commit(netuid, record.as_ref()))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// Commits `weights` (commit-reveal v2). The salt and weights are made durable before the
+    /// commit is sent, so the reveal survives a restart; a commit whose answer is lost stays
+    /// pending and the reveal tells whether it landed (`NoWeightsCommitFound` if not).
+    async fn commit(
+        &self,
+        metagraph: &Metagraph,
+        uids: Vec<u16>,
+        weights: Vec<u16>,
+        version_key: u64,
+        version: &ModuleVersion,
+    ) {
+        let salt: Vec<u16> = {
+            use rand::RngExt;
+            let mut rng = rand::rng();
+            (0..8).map(|_| rng.random()).collect()
+        };
+        let hash = subnet_chain::commit_hash(&self.hotkey, self.netuid, &uids, &weights, &salt, version_key);
+        let mut record = CommitRecord {
+            hash,
+            uids,
+            weights,
+            salt,
+            version_key,
+            sent_at: metagraph.block,
+            block: None,
+            module: version.hash.clone(),
+        };
+        if let Err(e) = self.store_commit(Some(record.clone())).await {
+            return self.weights_note(Some(format!("commit not sent: recording it failed: {e}")));
+        }
+        match self.chain.commit_weights(&self.hotkey, self.netuid, hash).await {
+            Ok(included) => {
+                record.block = Some(included.block);
+                if let Err(e) = self.store_commit(Some(record)).await {
+                    tracing::error!(subnet = self.netuid, error = %e, "commit sent but its block not recorded");
+                }
+                tracing::info!(subnet = self.netuid, block = included.block, "weights committed");
+                self.metrics.weights(self.netuid, "committed", None);
+                self.weights_note(Some(format!(
+                    "weights committed at block {}; revealed in a later epoch",
+                    included.block
+                )));
+            }
+            Err(e @ subnet_chain::ChainError::Transport(_)) => {
+                tracing::warn!(subnet = self.netuid, error = %e, "commit_weights unanswered; will check at reveal time");
+                self.weights_note(Some(format!("commit_weights unanswered: {e}")));
+            }
+            Err(e) => {
+                let _ = self.store_commit(None).await;
+                tracing::warn!(subnet = self.netuid, error = %e, "commit_weights rejected");
+                self.metrics.weights(self.netuid, "rejected", None);
+                self.weights_note(Some(format!("commit_weights rejected: {e}")));
+            }
+        }
+    }
+
+    /// Reveals the pending commit once its reveal epoch has come. Subtensor's epoch index is
+    /// `(block + netuid + 1) / (tempo + 1)` and a reveal belongs to `commit epoch + period`; a
+    /// chain whose boundaries differ answers `RevealTooEarly`, and the next round tries again.
+    async fn reveal_when_due(&self, metagraph: &Metagraph, hyper: &Hyperparams, commit: CommitRecord) {
+        use subnet_chain::SubtensorError as E;
+        let epoch = |block: u64| (block + u64::from(self.netuid) + 1) / (u64::from(hyper.tempo) + 1);
+        let committed_at = commit.block.unwrap_or(commit.sent_at + 1);
+        let due = epoch(committed_at) + hyper.commit_reveal_period.max(1);
+        if epoch(metagraph.block) < due {
+            return self.weights_note(Some(format!("commit of block {committed_at} is revealed in epoch {due}")));
+        }
+        let result = self
+            .chain
+            .reveal_weights(&self.hotkey, self.netuid, &commit.uids, &commit.weights, &commit.salt, commit.version_key)
+            .await;
+        match result {
+            Ok(included) => {
+                let _ = self.store_commit(None).await;
+                let record = WeightsRecord {
+                    block: included.block,
+                    uids: commit.uids,
+                    weights: commit.weights,
+                    at_unix_ms: unix_ms(),
+                    module: commit.module,
+                };
+                let db = self.db.clone();
+                let netuid = self.netuid;
+                let to_commit = record.clone();
+                match tokio::task::spawn_blocking(move || db.put_weights(netuid, &to_commit)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(subnet = self.netuid, error = %e, "weights revealed but not recorded")
+                    }
+                    Err(e) => tracing::error!(subnet = self.netuid, error = %e, "weights revealed but not recorded"),
+                }
+                tracing::info!(
+                    subnet = self.netuid,
+                    block = included.block,
+                    uids = record.uids.len(),
+                    "weights revealed"
+                );
+                self.metrics.weights(self.netuid, "ok", Some(included.block));
+                let mut live = lock(&self.live);
+                live.last_weights = Some(record);
+                live.weights_note = None;
+            }
+            Err(e) if e.is(E::RevealTooEarly) => {
+                self.weights_note(Some("the reveal window is not open yet".into()));
+            }
+            Err(e @ subnet_chain::ChainError::Transport(_)) => {
+                tracing::warn!(subnet = self.netuid, error = %e, "reveal_weights unanswered; retried next round");
+                self.weights_note(Some(format!("reveal_weights unanswered: {e}")));
+            }
+            Err(e) => {
+                // Expired, never landed, or no longer matching: drop it and commit afresh.
+                let _ = self.store_commit(None).await;
+                tracing::warn!(subnet = self.netuid, error = %e, "reveal_weights rejected; the commit is dropped");
+                self.metrics.weights(self.netuid, "rejected", None);
+                self.weights_note(Some(format!("reveal_weights rejected ({e}); committing afresh")));
             }
         }
     }
