@@ -479,19 +479,7 @@ impl SubnetRunner {
                     at_unix_ms: unix_ms(),
                     module: version.hash.clone(),
                 };
-                let db = self.db.clone();
-                let netuid = self.netuid;
-                let to_commit = record.clone();
-                match tokio::task::spawn_blocking(move || db.put_weights(netuid, &to_commit)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::error!(subnet = self.netuid, error = %e, "weights set but not recorded"),
-                    Err(e) => tracing::error!(subnet = self.netuid, error = %e, "weights set but not recorded"),
-                }
-                tracing::info!(subnet = self.netuid, block = included.block, uids = record.uids.len(), "weights set");
-                self.metrics.weights(self.netuid, "ok", Some(included.block));
-                let mut live = lock(&self.live);
-                live.last_weights = Some(record);
-                live.weights_note = None;
+                self.weights_landed(record, "weights set").await;
             }
             Err(e) => {
                 tracing::warn!(subnet = self.netuid, error = %e, "set_weights rejected");
@@ -499,6 +487,23 @@ impl SubnetRunner {
                 self.weights_note(Some(format!("set_weights rejected: {e}")));
             }
         }
+    }
+
+    /// Records weights that are now on chain: the database, the metrics, the status.
+    async fn weights_landed(&self, record: WeightsRecord, what: &'static str) {
+        let db = self.db.clone();
+        let netuid = self.netuid;
+        let to_commit = record.clone();
+        match tokio::task::spawn_blocking(move || db.put_weights(netuid, &to_commit)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(subnet = self.netuid, error = %e, "{what} but not recorded"),
+            Err(e) => tracing::error!(subnet = self.netuid, error = %e, "{what} but not recorded"),
+        }
+        tracing::info!(subnet = self.netuid, block = record.block, uids = record.uids.len(), "{what}");
+        self.metrics.weights(self.netuid, "ok", Some(record.block));
+        let mut live = lock(&self.live);
+        live.last_weights = Some(record);
+        live.weights_note = None;
     }
 
     async fn load_commit(&self) -> Result<Option<CommitRecord>, String> {
@@ -600,26 +605,7 @@ impl SubnetRunner {
                     at_unix_ms: unix_ms(),
                     module: commit.module,
                 };
-                let db = self.db.clone();
-                let netuid = self.netuid;
-                let to_commit = record.clone();
-                match tokio::task::spawn_blocking(move || db.put_weights(netuid, &to_commit)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::error!(subnet = self.netuid, error = %e, "weights revealed but not recorded")
-                    }
-                    Err(e) => tracing::error!(subnet = self.netuid, error = %e, "weights revealed but not recorded"),
-                }
-                tracing::info!(
-                    subnet = self.netuid,
-                    block = included.block,
-                    uids = record.uids.len(),
-                    "weights revealed"
-                );
-                self.metrics.weights(self.netuid, "ok", Some(included.block));
-                let mut live = lock(&self.live);
-                live.last_weights = Some(record);
-                live.weights_note = None;
+                self.weights_landed(record, "weights revealed").await;
             }
             Err(e) if e.is(E::RevealTooEarly) => {
                 self.weights_note(Some("the reveal window is not open yet".into()));
