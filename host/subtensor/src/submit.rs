@@ -58,9 +58,19 @@ impl CallArg {
     }
 }
 
-/// Subtensor's `CustomTransactionError` code as its name (`common/src/transaction_error.rs`;
-/// codes 0–9 are the same in every runtime since dynamic TAO).
-pub fn pool_error_name(code: u8) -> &'static str {
+/// Subtensor's `InvalidTransaction::Custom` code as a name, for the runtime `spec_version`.
+/// From spec 233 the codes are `CustomTransactionError` (`common/src/transaction_error.rs`);
+/// earlier runtimes used bare numbers per call, named here after the pallet errors they stand
+/// for (spec 218: 1–4 stake below `WeightsMinStake` for commit/reveal/set weights,
+/// 5 too many registrations this interval).
+pub fn pool_error_name(spec_version: u32, code: u8) -> &'static str {
+    if spec_version < 233 {
+        return match code {
+            1..=4 => "NotEnoughStakeToSetWeights",
+            5 => "TooManyRegistrationsThisInterval",
+            _ => "UnknownCustomError",
+        };
+    }
     const NAMES: [&str; 28] = [
         "ColdkeyInSwapSchedule",
         "StakeAmountTooLow",
@@ -100,14 +110,16 @@ pub fn pool_error_name(code: u8) -> &'static str {
 /// The pallet name [`ChainError::Module`] carries for transaction-pool refusals.
 pub const POOL: &str = "TransactionPool";
 
-/// Names a pool refusal from the node's message, e.g. `Invalid Transaction: Custom error: 1`,
-/// `Transaction is outdated`, `Invalid Transaction: Inability to pay some fees`.
-fn pool_refusal(message: &str) -> ChainError {
+/// Names a pool refusal from the node's message, e.g. `Invalid Transaction: Custom error: 1`
+/// (substrate nodes), `{"invalid":{"custom":5}}` (Chopsticks), `Transaction is outdated`,
+/// `Invalid Transaction: Inability to pay some fees`.
+fn pool_refusal(message: &str, spec_version: u32) -> ChainError {
     let lower = message.to_ascii_lowercase();
-    let name = if let Some(rest) = lower.split("custom error: ").nth(1) {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let custom = ["custom error: ", "\"custom\":"].iter().find_map(|marker| lower.split(marker).nth(1));
+    let name = if let Some(rest) = custom {
+        let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
         match digits.parse::<u8>() {
-            Ok(code) => pool_error_name(code).to_owned(),
+            Ok(code) => pool_error_name(spec_version, code).to_owned(),
             Err(_) => "UnknownCustomError".to_owned(),
         }
     } else if lower.contains("outdated") || lower.contains("stale") {
@@ -286,6 +298,7 @@ impl Inner {
         let _one_at_a_time = self.signing.lock().await;
         let at = at_finalized(&client).await?;
         let metadata = at.metadata();
+        let spec_version = at.spec_version();
         if metadata
             .pallet_by_name(payload.pallet_name())
             .and_then(|p| p.call_variant_by_name(payload.call_name()))
@@ -298,7 +311,9 @@ impl Inner {
         }
         let progress = at.transactions().sign_and_submit_then_watch_default(&payload, &KeySigner(key)).await.map_err(
             |e| match &e {
-                subxt::error::ExtrinsicError::ErrorSubmittingTransaction(inner) => pool_refusal(&inner.to_string()),
+                subxt::error::ExtrinsicError::ErrorSubmittingTransaction(inner) => {
+                    pool_refusal(&inner.to_string(), spec_version)
+                }
                 _ => ChainError::InvalidInput(format!("{what}: {e}")),
             },
         )?;
@@ -306,7 +321,7 @@ impl Inner {
             let in_block = progress.wait_for_finalized().await.map_err(|e| {
                 let message = e.to_string();
                 if message.contains("Invalid") || message.contains("Dropped") || message.contains("Usurped") {
-                    pool_refusal(&message)
+                    pool_refusal(&message, spec_version)
                 } else {
                     transport(&format!("waiting for {what}"), message)
                 }
@@ -459,11 +474,14 @@ mod tests {
 
     #[test]
     fn pool_refusals_are_named() {
-        let e = pool_refusal("Invalid Transaction: Custom error: 1");
+        let e = pool_refusal("Invalid Transaction: Custom error: 1", 425);
         assert_eq!(e, ChainError::Module { pallet: POOL.into(), name: "StakeAmountTooLow".into() });
-        assert_eq!(pool_refusal("Invalid Transaction: Custom error: 255").module_name(), Some("BadRequest"));
-        assert_eq!(pool_refusal("Invalid Transaction: Transaction is outdated").module_name(), Some("Stale"));
-        assert!(matches!(pool_refusal("connection reset"), ChainError::Transport(_)));
+        assert_eq!(pool_refusal("Invalid Transaction: Custom error: 255", 425).module_name(), Some("BadRequest"));
+        let chopsticks = r#"RPC error: User error: {"invalid":{"custom":5}} (1010)"#;
+        assert_eq!(pool_refusal(chopsticks, 218).module_name(), Some("TooManyRegistrationsThisInterval"));
+        assert_eq!(pool_refusal(chopsticks, 425).module_name(), Some("NotEnoughStakeToWithdraw"));
+        assert_eq!(pool_refusal("Invalid Transaction: Transaction is outdated", 425).module_name(), Some("Stale"));
+        assert!(matches!(pool_refusal("connection reset", 425), ChainError::Transport(_)));
     }
 
     #[test]

@@ -110,6 +110,17 @@ async fn reads_writes_and_errors_on_the_real_runtime() {
         Err(ChainError::InvalidInput(m)) if m.contains("does not exist")
     ));
 
+    // The transaction pool's refusals are named too: spec 218 admits 3 registrations per
+    // interval (3 x its target of 1); //Dave is the third, //Ferdie one too many.
+    let ferdie = account("//Ferdie");
+    subnet_subtensor::devnet::fund(&node, &[ferdie]).await.unwrap();
+    chain.register(&dave, &dave, netuid).await.unwrap();
+    let e = chain.register(&ferdie, &ferdie, netuid).await.unwrap_err();
+    assert_eq!(
+        e,
+        ChainError::Module { pallet: "TransactionPool".into(), name: "TooManyRegistrationsThisInterval".into() }
+    );
+
     // Finalized blocks are followed as the node makes them.
     let before = chain.current_block().await.unwrap();
     node.new_blocks(3).await.unwrap();

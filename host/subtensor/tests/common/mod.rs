@@ -31,7 +31,7 @@ pub async fn devnet(options: DevnetOptions) -> Option<Devnet> {
 }
 
 pub fn keys() -> Vec<Keypair> {
-    vec![accounts::alice(), accounts::bob(), accounts::charlie(), accounts::dev("//Dave")]
+    vec![accounts::alice(), accounts::bob(), accounts::charlie(), accounts::dev("//Dave"), accounts::dev("//Ferdie")]
 }
 
 pub fn account(uri: &str) -> AccountId {
