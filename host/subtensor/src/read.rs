@@ -257,9 +257,14 @@ pub(crate) async fn hyperparams(client: &Client, netuid: NetUid) -> Result<Hyper
         fetch_or(at, "LiquidAlphaOn", k, d.liquid_alpha_enabled),
         fetch_or(at, "AlphaValues", k, (d.alpha_low, d.alpha_high)),
         fetch_or(at, "AlphaSigmoidSteepness", k, d.alpha_sigmoid_steepness),
-        fetch_or(at, "StakeThreshold", (), d.stake_threshold),
+        fetch::<_, u64>(at, "StakeThreshold", ()),
         fetch_or(at, "ServingRateLimit", k, d.serving_rate_limit),
     )?;
+    // Runtimes before the rename call the stake threshold `WeightsMinStake`.
+    let stake_threshold = match stake_threshold {
+        Some(t) => t,
+        None => fetch_or(at, "WeightsMinStake", (), d.stake_threshold).await?,
+    };
     let (registration_allowed, min_non_immune_uids, immune_owner_uids_limit) = tokio::try_join!(
         fetch_or(at, "NetworkRegistrationAllowed", k, d.registration_allowed),
         fetch_or(at, "MinNonImmuneUids", k, d.min_non_immune_uids),
