@@ -53,7 +53,8 @@ async fn world(commit_reveal: bool) -> Option<World> {
     let parts = match Devnet::locate() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("SKIPPED: the real subtensor runtime is not available here: {e}");
+            let test = std::thread::current().name().unwrap_or("daemon_subtensor").to_owned();
+            subnet_subtensor::devnet::report_skip(&test, &e);
             return None;
         }
     };
@@ -245,7 +246,7 @@ async fn commits_and_reveals_on_subtensor() {
 async fn the_cli_reads_subtensor_endpoints() {
     let parts = match Devnet::locate() {
         Ok(p) => p,
-        Err(e) => return eprintln!("SKIPPED: the real subtensor runtime is not available here: {e}"),
+        Err(e) => return subnet_subtensor::devnet::report_skip("the_cli_reads_subtensor_endpoints", &e),
     };
     let node = Devnet::start(parts, DevnetOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
     let url = node.url();

@@ -23,7 +23,8 @@ pub async fn devnet(options: DevnetOptions) -> Option<Devnet> {
     let parts = match Devnet::locate() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("SKIPPED: the real subtensor runtime is not available here: {e}");
+            let test = std::thread::current().name().unwrap_or("test").to_owned();
+            subnet_subtensor::devnet::report_skip(&test, &e);
             return None;
         }
     };
