@@ -97,7 +97,8 @@ struct Inner {
     conn: connection::Connection,
     /// `set_weights` submissions whose outcome is unknown, by (hotkey, netuid).
     unsettled: std::sync::Mutex<HashMap<(AccountId, NetUid), submit::UnsettledWeights>>,
-    /// Serialises extrinsics per signer so nonces never race.
+    /// Serialises extrinsics (all signers: one at a time is plenty for a validator) so two
+    /// calls never take the same account nonce.
     signing: tokio::sync::Mutex<()>,
 }
 

@@ -355,11 +355,10 @@ impl Inner {
         let slot = (*signer, netuid);
         let unsettled = self.unsettled.lock().unwrap_or_else(|p| p.into_inner()).get(&slot).cloned();
         if let Some(earlier) = unsettled {
-            if let Some(block) = self.landed(signer, netuid, &earlier).await? {
+            if let Some((block, uid)) = self.landed(signer, netuid, &earlier).await? {
                 self.unsettled.lock().unwrap_or_else(|p| p.into_inner()).remove(&slot);
                 tracing::info!(netuid, block, "an earlier set_weights whose answer was lost is on chain");
                 if earlier.uids == uids && earlier.weights == weights {
-                    let uid = self.uid_of(signer, netuid).await?.unwrap_or_default();
                     return Ok(ExtrinsicOutcome { block, events: vec![ChainEvent::WeightsSet { netuid, uid }] });
                 }
             } else {
@@ -391,18 +390,14 @@ impl Inner {
         result
     }
 
-    async fn uid_of(&self, hotkey: &AccountId, netuid: NetUid) -> Result<Option<Uid>, ChainError> {
-        let at = at_finalized(&self.client()?).await?;
-        crate::read::fetch::<_, u16>(&at, "Uids", (netuid, AccountId32(hotkey.0))).await
-    }
-
-    /// The block an unsettled `set_weights` landed at, if the chain shows it did.
+    /// The block an unsettled `set_weights` landed at and the signer's uid, if the chain shows
+    /// it did.
     async fn landed(
         &self,
         hotkey: &AccountId,
         netuid: NetUid,
         earlier: &UnsettledWeights,
-    ) -> Result<Option<BlockNumber>, ChainError> {
+    ) -> Result<Option<(BlockNumber, Uid)>, ChainError> {
         let at = at_finalized(&self.client()?).await?;
         let Some(uid) = crate::read::fetch::<_, u16>(&at, "Uids", (netuid, AccountId32(hotkey.0))).await? else {
             return Ok(None);
@@ -419,7 +414,7 @@ impl Inner {
         stored.sort_unstable();
         let mut sent = sent;
         sent.sort_unstable();
-        Ok((stored == sent).then_some(updated))
+        Ok((stored == sent).then_some((updated, uid)))
     }
 
     /// `register_network` with the argument list of the connected runtime.
