@@ -9,8 +9,12 @@
 //! Throughput is in embeddings per second. The model is all-MiniLM-L6-v2 from the registry
 //! scripts/setup.sh writes. Build with `--features cuda` on a GPU machine to run on CUDA
 //! (the service picks the GPU when the feature is on and one is present).
+// criterion's `criterion_group!` generates undocumented public functions.
+#![allow(missing_docs)]
 
-#[path = "../tests/common/mod.rs"]
+// The test helper is shared with the tests; benches use a part of it.
+#[allow(dead_code)]
+#[path = "../tests/all/common.rs"]
 mod common;
 #[path = "../compute/benches/data/sentences.rs"]
 mod sentences;
@@ -21,8 +25,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use subnet_host::bindings::types::{MinerResponse, ResponseStatus, Task};
-use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
+use subnet_host::runtime::CallEnv;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -49,8 +53,8 @@ fn bench(c: &mut Criterion) {
             payload: Some(text(s)),
         })
         .collect();
-    let env =
-        CallEnv { compute: Some(backend.clone()), ..CallEnv::new("bench", 1, Arc::new(MetagraphView::default())) };
+    let env = CallEnv::new("bench", 1, Arc::new(MetagraphView::default()))
+        .with_subnet(|s| s.caps.compute = Some(backend.clone()));
 
     let mut group = c.benchmark_group("compute");
     group.sample_size(20);

@@ -13,6 +13,8 @@
 //! capacity. `cargo bench -p subnet-host --bench fanout`; env `FANOUT_ROUNDS` (default 100),
 //! `FANOUT_MINERS` (default 256), `FANOUT_MINER_WASM` (a prebuilt miner component). Without
 //! `--bench` (e.g. `cargo test --benches`) it runs a short smoke pass.
+// criterion's `criterion_group!` generates undocumented public functions.
+#![allow(missing_docs)]
 
 use std::net::SocketAddr;
 use std::path::Path;

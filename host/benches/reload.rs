@@ -10,10 +10,15 @@
 //! reload triggered by the admin API (no watcher, no debounce) is measured too.
 //!
 //! Run with `cargo bench -p subnet-host --bench reload` (add `-- --quick` for fewer runs).
+// criterion's `criterion_group!` generates undocumented public functions.
+#![allow(missing_docs)]
 
-#[path = "../tests/common/mod.rs"]
+// The test helper is shared with the tests; benches use a part of it.
+#[allow(dead_code)]
+#[path = "../tests/all/common.rs"]
 mod common;
-#[path = "../tests/daemon_support/mod.rs"]
+#[allow(dead_code)]
+#[path = "../tests/all/daemon/support.rs"]
 mod daemon_support;
 
 use std::path::Path;

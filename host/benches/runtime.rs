@@ -7,8 +7,12 @@
 //! * `handle/miner`: one miner `handle` call.
 //!
 //! Run with `cargo bench -p subnet-host --bench runtime`.
+// criterion's `criterion_group!` generates undocumented public functions.
+#![allow(missing_docs)]
 
-#[path = "../tests/common/mod.rs"]
+// The test helper is shared with the tests; benches use a part of it.
+#[allow(dead_code)]
+#[path = "../tests/all/common.rs"]
 mod common;
 
 use std::hint::black_box;
@@ -16,8 +20,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use subnet_host::bindings::types::{MinerRequest, MinerResponse, Payload, ResponseStatus, Task};
-use subnet_host::caps::CallEnv;
 use subnet_host::caps::metagraph::MetagraphView;
+use subnet_host::runtime::CallEnv;
 
 fn json(value: u64) -> Payload {
     common::json(&value)

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use wasmtime::component::{HasSelf, Linker};
 
+use super::{CallContext, CapConfigError, Capability, HostResources};
 use crate::bindings::types::Payload;
 use crate::bindings::validator::subnet::plugin::compute::{self as wit, ComputeError};
-use crate::runtime::HostState;
 
 /// A model-serving backend. Implementations bound their own time and memory and refuse
 /// models the operator did not grant.
@@ -107,6 +107,76 @@ impl ComputeBackend for GrantedModels {
     }
 }
 
+/// Grants models to subnets: what the host process offers the capability.
+pub trait ModelProvider: Send + Sync {
+    /// A backend that serves `models` (and nothing else) to one subnet.
+    fn grant(&self, models: &[String]) -> Arc<dyn ComputeBackend>;
+}
+
+impl ModelProvider for subnet_compute::ComputeService {
+    fn grant(&self, models: &[String]) -> Arc<dyn ComputeBackend> {
+        Arc::new(GrantedModels::new(self.clone(), models.iter().cloned()))
+    }
+}
+
+/// A backend handed in whole (embedding, tests): every subnet granted models gets it as is.
+impl ModelProvider for Arc<dyn ComputeBackend> {
+    fn grant(&self, _: &[String]) -> Arc<dyn ComputeBackend> {
+        self.clone()
+    }
+}
+
+/// `compute` in `[subnet.capabilities]`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeConfig {
+    /// Models the module may call, by name in the host's model registry. Empty: compute calls
+    /// answer `not-available`.
+    #[serde(default)]
+    pub compute: Vec<String>,
+}
+
+/// The capability: the models the operator granted the subnet.
+pub struct Compute;
+
+impl Capability for Compute {
+    const KEYS: &'static [&'static str] = &["compute"];
+    type Config = ComputeConfig;
+    type Subnet = Option<Arc<dyn ComputeBackend>>;
+    type Instance = ComputeState;
+
+    fn check(config: &ComputeConfig) -> Result<(), CapConfigError> {
+        let mut seen = BTreeSet::new();
+        for (j, model) in config.compute.iter().enumerate() {
+            if model.is_empty() || !seen.insert(model) {
+                return Err(CapConfigError::new(
+                    format!("compute[{j}]"),
+                    format!("`{model}` is empty or listed twice"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn subnet(config: &ComputeConfig, host: &HostResources<'_>) -> Result<Self::Subnet, CapConfigError> {
+        if config.compute.is_empty() {
+            return Ok(None);
+        }
+        Ok(host.models.map(|p| p.grant(&config.compute)))
+    }
+
+    fn instance(subnet: &Self::Subnet, _: &CallContext<'_>) -> ComputeState {
+        ComputeState { backend: subnet.clone() }
+    }
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut ComputeState,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<ComputeState>>(linker, get)
+    }
+}
+
 /// Per-instance state: the backend, when the subnet has one.
 pub struct ComputeState {
     pub(crate) backend: Option<Arc<dyn ComputeBackend>>,
@@ -159,8 +229,4 @@ impl wit::Host for ComputeState {
             Err(e) => Err(e),
         })
     }
-}
-
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<HostState, HasSelf<ComputeState>>(linker, |s| &mut s.compute)
 }

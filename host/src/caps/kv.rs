@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::{CallContext, CapConfigError, Capability, HostResources};
 use crate::bindings::validator::subnet::plugin::kv::{self as wit, KvError as WitKvError};
-use crate::runtime::HostState;
+use crate::units::Bytes;
 
 /// Longest key, in bytes.
 pub const MAX_KEY: usize = 1024;
@@ -19,6 +20,8 @@ pub const MAX_KEY: usize = 1024;
 pub const MAX_VALUE: usize = 4 << 20;
 /// Most keys one `keys` call returns.
 pub const MAX_LIST: u32 = 10_000;
+/// Default budget of a subnet's store.
+pub const DEFAULT_BUDGET: u64 = 64 << 20;
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +44,14 @@ pub trait KvStore: Send + Sync {
     fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Keys starting with `prefix`, in byte order, at most `limit`.
     fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, KvError>;
+    /// A throwaway in-memory copy of the store (what a smoke round writes to).
+    fn snapshot(&self) -> Result<Arc<dyn KvStore>, KvError>;
+}
+
+/// Opens subnets' durable stores: what the host process offers the capability.
+pub trait KvProvider: Send + Sync {
+    /// The store of `netuid`, holding at most `budget` bytes.
+    fn open(&self, netuid: u16, budget: u64) -> Result<Arc<dyn KvStore>, KvError>;
 }
 
 /// An in-memory store with a total size budget; what the sandbox uses by default.
@@ -90,6 +101,75 @@ impl KvStore for MemoryKv {
             .map(|(k, _)| k.clone())
             .collect())
     }
+
+    fn snapshot(&self) -> Result<Arc<dyn KvStore>, KvError> {
+        let copy = Self { entries: Mutex::new(self.lock()?.clone()), budget: self.budget };
+        Ok(Arc::new(copy))
+    }
+}
+
+/// `kv` and `kv_budget` in `[subnet.capabilities]`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KvConfig {
+    /// The key-value store is granted (durable, in the daemon's database); default true.
+    #[serde(default = "granted")]
+    pub kv: bool,
+    /// Bytes of keys and values the store may hold; default 64 MiB.
+    #[serde(default = "default_budget")]
+    pub kv_budget: Bytes,
+}
+
+fn granted() -> bool {
+    true
+}
+
+fn default_budget() -> Bytes {
+    Bytes(DEFAULT_BUDGET)
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        Self { kv: true, kv_budget: default_budget() }
+    }
+}
+
+/// The capability: the subnet's own store when granted and the host has storage.
+pub struct Kv;
+
+impl Capability for Kv {
+    const KEYS: &'static [&'static str] = &["kv", "kv_budget"];
+    type Config = KvConfig;
+    type Subnet = Option<Arc<dyn KvStore>>;
+    type Instance = KvState;
+
+    fn check(config: &KvConfig) -> Result<(), CapConfigError> {
+        if config.kv && config.kv_budget.0 == 0 {
+            return Err(CapConfigError::new("kv_budget", "must be above 0 when kv is granted"));
+        }
+        Ok(())
+    }
+
+    fn subnet(config: &KvConfig, host: &HostResources<'_>) -> Result<Self::Subnet, CapConfigError> {
+        match host.kv {
+            Some(provider) if config.kv => provider
+                .open(host.netuid, config.kv_budget.0)
+                .map(Some)
+                .map_err(|e| CapConfigError::new("kv", format!("cannot open the store: {e}"))),
+            _ => Ok(None),
+        }
+    }
+
+    fn instance(subnet: &Self::Subnet, _: &CallContext<'_>) -> KvState {
+        KvState { store: subnet.clone() }
+    }
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut KvState,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<KvState>>(linker, get)
+    }
 }
 
 /// Per-instance state: the subnet's store, if granted.
@@ -120,7 +200,7 @@ impl KvState {
 /// Runs a store write, which may wait for the disk (a durable store fsyncs every commit),
 /// without stalling the async workers' other tasks: on a multi-threaded runtime the worker
 /// hands its tasks to others while it waits.
-fn write<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn off_worker<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
@@ -142,7 +222,7 @@ impl wit::Host for KvState {
                 return Err(WitKvError::TooLarge(format!("value of {} bytes, limit {MAX_VALUE}", value.len())));
             }
             let store = self.store()?;
-            write(|| store.set(&key, &value)).map_err(to_wit)
+            off_worker(|| store.set(&key, &value)).map_err(to_wit)
         })())
     }
 
@@ -150,7 +230,7 @@ impl wit::Host for KvState {
         Ok((|| {
             check_key(&key)?;
             let store = self.store()?;
-            write(|| store.delete(&key)).map_err(to_wit)
+            off_worker(|| store.delete(&key)).map_err(to_wit)
         })())
     }
 
@@ -160,10 +240,6 @@ impl wit::Host for KvState {
             self.store()?.keys(&prefix, limit.min(MAX_LIST) as usize).map_err(to_wit)
         })())
     }
-}
-
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<HostState, HasSelf<KvState>>(linker, |s| &mut s.kv)
 }
 
 #[cfg(test)]

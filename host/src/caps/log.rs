@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::{CallContext, CapConfigError, Capability, HostResources};
 use crate::bindings::validator::subnet::plugin::log::{self as wit, Level};
-use crate::runtime::HostState;
 
 /// Longest log line kept, in bytes.
 pub const MAX_LINE: usize = 4096;
@@ -18,21 +18,34 @@ pub struct LogState {
     pub(crate) module: Arc<str>,
 }
 
-/// Cuts `text` to at most `max` bytes on a character boundary.
-pub(crate) fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
+/// The capability: always granted, no settings.
+pub struct Log;
+
+impl Capability for Log {
+    const KEYS: &'static [&'static str] = &[];
+    type Config = ();
+    type Subnet = ();
+    type Instance = LogState;
+
+    fn subnet(_: &(), _: &HostResources<'_>) -> Result<(), CapConfigError> {
+        Ok(())
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+
+    fn instance(_: &(), call: &CallContext<'_>) -> LogState {
+        LogState { subnet: call.subnet.clone(), module: call.module.into() }
     }
-    &text[..end]
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut LogState,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<LogState>>(linker, get)
+    }
 }
 
 impl wit::Host for LogState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let line = truncate(&message, MAX_LINE);
+        let line = crate::util::truncate(&message, MAX_LINE);
         let (subnet, module) = (&*self.subnet, &*self.module);
         match level {
             Level::Trace => tracing::trace!(target: "guest", subnet, module, "{line}"),
@@ -43,8 +56,4 @@ impl wit::Host for LogState {
         }
         Ok(())
     }
-}
-
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<HostState, HasSelf<LogState>>(linker, |s| &mut s.log)
 }

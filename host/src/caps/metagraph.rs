@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::{CallContext, CapConfigError, Capability, HostResources};
 use crate::bindings::types::Neuron;
 use crate::bindings::validator::subnet::plugin::metagraph as wit;
-use crate::runtime::HostState;
 
 /// A metagraph as modules see it.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,28 @@ pub struct MetagraphView {
     pub block: u64,
     /// Neurons, ordered by uid.
     pub neurons: Vec<Neuron>,
+}
+
+impl From<&subnet_chain::Metagraph> for MetagraphView {
+    /// The contract's view of a chain metagraph: stake and emission in alpha (rao / 1e9),
+    /// incentive and dividends as fractions of 1.
+    fn from(metagraph: &subnet_chain::Metagraph) -> Self {
+        let neurons = metagraph
+            .neurons
+            .iter()
+            .map(|n| Neuron {
+                uid: n.uid,
+                hotkey: n.hotkey.to_ss58(),
+                stake: n.stake as f64 / 1e9,
+                validator_permit: n.validator_permit,
+                active: n.active,
+                incentive: f64::from(n.incentive) / 65535.0,
+                dividends: f64::from(n.dividends) / 65535.0,
+                emission: n.emission as f64 / 1e9,
+            })
+            .collect();
+        Self { netuid: metagraph.netuid, block: metagraph.block, neurons }
+    }
 }
 
 /// Per-instance state: the snapshot.
@@ -45,6 +67,27 @@ impl wit::Host for MetagraphState {
     }
 }
 
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<HostState, HasSelf<MetagraphState>>(linker, |s| &mut s.metagraph)
+/// The capability: always granted, no settings; each call gets the snapshot its caller took.
+pub struct Metagraph;
+
+impl Capability for Metagraph {
+    const KEYS: &'static [&'static str] = &[];
+    type Config = ();
+    type Subnet = ();
+    type Instance = MetagraphState;
+
+    fn subnet(_: &(), _: &HostResources<'_>) -> Result<(), CapConfigError> {
+        Ok(())
+    }
+
+    fn instance(_: &(), call: &CallContext<'_>) -> MetagraphState {
+        MetagraphState { view: call.metagraph.clone() }
+    }
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut MetagraphState,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<MetagraphState>>(linker, get)
+    }
 }

@@ -8,8 +8,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use wasmtime::component::{HasSelf, Linker};
 
+use super::{CallContext, CapConfigError, Capability, HostResources};
 use crate::bindings::validator::subnet::plugin::random as wit;
-use crate::runtime::HostState;
 
 /// Largest `fill` request, in bytes; a larger one traps the guest.
 pub const MAX_FILL: u32 = 1 << 20;
@@ -20,7 +20,8 @@ pub struct RandomState {
 }
 
 impl RandomState {
-    pub(crate) fn new(seed: u64) -> Self {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
         Self { rng: ChaCha12Rng::seed_from_u64(seed) }
     }
 }
@@ -58,8 +59,29 @@ impl wit::Host for RandomState {
     }
 }
 
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<HostState, HasSelf<RandomState>>(linker, |s| &mut s.random)
+/// The capability: always granted, no settings; each call's stream comes from its seed.
+pub struct Random;
+
+impl Capability for Random {
+    const KEYS: &'static [&'static str] = &[];
+    type Config = ();
+    type Subnet = ();
+    type Instance = RandomState;
+
+    fn subnet(_: &(), _: &HostResources<'_>) -> Result<(), CapConfigError> {
+        Ok(())
+    }
+
+    fn instance(_: &(), call: &CallContext<'_>) -> RandomState {
+        RandomState::new(call.seed)
+    }
+
+    fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut RandomState,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<RandomState>>(linker, get)
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! administer it.
 //!
 //! `serve` opens a persistent [`LocalChain`] from a state directory and serves it over HTTP
-//! ([`subnet_host::net::chain_node`]). The admin commands (`init`, `register`, `stake`,
+//! ([`subnet_host::node::serve`]). The admin commands (`init`, `register`, `stake`,
 //! `advance`, `show`) work either offline on a state directory (`--state DIR`, while no node
 //! has it open) or online against a node (`--chain URL`), where they sign with the wallet's
 //! coldkey as the node requires. It is the embedded chain with a socket, not subtensor.
@@ -16,7 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use subnet_chain::local::{LocalChain, LocalChainConfig, RAO_PER_TAO};
 use subnet_chain::{AccountId, Chain, Hyperparams, Metagraph, NetUid};
-use subnet_host::net::{ChainNodeConfig, ChainTarget, RemoteChain, spawn_chain_node};
+use subnet_host::node::{ChainNodeConfig, ChainTarget, RemoteChain, spawn_chain_node};
 use subnet_keys::{CryptoType, Keypair};
 
 use super::wallet::{self, WalletsDir};
@@ -53,7 +53,7 @@ enum ChainCommand {
         #[arg(long, default_value = "127.0.0.1:9944")]
         listen: SocketAddr,
         /// Produce a block every interval (e.g. 12s, 500ms); default: only on `chain advance`.
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = super::parse_duration_arg)]
         block_time: Option<Duration>,
     },
     /// Create a subnet owned by a wallet's coldkey; prints its netuid.
@@ -180,26 +180,6 @@ impl HyperArgs {
             h.stake_threshold = v;
         }
     }
-}
-
-/// Parses `12s`, `500ms`, `2m` or a number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&t[..i], t[i..].trim()),
-        None => (t, "s"),
-    };
-    let value: f64 = num.parse().map_err(|_| format!("`{text}` is not a duration (e.g. 12s, 500ms, 2m)"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use ms, s or m)")),
-    };
-    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
-        return Err(format!("`{text}` must be between 1ms and 24h"));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The config a new dev chain gets: loopback axons allowed, so miners on one machine can serve.
@@ -394,6 +374,7 @@ fn print_metagraph(m: &Metagraph) {
 }
 
 async fn serve(state: &Path, listen: SocketAddr, block_time: Option<Duration>) -> Result<()> {
+    let shutdown = super::shutdown_signal()?;
     let chain = Arc::new(open_state(state)?);
     let key = node_key(state)?;
     let mut config = ChainNodeConfig::new(key);
@@ -412,7 +393,7 @@ async fn serve(state: &Path, listen: SocketAddr, block_time: Option<Duration>) -
             None => "blocks on `subnetd chain advance`".into(),
         }
     );
-    super::miner::wait_for_shutdown().await;
+    shutdown.await;
     handle.shutdown().await;
     Ok(())
 }

@@ -17,7 +17,8 @@ use clap::Args;
 use subnet_chain::{AccountId, AxonInfo, NetUid, SubtensorError};
 use subnet_host::bundle::{Bundle, MANIFEST};
 use subnet_host::guest_build::{self, GuestSource, Toolchain};
-use subnet_host::net::{ChainTarget, MinerServerConfig, spawn_miner_server};
+use subnet_host::net::{MinerServerConfig, spawn_miner_server};
+use subnet_host::node::ChainTarget;
 use subnet_host::runtime::{MinerModule, World};
 
 use super::wallet::{self, WalletsDir};
@@ -56,7 +57,7 @@ pub struct MinerArgs {
     #[arg(long)]
     chain: ChainTarget,
     /// Largest task body (bytes; suffixes KiB, MiB).
-    #[arg(long, default_value = "8MiB", value_parser = parse_size)]
+    #[arg(long, default_value = "8MiB", value_parser = super::parse_size_arg)]
     max_body: usize,
     /// Module calls at once; more wait, highest stake first.
     #[arg(long, default_value_t = 16)]
@@ -65,7 +66,7 @@ pub struct MinerArgs {
     #[arg(long, default_value_t = 256)]
     max_queue: usize,
     /// Cap on the timeout a validator may give (e.g. 60s).
-    #[arg(long, default_value = "60s", value_parser = super::chain::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = super::parse_duration_arg)]
     max_timeout: Duration,
     /// Hotkeys (SS58) to refuse, comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -76,46 +77,6 @@ pub struct MinerArgs {
     /// Do not announce the axon on chain.
     #[arg(long)]
     no_serve_axon: bool,
-}
-
-/// Parses `8388608`, `512KiB`, `8MiB`.
-fn parse_size(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let (num, mult) = if let Some(n) = t.strip_suffix("MiB") {
-        (n, 1usize << 20)
-    } else if let Some(n) = t.strip_suffix("KiB") {
-        (n, 1 << 10)
-    } else {
-        (t, 1)
-    };
-    num.trim()
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("`{text}` is not a size (e.g. 8MiB, 512KiB, 1048576)"))
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn wait_for_shutdown() {
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// The component to serve, building sources when given a directory.
@@ -153,6 +114,7 @@ fn load_module(path: &Path) -> Result<MinerModule> {
 
 /// Runs `subnetd miner`.
 pub async fn run(args: MinerArgs) -> Result<()> {
+    let shutdown = super::shutdown_signal()?;
     if !args.min_stake.is_finite() || args.min_stake < 0.0 {
         bail!("--min-stake must be a non-negative number of TAO");
     }
@@ -210,7 +172,7 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     }
     println!("{addr}");
     eprintln!("miner uid {uid} ({me}) serving {} on subnet {} at {addr}", module_path.display(), args.netuid);
-    wait_for_shutdown().await;
+    shutdown.await;
     handle.shutdown().await;
     Ok(())
 }

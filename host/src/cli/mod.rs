@@ -12,6 +12,7 @@ pub mod wallet;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use subnet_host::caps::compute::{ComputeBackend, GrantedModels};
@@ -23,6 +24,40 @@ use subnet_host::runtime::{Runtime, RuntimeConfig, World};
 /// `$SUBNETD_CACHE_DIR`).
 pub fn new_runtime() -> Result<Runtime> {
     Runtime::new(RuntimeConfig::default()).map_err(|e| anyhow::anyhow!("{e:#}")).context("starting wasmtime")
+}
+
+/// Installs the SIGTERM and SIGINT (Ctrl-C) handlers now, so a signal that arrives while the
+/// caller is still starting is not lost; the future resolves at the first of them.
+pub fn shutdown_signal() -> Result<impl Future<Output = ()>> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// A duration on the command line (`500ms`, `12s`, `2m`, `1h`: the config file's grammar);
+/// zero is refused, as every duration flag is an interval or a limit.
+pub fn parse_duration_arg(text: &str) -> Result<Duration, String> {
+    let d = subnet_host::units::parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!("`{text}` must be above zero"));
+    }
+    Ok(d)
+}
+
+/// A size on the command line (`8MiB`, `512KiB`, `1048576`: the config file's grammar); zero is
+/// refused.
+pub fn parse_size_arg(text: &str) -> Result<usize, String> {
+    let n = subnet_host::units::parse_size(text)?;
+    match usize::try_from(n) {
+        Ok(0) => Err(format!("`{text}` must be above zero")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is too large for this machine")),
+    }
 }
 
 /// Parses `validator` or `miner`.

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use subnet_host::daemon::client::AdminClient;
 use subnet_host::daemon::{Daemon, DaemonConfig, DaemonOptions};
@@ -27,14 +27,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
         println!("{}: ok ({} subnets)", args.config.display(), config.subnets.len());
         return Ok(());
     }
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
+    let shutdown = super::shutdown_signal()?;
     let daemon = Daemon::start(config, DaemonOptions::default()).await?;
     println!("subnetd: running; admin API on http://{}", daemon.admin_addr());
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+    shutdown.await;
     println!("subnetd: shutting down");
     daemon.shutdown().await;
     Ok(())

@@ -22,25 +22,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use subnet_chain::local::{LocalChain, LocalChainConfig, RAO_PER_TAO};
-use subnet_chain::{AccountId, AxonInfo, Chain, ChainError, NetUid};
-use subnet_keys::{CryptoType, Keypair};
+use subnet_chain::{AccountId, Chain, ChainError, NetUid};
+use subnet_keys::Keypair;
 use tokio::sync::watch;
 
 use super::config::{ChainConfig, DaemonConfig, ServeMode, SubnetConfig};
-use crate::bindings::types::{MinerRequest, Payload};
-use crate::caps::CallEnv;
 use crate::caps::metagraph::MetagraphView;
-use crate::caps::random::{derive_seed, seed_part};
-use crate::net::{
-    HandlerContext, HandlerError, HttpTransport, HttpTransportConfig, MinerServerConfig, MinerServerHandle,
-    RemoteChain, TaskHandler, spawn_miner_server, spawn_miner_server_with,
-};
-use crate::runtime::Runtime;
-use crate::validator::{InProcessMiners, MinerTransport, SimMiner};
+use crate::net::{HttpTransport, HttpTransportConfig, MinerServerHandle};
+use crate::node::RemoteChain;
+use crate::runtime::{Runtime, SubnetEnv};
+use crate::sim::local::{SimNeuron, ensure_local_subnet};
+use crate::sim::{InProcessMiners, SimMiner, serve_sim_miners, sim_key};
+use crate::validator::MinerTransport;
 
 /// Why the chain side could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -77,15 +72,6 @@ pub struct Backend {
     pub description: String,
 }
 
-/// A deterministic key of a simulated neuron (local chain only: these are public test keys).
-fn sim_key(netuid: NetUid, role: &str, index: u64) -> Keypair {
-    let mut seed = [0u8; 32];
-    for (i, chunk) in seed.chunks_mut(8).enumerate() {
-        chunk.copy_from_slice(&derive_seed(&[u64::from(netuid), seed_part(role), index, i as u64]).to_le_bytes());
-    }
-    Keypair::from_seed(CryptoType::Sr25519, &seed)
-}
-
 /// The coldkey the local chain registers the validator under: the wallet's `coldkeypub.txt`
 /// when there is one, else an account derived from the hotkey (the local chain checks no
 /// balances or signatures).
@@ -99,34 +85,6 @@ fn local_coldkey(config: &DaemonConfig, hotkey: &AccountId) -> AccountId {
     h.update(b"subnetd-local-coldkey");
     h.update(hotkey.0);
     AccountId(h.finalize().into())
-}
-
-/// A miner that never answers in time (served over HTTP).
-struct LazyHandler;
-
-#[async_trait]
-impl TaskHandler for LazyHandler {
-    async fn handle(&self, _request: MinerRequest, ctx: HandlerContext) -> Result<Payload, HandlerError> {
-        tokio::time::sleep(ctx.timeout + Duration::from_millis(50)).await;
-        Err(HandlerError::Timeout)
-    }
-}
-
-/// A miner that answers noise of the task's content type (served over HTTP).
-struct RandomHandler;
-
-#[async_trait]
-impl TaskHandler for RandomHandler {
-    async fn handle(&self, request: MinerRequest, ctx: HandlerContext) -> Result<Payload, HandlerError> {
-        let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(ctx.seed);
-        let content_type = request.payload.content_type;
-        let body = if content_type.starts_with("application/json") {
-            rng.next_u64().to_string().into_bytes()
-        } else {
-            (0..64).map(|_| (rng.next_u32() & 0xff) as u8).collect()
-        };
-        Ok(Payload { content_type, body })
-    }
 }
 
 impl Backend {
@@ -256,37 +214,6 @@ async fn setup_local_subnet(
     };
     let what = |step: &str| format!("subnet {netuid}: {step}");
     let owner = AccountId(Sha256::digest(format!("subnetd-local-owner-{netuid}")).into());
-    let mut created = false;
-    while !local.subnets().await.map_err(chain_err(what("listing subnets")))?.contains(&netuid) {
-        let got = local.create_subnet(&owner, None).map_err(chain_err(what("creating the subnet")))?;
-        created |= got == netuid;
-        if got > netuid {
-            return Err(BackendError::Setup(what("the local chain skipped this netuid")));
-        }
-    }
-    local
-        .update_hyperparams(netuid, |h| {
-            h.tempo = l.tempo;
-            h.weights_rate_limit = l.weights_rate_limit;
-            h.commit_reveal_enabled = l.commit_reveal;
-            // Simulated miners get new ports at every start and must be able to re-serve.
-            h.serving_rate_limit = 0;
-            if created {
-                h.immunity_period = u16::MAX;
-            }
-        })
-        .map_err(chain_err(what("setting hyperparameters")))?;
-
-    let metagraph = local.metagraph_now(netuid).map_err(chain_err(what("reading the metagraph")))?;
-    let mut registered = false;
-    if metagraph.uid_of(hotkey).is_none() {
-        local.register_now(hotkey, coldkey, netuid).map_err(chain_err(what("registering the validator")))?;
-        let stake = (l.validator_stake * RAO_PER_TAO as f64).round() as u64;
-        if stake > 0 {
-            local.add_stake(coldkey, hotkey, netuid, stake).map_err(chain_err(what("staking the validator")))?;
-        }
-        registered = true;
-    }
 
     // Simulated miners: honest, lazy, random, each with its own deterministic key.
     let mut miners: Vec<(Keypair, SimMiner)> = Vec::new();
@@ -310,7 +237,7 @@ async fn setup_local_subnet(
         let mut add = |count: usize, sim: Option<SimMiner>| {
             for _ in 0..count {
                 if let Some(sim) = &sim {
-                    miners.push((sim_key(netuid, "sim-miner", index), sim.clone()));
+                    miners.push((sim_key(u64::from(netuid), "sim-miner", index), sim.clone()));
                 }
                 index += 1;
             }
@@ -318,20 +245,29 @@ async fn setup_local_subnet(
         add(m.honest, module.map(SimMiner::Module));
         add(m.lazy, Some(SimMiner::Lazy));
         add(m.random, Some(SimMiner::Random));
-        for (i, (key, _)) in miners.iter().enumerate() {
-            if metagraph.uid_of(&key.account_id()).is_none() {
-                let miner_coldkey = sim_key(netuid, "sim-miner-coldkey", i as u64).account_id();
-                local
-                    .register_now(&key.account_id(), &miner_coldkey, netuid)
-                    .map_err(chain_err(what("registering a simulated miner")))?;
-                registered = true;
-            }
+    }
+    let mut neurons = vec![SimNeuron {
+        hotkey: *hotkey,
+        coldkey: *coldkey,
+        stake_rao: (l.validator_stake * RAO_PER_TAO as f64).round() as u64,
+    }];
+    for (i, (key, _)) in miners.iter().enumerate() {
+        let coldkey = sim_key(u64::from(netuid), "sim-miner-coldkey", i as u64).account_id();
+        neurons.push(SimNeuron { hotkey: key.account_id(), coldkey, stake_rao: 0 });
+    }
+    let configure = |h: &mut subnet_chain::Hyperparams, created: bool| {
+        h.tempo = l.tempo;
+        h.weights_rate_limit = l.weights_rate_limit;
+        h.commit_reveal_enabled = l.commit_reveal;
+        // Simulated miners get new ports at every start and must be able to re-serve.
+        h.serving_rate_limit = 0;
+        if created {
+            h.immunity_period = u16::MAX;
         }
-    }
-    if registered {
-        // The first epoch hands out validator permits by stake.
-        local.advance_to_next_epoch(netuid).map_err(chain_err(what("running the first epoch")))?;
-    }
+    };
+    ensure_local_subnet(local, Some(netuid), &owner, configure, &neurons)
+        .await
+        .map_err(chain_err(what("setting up the subnet")))?;
     let metagraph = local.metagraph_now(netuid).map_err(chain_err(what("reading the metagraph")))?;
     let serve = s.local.as_ref().and_then(|l| l.miners.as_ref()).map_or(ServeMode::InProcess, |m| m.serve);
     match serve {
@@ -340,33 +276,17 @@ async fn setup_local_subnet(
                 .iter()
                 .filter_map(|(key, sim)| metagraph.uid_of(&key.account_id()).map(|uid| (uid, sim.clone())))
                 .collect();
-            let env = CallEnv::new(
-                format!("netuid {netuid} simulated miners"),
-                0,
-                Arc::new(MetagraphView {
-                    netuid,
-                    block: metagraph.block,
-                    neurons: crate::validator::neurons_of(&metagraph),
-                }),
-            );
-            Ok(Arc::new(InProcessMiners::new(by_uid, env)))
+            let subnet = Arc::new(SubnetEnv::new(format!("netuid {netuid} simulated miners")));
+            Ok(Arc::new(InProcessMiners::new(by_uid, subnet, Arc::new(MetagraphView::from(&metagraph)))))
         }
         ServeMode::Http => {
             let chain: Arc<dyn Chain> = local.clone();
-            for (key, sim) in &miners {
-                let config = MinerServerConfig::new(netuid, key.account_id());
-                let server = match sim {
-                    SimMiner::Module(module) => spawn_miner_server(config, module.clone(), chain.clone()).await,
-                    SimMiner::Lazy => spawn_miner_server_with(config, Arc::new(LazyHandler), chain.clone()).await,
-                    SimMiner::Random => spawn_miner_server_with(config, Arc::new(RandomHandler), chain.clone()).await,
-                }
+            let subnet = Arc::new(SubnetEnv::new(format!("netuid {netuid} simulated miners")));
+            let served = miners.iter().map(|(key, sim)| (key.account_id(), sim.clone())).collect();
+            let servers = serve_sim_miners(chain, netuid, served, subnet)
+                .await
                 .map_err(|e| BackendError::Setup(format!("subnet {netuid}: simulated miner server: {e}")))?;
-                let axon = AxonInfo::from_socket_addr(server.local_addr(), 1, 4);
-                local
-                    .serve_axon_now(&key.account_id(), netuid, axon)
-                    .map_err(chain_err(what("serving a simulated miner's axon")))?;
-                miner_servers.push(server);
-            }
+            miner_servers.extend(servers);
             Ok(http.clone())
         }
     }

@@ -41,7 +41,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::caps::CallObserver;
+use crate::runtime::CallObserver;
 use crate::runtime::{CallError, ModuleInfo};
 
 /// Labels: the subnet.
@@ -120,10 +120,13 @@ impl std::fmt::Debug for ComputeCollector {
     }
 }
 
+/// Reads one counter of a model's metrics.
+type ModelCounter = fn(&subnet_compute::ModelMetrics) -> u64;
+
 impl Collector for ComputeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let snapshot = self.0.metrics();
-        let counts: [(&str, &str, fn(&subnet_compute::ModelMetrics) -> u64); 5] = [
+        let counts: [(&str, &str, ModelCounter); 5] = [
             ("compute_calls", "Calls to a served model, all outcomes", |m| m.calls),
             ("compute_items", "Texts or images embedded by calls that succeeded", |m| m.items),
             ("compute_batches", "Forward passes run (calls are batched)", |m| m.batches),

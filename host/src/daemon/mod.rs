@@ -42,11 +42,12 @@ pub mod signing;
 pub mod store;
 pub mod subnet;
 
+use crate::util::unix_ms;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 use subnet_chain::{AccountId, Chain};
@@ -54,12 +55,11 @@ use subnet_keys::Keypair;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::caps::compute::{ComputeBackend, GrantedModels};
+use crate::caps::compute::{ComputeBackend, ModelProvider};
 use crate::caps::kv::KvStore;
-use crate::caps::metagraph::MetagraphView;
-use crate::caps::{CallEnv, Preopen};
+use crate::caps::{HostResources, Preopen, SubnetCaps};
 use crate::models::ModelRegistry;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::{CallLimits, Runtime, RuntimeConfig, SubnetEnv};
 pub use config::{ConfigError, DaemonConfig};
 pub use reload::{ModuleSlot, ModuleVersion, Outcome, ReloadRecord, Trigger};
 pub use store::{RedbKv, StateDb, ValidatorRecord, WeightsRecord};
@@ -105,6 +105,9 @@ pub enum DaemonError {
     /// The models granted to subnets cannot be served.
     #[error("compute: {0}")]
     Compute(String),
+    /// The round secret cannot be read or made.
+    #[error("round secret: {0}")]
+    Secret(String),
     /// No such subnet in this daemon.
     #[error("no subnet {0} in this daemon")]
     UnknownSubnet(u16),
@@ -118,6 +121,40 @@ pub struct DaemonOptions {
     pub compute: Option<Arc<dyn ComputeBackend>>,
     /// The hotkey to use instead of loading `[wallet]` (embedding and tests).
     pub hotkey: Option<Keypair>,
+    /// The secret in every round seed, instead of the one kept in the state directory. For
+    /// tests only (comparing a daemon with the sandbox for one seed): a known secret makes the
+    /// validator's tasks predictable to miners.
+    pub round_secret: Option<u64>,
+}
+
+/// File in the state directory holding the daemon's round secret (32 random bytes, mode 0600).
+pub const ROUND_SECRET_FILE: &str = "round-secret";
+
+/// The daemon's round secret: read from the state directory, or made there on first start.
+fn round_secret(state_dir: &std::path::Path) -> Result<u64, DaemonError> {
+    use std::io::Write;
+    let path = state_dir.join(ROUND_SECRET_FILE);
+    let fail = |e: std::io::Error| DaemonError::Secret(format!("{}: {e}", path.display()));
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut fresh = [0u8; 32];
+            rand::fill(&mut fresh);
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&path).map_err(fail)?;
+            file.write_all(&fresh).and_then(|()| file.sync_all()).map_err(fail)?;
+            fresh.to_vec()
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| DaemonError::Secret(format!("{} is not 32 bytes: remove it to make a new one", path.display())))?;
+    let words: Vec<u64> = bytes.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
+    Ok(crate::caps::random::derive_seed(&words))
 }
 
 /// The daemon's status (`GET /status`).
@@ -174,14 +211,10 @@ pub struct Daemon {
     admin_stop: Option<tokio::sync::oneshot::Sender<()>>,
     admin_addr: SocketAddr,
     reloads: broadcast::Sender<ReloadRecord>,
-    kv: BTreeMap<u16, Arc<RedbKv>>,
+    kv: BTreeMap<u16, Arc<dyn KvStore>>,
     grace: Duration,
     state_dir: std::path::PathBuf,
     _backend: backend::Backend,
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn load_hotkey(config: &DaemonConfig) -> Result<Keypair, DaemonError> {
@@ -204,7 +237,7 @@ fn load_hotkey(config: &DaemonConfig) -> Result<Keypair, DaemonError> {
 async fn start_models(config: &DaemonConfig) -> Result<Option<subnet_compute::ComputeService>, DaemonError> {
     let mut names: Vec<String> = Vec::new();
     for s in &config.subnets {
-        for m in &s.capabilities.compute {
+        for m in &s.capabilities.compute.compute {
             if !names.contains(m) {
                 names.push(m.clone());
             }
@@ -267,6 +300,10 @@ impl Daemon {
             None => load_hotkey(&config)?,
         };
         let hotkey = keypair.account_id();
+        let secret = match options.round_secret {
+            Some(secret) => secret,
+            None => round_secret(&config.state_dir)?,
+        };
         let runtime = Runtime::new(runtime_config(&config)).map_err(|e| DaemonError::Runtime(format!("{e:#}")))?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let backend = backend::Backend::start(&config, &keypair, &runtime, shutdown_rx.clone()).await?;
@@ -284,8 +321,14 @@ impl Daemon {
         for s in &config.subnets {
             let netuid = s.netuid;
             let sub_err = |message: String| DaemonError::Subnet { netuid, message };
-            let kv = s.capabilities.kv.then(|| db.kv(netuid, s.capabilities.kv_budget.0));
-            if let Some(kv) = &kv {
+            let models: Option<&dyn ModelProvider> = match (&options.compute, &service) {
+                (Some(backend), _) => Some(backend),
+                (None, Some(service)) => Some(service),
+                (None, None) => None,
+            };
+            let host = HostResources { netuid, kv: Some(&db), models };
+            let caps = SubnetCaps::build(&s.capabilities, &host).map_err(|e| sub_err(e.to_string()))?;
+            if let Some(kv) = &caps.kv {
                 kv_stores.insert(netuid, kv.clone());
             }
             let preopen = match &s.capabilities.preopen {
@@ -295,39 +338,29 @@ impl Daemon {
                 }
                 None => None,
             };
-            let compute = if s.capabilities.compute.is_empty() {
-                None
-            } else {
-                match (&options.compute, &service) {
-                    (Some(backend), _) => Some(backend.clone()),
-                    (None, Some(service)) => {
-                        Some(Arc::new(GrantedModels::new(service.clone(), s.capabilities.compute.iter().cloned()))
-                            as Arc<dyn ComputeBackend>)
-                    }
-                    (None, None) => None,
-                }
-            };
             let call_errors = Arc::new(AtomicU64::new(0));
             let observer = Arc::new(SubnetObserverWithCount {
                 inner: metrics::SubnetObserver { netuid, metrics: metrics.clone() },
                 errors: call_errors.clone(),
             });
-            let base = CallEnv {
-                kv: kv.clone().map(|k| k as Arc<dyn KvStore>),
-                compute,
-                timeout: Some(s.call_timeout()),
-                memory_limit: Some(usize::try_from(s.memory()).unwrap_or(usize::MAX)),
-                fuel: s.limits.fuel,
+            let base = SubnetEnv {
+                label: format!("netuid {netuid} ({})", s.label()).into(),
+                caps,
                 preopen: preopen.clone(),
-                ..CallEnv::new(format!("netuid {netuid} ({})", s.label()), 0, Arc::new(MetagraphView::default()))
+                limits: CallLimits {
+                    timeout: Some(s.call_timeout()),
+                    memory: Some(usize::try_from(s.memory()).unwrap_or(usize::MAX)),
+                    fuel: s.limits.fuel,
+                },
+                observer: None,
             };
             let smoke = reload::SmokeSetup {
                 validator: hotkey,
-                kv: kv.clone(),
-                env: CallEnv { subnet: format!("netuid {netuid} ({}) smoke", s.label()).into(), ..base.clone() },
+                subnet: SubnetEnv { label: format!("netuid {netuid} ({}) smoke", s.label()).into(), ..base.clone() },
                 scratch: preopen
                     .as_ref()
                     .map(|p| Preopen { host: config.state_dir.join("smoke").join(netuid.to_string()), ..p.clone() }),
+                limits: s.round_limits(),
             };
             // Absolute but not canonical: a module behind a symlink is watched at the link, so
             // swapping the link (a common deploy step) is seen as a change.
@@ -344,7 +377,7 @@ impl Daemon {
             ));
             let transport =
                 backend.transports.get(&netuid).cloned().ok_or_else(|| sub_err("no miner transport".into()))?;
-            let env = CallEnv { observer: Some(observer), ..base };
+            let subnet_env = Arc::new(SubnetEnv { observer: Some(observer), ..base });
             let runner = SubnetRunner::new(
                 s.clone(),
                 slot,
@@ -352,9 +385,10 @@ impl Daemon {
                 transport,
                 db.clone(),
                 hotkey,
-                env,
+                subnet_env,
                 metrics.clone(),
                 call_errors,
+                secret,
             )?;
             subnets.insert(netuid, Arc::new(runner));
         }
@@ -436,7 +470,7 @@ impl Daemon {
     }
 
     /// A subnet's key-value store (when granted), e.g. to seed or inspect it.
-    pub fn kv(&self, netuid: u16) -> Option<Arc<RedbKv>> {
+    pub fn kv(&self, netuid: u16) -> Option<Arc<dyn KvStore>> {
         self.kv.get(&netuid).cloned()
     }
 
@@ -502,7 +536,7 @@ struct SubnetObserverWithCount {
     errors: Arc<AtomicU64>,
 }
 
-impl crate::caps::CallObserver for SubnetObserverWithCount {
+impl crate::runtime::CallObserver for SubnetObserverWithCount {
     fn call_finished(
         &self,
         module: &crate::runtime::ModuleInfo,

@@ -4,11 +4,12 @@
 //! and off the validator loop: read the file; when the subnet requires signers, verify its
 //! detached signature (a signature that is present is verified even when none is required);
 //! compile and validate it against the validator world on a blocking thread (the compile cache
-//! makes a version seen before load in milliseconds); run a smoke round (`generate-tasks` on the
-//! subnet's latest metagraph, or a synthetic one before the first round, then `score` on up to
-//! [`SMOKE_TASKS`] tasks with every miner timed out, then `reward`) against a throwaway copy of
-//! the subnet's key-value store and an empty scratch directory; then swap the version in with
-//! one atomic store ([`arc_swap`]).
+//! makes a version seen before load in milliseconds); run a smoke round (a real
+//! [`run_round`] in the context — metagraph, block, epoch — of the subnet's next round, or of a
+//! synthetic metagraph before the first one, with every miner timed out, so tasks aimed at
+//! unknown uids, scores that cannot be made and rewards that fail are caught before the version
+//! serves) against a throwaway copy of the subnet's key-value store and an empty scratch
+//! directory; then swap the version in with one atomic store ([`arc_swap`]).
 //!
 //! Invariants:
 //! - A round takes the current version once, at its start ([`ModuleSlot::current`]), and runs
@@ -22,11 +23,12 @@
 //!   write's last event triggers another reload that applies the complete file. Writing to a
 //!   temporary file and renaming it over the module is always clean.
 
+use crate::util::unix_ms;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -36,15 +38,13 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::metrics::{Metrics, short};
 use super::signing::{self, SignatureError};
-use super::store::RedbKv;
-use crate::bindings::types::{MinerResponse, ResponseStatus};
-use crate::caps::kv::KvStore;
-use crate::caps::{CallEnv, Preopen};
-use crate::runtime::{Runtime, ValidatorModule};
-use crate::validator::round_context;
+use crate::caps::Preopen;
+use crate::caps::metagraph::MetagraphView;
+use crate::runtime::{Runtime, SubnetEnv, ValidatorModule};
+use crate::sim::{InProcessMiners, SimMiner};
+use crate::validator::state::ScoreState;
+use crate::validator::{RoundInput, RoundLimits, run_round};
 
-/// Tasks a smoke round scores at most.
-pub const SMOKE_TASKS: usize = 4;
 /// Largest module file read, bytes.
 pub const MAX_MODULE_BYTES: u64 = 512 << 20;
 /// Reload records kept per subnet.
@@ -151,13 +151,13 @@ pub struct ModuleVersion {
 pub struct SmokeSetup {
     /// The validator's hotkey (placed at uid 0 of the synthetic metagraph).
     pub validator: AccountId,
-    /// The subnet's store, copied for each smoke round.
-    pub kv: Option<Arc<RedbKv>>,
-    /// Limits, compute and label of the subnet's calls (no observer: smoke calls are not the
-    /// subnet's traffic).
-    pub env: CallEnv,
+    /// The subnet's calls' environment (its store is copied for each smoke round, its
+    /// observer dropped: smoke calls are not the subnet's traffic).
+    pub subnet: SubnetEnv,
     /// Where the smoke round's scratch directory goes, when the subnet is granted a directory.
     pub scratch: Option<Preopen>,
+    /// The subnet's round limits.
+    pub limits: RoundLimits,
 }
 
 /// A subnet's module: the serving version and how to replace it.
@@ -170,16 +170,13 @@ pub struct ModuleSlot {
     metrics: Arc<Metrics>,
     smoke: SmokeSetup,
     current: ArcSwapOption<ModuleVersion>,
-    metagraph: Mutex<Option<Metagraph>>,
+    /// What the next real round will see: its metagraph and epoch.
+    next_round: Mutex<Option<(Metagraph, u64)>>,
     history: Mutex<VecDeque<ReloadRecord>>,
     seq: AtomicU64,
     generation: AtomicU64,
     serial: tokio::sync::Mutex<()>,
     events: broadcast::Sender<ReloadRecord>,
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -258,7 +255,7 @@ impl ModuleSlot {
             metrics,
             smoke,
             current: ArcSwapOption::empty(),
-            metagraph: Mutex::new(None),
+            next_round: Mutex::new(None),
             history: Mutex::new(VecDeque::new()),
             seq: AtomicU64::new(0),
             generation: AtomicU64::new(0),
@@ -283,9 +280,10 @@ impl ModuleSlot {
         self.history.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
     }
 
-    /// Remembers the latest metagraph, for the next smoke round.
-    pub fn set_metagraph(&self, metagraph: &Metagraph) {
-        *self.metagraph.lock().unwrap_or_else(|p| p.into_inner()) = Some(metagraph.clone());
+    /// Remembers the context of the latest round (its metagraph and epoch), so smoke rounds
+    /// run in the context of the next real one.
+    pub fn set_round_context(&self, metagraph: &Metagraph, epoch: u64) {
+        *self.next_round.lock().unwrap_or_else(|p| p.into_inner()) = Some((metagraph.clone(), epoch));
     }
 
     /// Reloads now; see the module docs. Never fails: the outcome is in the record.
@@ -442,18 +440,19 @@ impl ModuleSlot {
         Ok((Outcome::Applied, next, cache_hit))
     }
 
-    /// A round that sends nothing: generate, score with every miner timed out, reward.
+    /// A real round ([`run_round`], with its task, score and reward checks) in the context of
+    /// the next real one, against miners that all time out, on a copy of the subnet's store and
+    /// an empty scratch directory. Any task that cannot be scored refuses the version.
     async fn smoke_round(&self, module: &ValidatorModule) -> Result<(), String> {
-        let metagraph = self
-            .metagraph
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .unwrap_or_else(|| synthetic_metagraph(self.netuid, &self.smoke.validator));
+        let (metagraph, epoch) =
+            self.next_round.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_else(|| {
+                let m = synthetic_metagraph(self.netuid, &self.smoke.validator);
+                let epoch = m.block / 361;
+                (m, epoch)
+            });
         let seed = crate::caps::random::derive_seed(&[0x5e0e, u64::from(self.netuid), metagraph.block]);
-        let (ctx, view) = round_context(&metagraph, metagraph.block / 361, seed, Some(&self.smoke.validator));
-        let kv = match &self.smoke.kv {
-            Some(kv) => Some(kv.snapshot().map_err(|e| format!("cannot copy the store: {e}"))? as Arc<dyn KvStore>),
+        let kv = match &self.smoke.subnet.caps.kv {
+            Some(kv) => Some(kv.snapshot().map_err(|e| format!("cannot copy the store: {e}"))?),
             None => None,
         };
         let preopen = match &self.smoke.scratch {
@@ -466,33 +465,30 @@ impl ModuleSlot {
             }
             None => None,
         };
-        let env = CallEnv { metagraph: Arc::new(view), kv, preopen, observer: None, seed, ..self.smoke.env.clone() };
-        let tasks = module.generate_tasks(&env, &ctx).await.map_err(|e| e.to_string())?;
-        let mut round = Vec::new();
-        for task in tasks.iter().take(SMOKE_TASKS) {
-            let responses: Vec<MinerResponse> = task
-                .miners
-                .iter()
-                .map(|uid| MinerResponse {
-                    uid: *uid,
-                    status: ResponseStatus::Timeout,
-                    latency_ms: task.timeout_ms,
-                    payload: None,
-                })
-                .collect();
-            round.extend(module.score(&env, &ctx, task, &responses).await.map_err(|e| e.to_string())?);
-        }
-        // One score per uid, as the round driver hands `reward`.
-        round.sort_by_key(|s| s.uid);
-        round.dedup_by_key(|s| s.uid);
-        for s in &mut round {
-            if !s.score.is_finite() {
-                return Err(format!("`score` gave uid {} a non-finite score", s.uid));
-            }
-        }
-        let reward = module.reward(&env, &ctx, &[], &round).await.map_err(|e| e.to_string())?;
-        if let Some(w) = reward.weights.iter().find(|w| !w.value.is_finite() || w.value < 0.0) {
-            return Err(format!("`reward` gave uid {} the weight {}", w.uid, w.value));
+        let mut subnet = self.smoke.subnet.clone();
+        subnet.caps.kv = kv;
+        subnet.preopen = preopen;
+        subnet.observer = None;
+        let subnet = Arc::new(subnet);
+        let lazy = metagraph.neurons.iter().map(|n| (n.uid, SimMiner::Lazy)).collect();
+        let transport = InProcessMiners::new(lazy, subnet.clone(), Arc::new(MetagraphView::from(&metagraph)));
+        let outcome = run_round(
+            RoundInput {
+                module,
+                subnet: &subnet,
+                metagraph: &metagraph,
+                validator: &self.smoke.validator,
+                epoch,
+                seed,
+                transport: &transport,
+                limits: &self.smoke.limits,
+            },
+            &mut ScoreState::new(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        if let Some((task, error)) = outcome.tasks.iter().find_map(|t| t.error.as_ref().map(|e| (&t.task.id, e))) {
+            return Err(format!("task `{task}` could not be scored: {error}"));
         }
         Ok(())
     }

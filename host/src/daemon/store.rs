@@ -23,7 +23,7 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::caps::kv::{KvError, KvStore, MemoryKv};
+use crate::caps::kv::{KvError, KvProvider, KvStore, MemoryKv};
 use crate::validator::state::ScoreState;
 
 const VALIDATOR: TableDefinition<u16, &[u8]> = TableDefinition::new("validator");
@@ -63,42 +63,7 @@ pub struct ValidatorRecord {
     pub last_round_module: String,
 }
 
-/// The last weights set on chain for a subnet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WeightsRecord {
-    /// Block the extrinsic was included in.
-    pub block: u64,
-    /// Uids, as sent.
-    pub uids: Vec<u16>,
-    /// Weights, as sent (u16, max-upscaled).
-    pub weights: Vec<u16>,
-    /// Wall-clock time of the call, milliseconds since the Unix epoch.
-    pub at_unix_ms: u64,
-    /// Hash of the module version whose weights these were.
-    pub module: String,
-}
-
-/// A commit-reveal commit not yet revealed: what the reveal needs, kept durable before the
-/// commit is sent so a restart can still reveal it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitRecord {
-    /// The committed hash.
-    pub hash: [u8; 32],
-    /// Uids, as they will be revealed.
-    pub uids: Vec<u16>,
-    /// Weights, as they will be revealed.
-    pub weights: Vec<u16>,
-    /// The salt.
-    pub salt: Vec<u16>,
-    /// The version key.
-    pub version_key: u64,
-    /// Finalized block when the commit was sent (its inclusion is later).
-    pub sent_at: u64,
-    /// Block the commit was included in, once known.
-    pub block: Option<u64>,
-    /// Hash of the module version whose weights these are.
-    pub module: String,
-}
+pub use crate::weights::{CommitRecord, WeightsRecord};
 
 /// The daemon's database. Cheap to clone.
 #[derive(Clone)]
@@ -224,6 +189,12 @@ impl StateDb {
     }
 }
 
+impl KvProvider for StateDb {
+    fn open(&self, netuid: u16, budget: u64) -> Result<Arc<dyn KvStore>, KvError> {
+        Ok(self.kv(netuid, budget))
+    }
+}
+
 /// A subnet's key-value store in the daemon's database (the `kv` capability's durable
 /// backend). Every `set` and `delete` is committed (fsync) before it returns. Key and value
 /// size limits are the capability's ([`crate::caps::kv`]); the budget is per subnet.
@@ -247,7 +218,7 @@ impl RedbKv {
 
     /// A throwaway in-memory copy of the whole store, with the same budget: what a new module
     /// version's smoke call runs against, so it sees real state but cannot change it.
-    pub fn snapshot(&self) -> Result<Arc<MemoryKv>, KvError> {
+    pub fn memory_copy(&self) -> Result<Arc<MemoryKv>, KvError> {
         let copy = MemoryKv::new(usize::try_from(self.budget).unwrap_or(usize::MAX));
         let txn = self.db.db.begin_read().map_err(io)?;
         let table = txn.open_table(KV).map_err(io)?;
@@ -320,6 +291,10 @@ impl KvStore for RedbKv {
         }
         Ok(keys)
     }
+
+    fn snapshot(&self) -> Result<Arc<dyn KvStore>, KvError> {
+        Ok(self.memory_copy()?)
+    }
 }
 
 #[cfg(test)]
@@ -349,7 +324,7 @@ mod tests {
             a.delete("k/2").unwrap();
             a.delete("missing").unwrap();
             assert_eq!(a.usage().unwrap(), 10);
-            let snap = a.snapshot().unwrap();
+            let snap = a.memory_copy().unwrap();
             assert_eq!(snap.keys("", 10).unwrap(), vec!["k/1", "z"]);
             snap.set("z", b"changed").unwrap();
             assert_eq!(a.get("z").unwrap().as_deref(), Some(&b"zz"[..]), "the snapshot is a copy");

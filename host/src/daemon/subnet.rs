@@ -20,9 +20,10 @@
 //! `last_update` is the source of truth for the cadence, so a daemon killed between
 //! `set_weights` and its own commit does not set weights twice too fast.
 
+use crate::util::unix_ms;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use subnet_chain::{AccountId, Chain, Hyperparams, Metagraph};
@@ -32,11 +33,11 @@ use tracing::Instrument;
 use super::config::SubnetConfig;
 use super::metrics::{Metrics, StatusLabels, SubnetLabels, short};
 use super::reload::{ModuleSlot, ModuleVersion, ReloadRecord};
-use super::store::{CommitRecord, StateDb, ValidatorRecord, WeightsRecord};
-use crate::bindings::types::ResponseStatus;
-use crate::caps::CallEnv;
-use crate::caps::random::{derive_seed, seed_part};
-use crate::validator::{MinerTransport, RoundInput, RoundLimits, run_round};
+use super::store::{StateDb, ValidatorRecord};
+use crate::bindings::types::{ResponseStatus, Weight};
+use crate::runtime::SubnetEnv;
+use crate::validator::{MinerTransport, RoundInput, round_seed, run_round};
+use crate::weights::{CommitRecord, CommitStore, Submission, WeightSetter, WeightsRecord};
 
 /// What the last round did.
 #[derive(Debug, Clone, Serialize)]
@@ -149,12 +150,14 @@ pub struct SubnetRunner {
     pub db: StateDb,
     /// The validator's hotkey.
     pub hotkey: AccountId,
-    /// The environment of its module calls (store, limits, observer).
-    pub env: CallEnv,
+    /// What its module calls share (store, compute, limits, observer).
+    pub subnet: Arc<SubnetEnv>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Failed module calls (shared with the subnet's call observer).
     pub call_errors: Arc<AtomicU64>,
+    /// The daemon's secret in every round seed ([`round_seed`]).
+    pub round_secret: u64,
     record: Mutex<ValidatorRecord>,
     resumed: ValidatorRecord,
     resumed_weights: Option<WeightsRecord>,
@@ -162,10 +165,6 @@ pub struct SubnetRunner {
     rounds_ok: AtomicU64,
     rounds_failed: AtomicU64,
     tasks_unscored: AtomicU64,
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -192,9 +191,10 @@ impl SubnetRunner {
         transport: Arc<dyn MinerTransport>,
         db: StateDb,
         hotkey: AccountId,
-        env: CallEnv,
+        subnet: Arc<SubnetEnv>,
         metrics: Arc<Metrics>,
         call_errors: Arc<AtomicU64>,
+        round_secret: u64,
     ) -> Result<Self, super::store::StoreError> {
         let netuid = config.netuid;
         let resumed = db.validator(netuid)?;
@@ -217,9 +217,10 @@ impl SubnetRunner {
             transport,
             db,
             hotkey,
-            env,
+            subnet,
             metrics,
             call_errors,
+            round_secret,
             record: Mutex::new(resumed.clone()),
             live: Mutex::new(Live { last_weights: resumed_weights.clone(), ..Live::default() }),
             resumed,
@@ -329,28 +330,23 @@ impl SubnetRunner {
             Err(e) => return self.note_round_error(format!("chain: {e}"), started.elapsed(), Some(version)),
         };
         self.metrics.chain_block.set(metagraph.block as i64);
-        self.slot.set_metagraph(&metagraph);
-        let Some(uid) = metagraph.uid_of(&self.hotkey) else {
+        if metagraph.uid_of(&self.hotkey).is_none() {
             return self.note_round_error(
                 format!("the hotkey {} is not registered on subnet {}", self.hotkey.to_ss58(), self.netuid),
                 started.elapsed(),
                 Some(version),
             );
-        };
+        }
         let epoch = metagraph.block / (u64::from(hyper.tempo) + 1);
+        self.slot.set_round_context(&metagraph, epoch);
         let mut record = lock(&self.record).clone();
-        let seed =
-            derive_seed(&[seed_part(&self.hotkey.to_ss58()), u64::from(self.netuid), metagraph.block, record.rounds]);
-        let limits = RoundLimits {
-            max_tasks: self.config.tasks.max_tasks,
-            max_task_timeout: self.config.tasks.max_task_timeout.0,
-            ..RoundLimits::default()
-        };
+        let seed = round_seed(self.round_secret, &self.hotkey, self.netuid, metagraph.block, record.rounds);
+        let limits = self.config.round_limits();
         let mut scores = record.scores.clone();
         let outcome = run_round(
             RoundInput {
                 module: &version.module,
-                env: &self.env,
+                subnet: &self.subnet,
                 metagraph: &metagraph,
                 validator: &self.hotkey,
                 epoch,
@@ -417,75 +413,45 @@ impl SubnetRunner {
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             error: None,
         });
-        self.maybe_set_weights(&metagraph, uid, &hyper, version).await;
+        self.submit_weights(&metagraph, &hyper, version).await;
     }
 
     fn weights_note(&self, note: Option<String>) {
         lock(&self.live).weights_note = note;
     }
 
-    async fn maybe_set_weights(&self, metagraph: &Metagraph, uid: u16, hyper: &Hyperparams, version: &ModuleVersion) {
-        let pending = lock(&self.record).pending_weights.clone();
-        let neuron = &metagraph.neurons[usize::from(uid)];
-        if !neuron.validator_permit {
-            return self.weights_note(Some(format!("uid {uid} has no validator permit")));
-        }
-        if hyper.commit_reveal_enabled {
-            // A commit waiting for its window comes first: committing again would bury it.
-            match self.load_commit().await {
-                Ok(Some(commit)) => return self.reveal_when_due(metagraph, hyper, commit).await,
-                Ok(None) => {}
-                Err(e) => return self.weights_note(Some(format!("reading the pending commit: {e}"))),
-            }
-        }
-        let every = self.config.weights.every_blocks.max(hyper.weights_rate_limit);
-        let since = metagraph.block.saturating_sub(neuron.last_update);
-        if since < every {
-            return;
-        }
-        let n = metagraph.neurons.len();
-        let mut dense = vec![0f32; n];
-        for (uid, w) in &pending {
-            if let Some(slot) = dense.get_mut(usize::from(*uid)) {
-                *slot = *w as f32;
-            }
-        }
-        let uids: Vec<u16> = (0..n as u16).collect();
-        let processed = subnet_chain::weights::process_weights_for_netuid(
-            &uids,
-            &dense,
-            n as u16,
-            hyper.min_allowed_weights,
-            hyper.max_weight_limit,
-            self.config.weights.exclude_quantile,
-        )
-        .and_then(|(uids, weights)| subnet_chain::weights::weights_for_emit(&uids, &weights));
-        let (uids, weights) = match processed {
-            Ok(w) if !w.0.is_empty() => w,
-            Ok(_) => return self.weights_note(Some("no non-zero weights to set".into())),
-            Err(e) => return self.weights_note(Some(format!("weights cannot be processed: {e}"))),
+    /// Hands the round's weights to the shared weight-setting path and records what it did.
+    async fn submit_weights(&self, metagraph: &Metagraph, hyper: &Hyperparams, version: &ModuleVersion) {
+        let pending: Vec<Weight> =
+            lock(&self.record).pending_weights.iter().map(|(uid, value)| Weight { uid: *uid, value: *value }).collect();
+        let commits = DbCommits { db: self.db.clone(), netuid: self.netuid };
+        let setter = WeightSetter {
+            chain: &*self.chain,
+            hotkey: self.hotkey,
+            netuid: self.netuid,
+            policy: self.config.weights.policy(),
+            commits: &commits,
         };
-        // The chain refuses keys below its `WeightsVersionKey`; the configured key only raises it.
-        let version_key = self.config.weights.version_key.max(hyper.weights_version_key);
-        if hyper.commit_reveal_enabled {
-            return self.commit(metagraph, uids, weights, version_key, version).await;
-        }
-        match self.chain.set_weights(&self.hotkey, self.netuid, &uids, &weights, version_key).await {
-            Ok(included) => {
-                let record = WeightsRecord {
-                    block: included.block,
-                    uids,
-                    weights,
-                    at_unix_ms: unix_ms(),
-                    module: version.hash.clone(),
-                };
-                self.weights_landed(record, "weights set").await;
+        let submission = setter.submit(&pending, metagraph, hyper, &version.hash).await;
+        match &submission {
+            Submission::NotDue { .. } => {}
+            Submission::Set(record) => return self.weights_landed(record.clone(), "weights set").await,
+            Submission::Revealed(record) => return self.weights_landed(record.clone(), "weights revealed").await,
+            Submission::Committed { block, .. } => {
+                tracing::info!(subnet = self.netuid, block, "weights committed");
+                self.metrics.weights(self.netuid, "committed", None);
+                self.weights_note(Some(submission.describe()));
             }
-            Err(e) => {
-                tracing::warn!(subnet = self.netuid, error = %e, "set_weights rejected");
+            Submission::Rejected { what, error } => {
+                tracing::warn!(subnet = self.netuid, %error, "{what} rejected");
                 self.metrics.weights(self.netuid, "rejected", None);
-                self.weights_note(Some(format!("set_weights rejected: {e}")));
+                self.weights_note(Some(submission.describe()));
             }
+            Submission::Unanswered { what, error } => {
+                tracing::warn!(subnet = self.netuid, %error, "{what} unanswered; checked again next round");
+                self.weights_note(Some(submission.describe()));
+            }
+            _ => self.weights_note(Some(submission.describe())),
         }
     }
 
@@ -505,122 +471,20 @@ impl SubnetRunner {
         live.last_weights = Some(record);
         live.weights_note = None;
     }
+}
 
-    async fn load_commit(&self) -> Result<Option<CommitRecord>, String> {
-        let db = self.db.clone();
-        let netuid = self.netuid;
-        tokio::task::spawn_blocking(move || db.commit(netuid))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+/// The daemon's pending commit of one subnet, in its database (fsynced before a commit is sent).
+struct DbCommits {
+    db: StateDb,
+    netuid: u16,
+}
+
+impl CommitStore for DbCommits {
+    fn load(&self) -> Result<Option<CommitRecord>, String> {
+        crate::caps::kv::off_worker(|| self.db.commit(self.netuid)).map_err(|e| e.to_string())
     }
 
-    async fn store_commit(&self, record: Option<CommitRecord>) -> Result<(), String> {
-        let db = self.db.clone();
-        let netuid = self.netuid;
-        tokio::task::spawn_blocking(move || db.put_commit(netuid, record.as_ref()))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
-    }
-
-    /// Commits `weights` (commit-reveal v2). The salt and weights are made durable before the
-    /// commit is sent, so the reveal survives a restart; a commit whose answer is lost stays
-    /// pending and the reveal tells whether it landed (`NoWeightsCommitFound` if not).
-    async fn commit(
-        &self,
-        metagraph: &Metagraph,
-        uids: Vec<u16>,
-        weights: Vec<u16>,
-        version_key: u64,
-        version: &ModuleVersion,
-    ) {
-        let salt: Vec<u16> = {
-            use rand::RngExt;
-            let mut rng = rand::rng();
-            (0..8).map(|_| rng.random()).collect()
-        };
-        let hash = subnet_chain::commit_hash(&self.hotkey, self.netuid, &uids, &weights, &salt, version_key);
-        let mut record = CommitRecord {
-            hash,
-            uids,
-            weights,
-            salt,
-            version_key,
-            sent_at: metagraph.block,
-            block: None,
-            module: version.hash.clone(),
-        };
-        if let Err(e) = self.store_commit(Some(record.clone())).await {
-            return self.weights_note(Some(format!("commit not sent: recording it failed: {e}")));
-        }
-        match self.chain.commit_weights(&self.hotkey, self.netuid, hash).await {
-            Ok(included) => {
-                record.block = Some(included.block);
-                if let Err(e) = self.store_commit(Some(record)).await {
-                    tracing::error!(subnet = self.netuid, error = %e, "commit sent but its block not recorded");
-                }
-                tracing::info!(subnet = self.netuid, block = included.block, "weights committed");
-                self.metrics.weights(self.netuid, "committed", None);
-                self.weights_note(Some(format!(
-                    "weights committed at block {}; revealed in a later epoch",
-                    included.block
-                )));
-            }
-            Err(e @ subnet_chain::ChainError::Transport(_)) => {
-                tracing::warn!(subnet = self.netuid, error = %e, "commit_weights unanswered; will check at reveal time");
-                self.weights_note(Some(format!("commit_weights unanswered: {e}")));
-            }
-            Err(e) => {
-                let _ = self.store_commit(None).await;
-                tracing::warn!(subnet = self.netuid, error = %e, "commit_weights rejected");
-                self.metrics.weights(self.netuid, "rejected", None);
-                self.weights_note(Some(format!("commit_weights rejected: {e}")));
-            }
-        }
-    }
-
-    /// Reveals the pending commit once its reveal epoch has come. Subtensor's epoch index is
-    /// `(block + netuid + 1) / (tempo + 1)` and a reveal belongs to `commit epoch + period`; a
-    /// chain whose boundaries differ answers `RevealTooEarly`, and the next round tries again.
-    async fn reveal_when_due(&self, metagraph: &Metagraph, hyper: &Hyperparams, commit: CommitRecord) {
-        use subnet_chain::SubtensorError as E;
-        let epoch = |block: u64| (block + u64::from(self.netuid) + 1) / (u64::from(hyper.tempo) + 1);
-        let committed_at = commit.block.unwrap_or(commit.sent_at + 1);
-        let due = epoch(committed_at) + hyper.commit_reveal_period.max(1);
-        if epoch(metagraph.block) < due {
-            return self.weights_note(Some(format!("commit of block {committed_at} is revealed in epoch {due}")));
-        }
-        let result = self
-            .chain
-            .reveal_weights(&self.hotkey, self.netuid, &commit.uids, &commit.weights, &commit.salt, commit.version_key)
-            .await;
-        match result {
-            Ok(included) => {
-                let _ = self.store_commit(None).await;
-                let record = WeightsRecord {
-                    block: included.block,
-                    uids: commit.uids,
-                    weights: commit.weights,
-                    at_unix_ms: unix_ms(),
-                    module: commit.module,
-                };
-                self.weights_landed(record, "weights revealed").await;
-            }
-            Err(e) if e.is(E::RevealTooEarly) => {
-                self.weights_note(Some("the reveal window is not open yet".into()));
-            }
-            Err(e @ subnet_chain::ChainError::Transport(_)) => {
-                tracing::warn!(subnet = self.netuid, error = %e, "reveal_weights unanswered; retried next round");
-                self.weights_note(Some(format!("reveal_weights unanswered: {e}")));
-            }
-            Err(e) => {
-                // Expired, never landed, or no longer matching: drop it and commit afresh.
-                let _ = self.store_commit(None).await;
-                tracing::warn!(subnet = self.netuid, error = %e, "reveal_weights rejected; the commit is dropped");
-                self.metrics.weights(self.netuid, "rejected", None);
-                self.weights_note(Some(format!("reveal_weights rejected ({e}); committing afresh")));
-            }
-        }
+    fn store(&self, record: Option<&CommitRecord>) -> Result<(), String> {
+        crate::caps::kv::off_worker(|| self.db.put_commit(self.netuid, record)).map_err(|e| e.to_string())
     }
 }

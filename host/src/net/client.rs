@@ -70,16 +70,3 @@ where
     }
     Ok(buf.freeze())
 }
-
-/// `text` cut to at most `max` bytes on a character boundary (for messages built from
-/// untrusted input).
-pub(crate) fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}

@@ -41,19 +41,18 @@ use subnet_chain::{AccountId, Chain, ChainError, Metagraph, NetUid};
 use subnet_keys::btauth::{Verifier, VerifierConfig, unix_time_ns};
 use tokio::sync::Semaphore;
 
-use super::client::{ReadError, read_limited, truncate};
+use super::client::{ReadError, read_limited};
 use super::gate::PriorityGate;
 use super::server::{ConnLimits, ServerTask};
 use super::{
     DEFAULT_TASK_TIMEOUT, HEADER_NETUID, HEADER_TASK_ID, HEADER_TIMEOUT_MS, MAX_TASK_ID_LEN, Refusal, TASK_PATH,
 };
 use crate::bindings::types::{MinerRequest, Payload};
-use crate::caps::CallEnv;
 use crate::caps::kv::KvStore;
 use crate::caps::metagraph::MetagraphView;
 use crate::caps::random::derive_seed;
-use crate::runtime::{CallError, MinerModule};
-use crate::validator::neurons_of;
+use crate::runtime::{CallError, MinerModule, SubnetEnv};
+use crate::util::truncate;
 
 /// Settings of a miner server. `MinerServerConfig::new(netuid, hotkey)` gives the defaults.
 #[derive(Clone)]
@@ -199,23 +198,20 @@ pub trait TaskHandler: Send + Sync + 'static {
 /// limit.
 pub struct ModuleHandler {
     module: MinerModule,
-    subnet: Arc<str>,
-    kv: Option<Arc<dyn KvStore>>,
+    subnet: Arc<SubnetEnv>,
 }
 
 impl ModuleHandler {
-    /// A handler for `module`, logging as `subnet`.
-    pub fn new(module: MinerModule, subnet: impl Into<Arc<str>>, kv: Option<Arc<dyn KvStore>>) -> Self {
-        Self { module, subnet: subnet.into(), kv }
+    /// A handler for `module`, whose calls run as `subnet`'s (its label, store, limits).
+    pub fn new(module: MinerModule, subnet: Arc<SubnetEnv>) -> Self {
+        Self { module, subnet }
     }
 }
 
 #[async_trait]
 impl TaskHandler for ModuleHandler {
     async fn handle(&self, request: MinerRequest, ctx: HandlerContext) -> Result<Payload, HandlerError> {
-        let mut env = CallEnv::new(self.subnet.clone(), ctx.seed, ctx.metagraph);
-        env.kv = self.kv.clone();
-        env.timeout = Some(ctx.timeout);
+        let env = self.subnet.call(ctx.seed, ctx.metagraph).with_timeout(ctx.timeout);
         match self.module.handle(&env, &request).await {
             Ok(payload) => Ok(payload),
             Err(CallError::Timeout { .. }) => Err(HandlerError::Timeout),
@@ -266,7 +262,7 @@ struct Snapshot {
 impl Snapshot {
     fn of(metagraph: &Metagraph) -> Self {
         let stakes = metagraph.neurons.iter().map(|n| (n.hotkey, n.stake)).collect();
-        let view = MetagraphView { netuid: metagraph.netuid, block: metagraph.block, neurons: neurons_of(metagraph) };
+        let view = MetagraphView::from(metagraph);
         Snapshot { stakes, view: Arc::new(view), fetched: Instant::now() }
     }
 }
@@ -363,8 +359,9 @@ pub async fn spawn_miner_server(
     module: MinerModule,
     chain: Arc<dyn Chain>,
 ) -> Result<MinerServerHandle, MinerServerError> {
-    let label = format!("netuid {} miner {}", config.netuid, module.info().name);
-    let handler = Arc::new(ModuleHandler::new(module, label, config.kv.clone()));
+    let mut subnet = SubnetEnv::new(format!("netuid {} miner {}", config.netuid, module.info().name));
+    subnet.caps.kv = config.kv.clone();
+    let handler = Arc::new(ModuleHandler::new(module, Arc::new(subnet)));
     spawn_miner_server_with(config, handler, chain).await
 }
 

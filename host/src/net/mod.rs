@@ -1,14 +1,11 @@
-//! Networking between validators and miners over HTTP, and a local chain node that separate
-//! processes share.
+//! Networking between validators and miners over HTTP. (The dev chain node that separate
+//! processes share is [`crate::node`].)
 //!
 //! - [`miner_server`]: [`spawn_miner_server`] serves a [`crate::runtime::MinerModule`] (or any
 //!   [`TaskHandler`]) at a miner's axon.
 //! - [`transport`]: [`HttpTransport`], the validator side, a
 //!   [`crate::validator::MinerTransport`] that signs and sends each query.
-//! - [`sim`]: the sandbox's simulated miners (module, lazy, random) as real servers on loopback.
-//! - [`chain_node`] and [`remote_chain`]: `subnetd chain serve` puts a persistent
-//!   [`subnet_chain::local::LocalChain`] behind HTTP/JSON, and [`RemoteChain`] implements
-//!   [`subnet_chain::Chain`] against it, so a miner and a validator in two processes see one chain.
+//! - [`gate`]: the stake-ordered admission of verified requests to a miner's module.
 //!
 //! # Wire protocol (miner axon), version 1
 //!
@@ -64,30 +61,17 @@
 //! - Status mapping: `2xx` → `ok`; the deadline passing → `timeout`; `4xx` → `refused`;
 //!   `5xx`, connection failures and no axon → `failed`; an answer over the size limit, a missing
 //!   or unreadable `Content-Type`, or another status class → `malformed`.
-//!
-//! # Local chain node
-//! See [`chain_node`] for its HTTP/JSON API; every extrinsic is `btauth/1`-signed by its signer
-//! and bound to the node's own identity key, so nobody can act for another hotkey or replay a
-//! request to another node.
 
-pub mod chain_api;
-pub mod chain_node;
-pub mod chain_target;
 pub(crate) mod client;
 pub mod gate;
 pub mod miner_server;
-pub mod remote_chain;
 pub(crate) mod server;
-pub mod sim;
 pub mod transport;
 
-pub use chain_node::{ChainNodeConfig, ChainNodeHandle, spawn_chain_node};
-pub use chain_target::ChainTarget;
 pub use miner_server::{
     HandlerContext, HandlerError, MinerServerConfig, MinerServerError, MinerServerHandle, MinerStats, ModuleHandler,
     TaskHandler, spawn_miner_server, spawn_miner_server_with,
 };
-pub use remote_chain::RemoteChain;
 pub use transport::{HttpTransport, HttpTransportConfig};
 
 /// The path a miner serves tasks at.

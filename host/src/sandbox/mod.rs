@@ -28,19 +28,21 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use subnet_chain::local::{LocalChain, LocalChainConfig, RAO_PER_TAO};
-use subnet_chain::{AccountId, Chain, ChainError, Metagraph, NetUid};
-use subnet_keys::{CryptoType, Keypair};
+use subnet_chain::{AccountId, Chain, ChainError, Metagraph};
+use subnet_keys::Keypair;
 
+use crate::bindings::types::Weight;
 use crate::bundle::BuiltBundle;
-use crate::caps::CallEnv;
 use crate::caps::compute::ComputeBackend;
-use crate::caps::kv::MemoryKv;
+use crate::caps::kv::{KvStore, MemoryKv};
 use crate::caps::metagraph::MetagraphView;
-use crate::caps::random::{derive_seed, seed_part};
-use crate::runtime::{LoadError, Runtime, ValidatorModule};
+use crate::runtime::{LoadError, Runtime, SubnetEnv, ValidatorModule};
+use crate::sim::local::{SimNeuron, ensure_local_subnet};
+use crate::sim::{InProcessMiners, SimMiner, serve_sim_miners, sim_key};
+use crate::validator::MinerTransport;
 use crate::validator::state::ScoreState;
-use crate::validator::transport::{InProcessMiners, MinerTransport, SimMiner};
-use crate::validator::{RoundInput, RoundLimits, run_round, weights_for_chain};
+use crate::validator::{RoundInput, RoundLimits, round_seed, run_round};
+use crate::weights::{MemoryCommits, WeightPolicy, WeightSetter};
 pub use report::{EpochReport, NeuronReport, RoleTotal, SandboxReport};
 
 /// How a simulated validator sets its weights.
@@ -56,16 +58,6 @@ pub enum ValidatorKind {
 }
 
 impl ValidatorKind {
-    /// Parses `honest`, `copier` or `lazy`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "honest" => Some(Self::Honest),
-            "copier" | "copy" => Some(Self::Copier),
-            "lazy" => Some(Self::Lazy),
-            _ => None,
-        }
-    }
-
     fn name(self) -> &'static str {
         match self {
             Self::Honest => "honest",
@@ -154,15 +146,6 @@ pub enum SandboxError {
     Chain(#[from] ChainError),
 }
 
-/// A deterministic keypair for a sandbox role.
-fn sandbox_key(seed: u64, role: &str, index: u64) -> Keypair {
-    let mut bytes = [0u8; 32];
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        chunk.copy_from_slice(&derive_seed(&[seed, seed_part(role), index, i as u64]).to_le_bytes());
-    }
-    Keypair::from_seed(CryptoType::Sr25519, &bytes)
-}
-
 /// The role of each miner slot: `(role name, simulated miner)`.
 fn miner_roles(
     runtime: &Runtime,
@@ -236,7 +219,10 @@ struct SimValidator {
     spec: ValidatorSpec,
     key: Keypair,
     state: ScoreState,
-    kv: Arc<MemoryKv>,
+    /// Its calls' shared environment: its own store, the run's models.
+    subnet: Arc<SubnetEnv>,
+    /// Its pending commit, with commit-reveal on.
+    commits: MemoryCommits,
 }
 
 /// What one validator did in one epoch.
@@ -246,13 +232,22 @@ struct ValidatorTurn {
     error: Option<String>,
 }
 
-fn normalised(weights: impl IntoIterator<Item = (u16, f64)>) -> BTreeMap<u16, f64> {
-    let map: BTreeMap<u16, f64> = weights.into_iter().filter(|(_, w)| *w > 0.0).collect();
-    let sum: f64 = map.values().sum();
+/// Submitted u16 weights as fractions of their sum, by uid.
+fn normalised(uids: &[u16], values: &[u16]) -> BTreeMap<u16, f64> {
+    let sum: f64 = values.iter().map(|v| f64::from(*v)).sum();
     if sum <= 0.0 {
         return BTreeMap::new();
     }
-    map.into_iter().map(|(u, w)| (u, w / sum)).collect()
+    uids.iter().zip(values).map(|(u, v)| (*u, f64::from(*v) / sum)).collect()
+}
+
+/// The environment shared by the calls of one simulated identity: `kv` as its store, the run's
+/// models.
+fn sim_subnet(label: String, config: &SandboxConfig, kv: Option<Arc<MemoryKv>>) -> SubnetEnv {
+    let mut subnet = SubnetEnv::new(label);
+    subnet.caps.kv = kv.map(|kv| kv as Arc<dyn KvStore>);
+    subnet.caps.compute = config.compute.clone();
+    subnet
 }
 
 /// Where a resumable run keeps its validators' running scores, next to the chain database.
@@ -321,16 +316,17 @@ pub async fn run(
         None => LocalChain::in_memory_with(chain_config),
     });
     let seed = config.seed;
-    let owner = sandbox_key(seed, "owner", 0).account_id();
+    let owner = sim_key(seed, "owner", 0).account_id();
     let mut validators: Vec<SimValidator> = config
         .validators
         .iter()
         .enumerate()
         .map(|(i, spec)| SimValidator {
             spec: spec.clone(),
-            key: sandbox_key(seed, "validator", i as u64),
+            key: sim_key(seed, "validator", i as u64),
             state: ScoreState::new(),
-            kv: MemoryKv::new(64 << 20),
+            subnet: Arc::new(sim_subnet(format!("{} v{i}", bundle.name), config, Some(MemoryKv::new(64 << 20)))),
+            commits: MemoryCommits::default(),
         })
         .collect();
     if let Some(dir) = &config.state_dir {
@@ -339,39 +335,34 @@ pub async fn run(
         }
     }
     let miner_keys: Vec<AccountId> =
-        (0..config.miners).map(|i| sandbox_key(seed, "miner", i as u64).account_id()).collect();
+        (0..config.miners).map(|i| sim_key(seed, "miner", i as u64).account_id()).collect();
 
-    // A resumed run finds its subnet and neurons already on the chain.
-    let netuid: NetUid = match chain.subnets().await?.first() {
-        Some(netuid) => *netuid,
-        None => {
-            let netuid = chain.create_subnet(&owner, None)?;
-            chain.update_hyperparams(netuid, |h| {
-                h.tempo = config.tempo;
-                h.weights_rate_limit = h.weights_rate_limit.min(u64::from(config.tempo));
-                h.yuma3_enabled = config.yuma3;
-                h.immunity_period = u16::MAX;
-            })?;
-            // Every neuron has its own coldkey: the chain burns the incentive of hotkeys the
-            // subnet owner's coldkey owns, as subtensor does.
-            for (i, v) in validators.iter().enumerate() {
-                let hotkey = v.key.account_id();
-                let coldkey = sandbox_key(seed, "validator-coldkey", i as u64).account_id();
-                chain.register_now(&hotkey, &coldkey, netuid)?;
-                let stake = (v.spec.stake * RAO_PER_TAO as f64).round() as u64;
-                if stake > 0 {
-                    chain.add_stake(&coldkey, &hotkey, netuid, stake)?;
-                }
-            }
-            for (i, hotkey) in miner_keys.iter().enumerate() {
-                let coldkey = sandbox_key(seed, "miner-coldkey", i as u64).account_id();
-                chain.register_now(hotkey, &coldkey, netuid)?;
-            }
-            // Warm-up: the first epoch hands out validator permits by stake.
-            chain.advance_to_next_epoch(netuid)?;
-            netuid
+    // Every neuron has its own coldkey. A resumed run finds its subnet and neurons already on
+    // the chain, and registers nothing (a run with other options fails the check below).
+    let resumed = !chain.subnets().await?.is_empty();
+    let mut neurons: Vec<SimNeuron> = Vec::new();
+    if !resumed {
+        for (i, v) in validators.iter().enumerate() {
+            neurons.push(SimNeuron {
+                hotkey: v.key.account_id(),
+                coldkey: sim_key(seed, "validator-coldkey", i as u64).account_id(),
+                stake_rao: (v.spec.stake * RAO_PER_TAO as f64).round() as u64,
+            });
+        }
+        for (i, hotkey) in miner_keys.iter().enumerate() {
+            let coldkey = sim_key(seed, "miner-coldkey", i as u64).account_id();
+            neurons.push(SimNeuron { hotkey: *hotkey, coldkey, stake_rao: 0 });
+        }
+    }
+    let configure = |h: &mut subnet_chain::Hyperparams, created: bool| {
+        if created {
+            h.tempo = config.tempo;
+            h.weights_rate_limit = h.weights_rate_limit.min(u64::from(config.tempo));
+            h.yuma3_enabled = config.yuma3;
+            h.immunity_period = u16::MAX;
         }
     };
+    let netuid = ensure_local_subnet(&chain, None, &owner, configure, &neurons).await?.netuid;
     let first = chain.metagraph_now(netuid)?;
     if first.neurons.len() != n {
         return Err(SandboxError::Config(format!(
@@ -399,13 +390,10 @@ pub async fn run(
 
     // With `network`, every simulated miner is a real HTTP server on loopback with its axon on
     // chain, and validators query them with signed requests, as on a real subnet.
-    let served_env = CallEnv {
-        compute: config.compute.clone(),
-        ..CallEnv::new(format!("{} miners", bundle.name), 0, Arc::new(MetagraphView::default()))
-    };
+    let miners_subnet = Arc::new(sim_subnet(format!("{} miners", bundle.name), config, None));
     let _servers = if config.network {
         let miners = miner_keys.iter().copied().zip(roles.iter().map(|(_, _, m)| m.clone())).collect();
-        crate::net::sim::serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, miners, served_env)
+        serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, miners, miners_subnet.clone())
             .await
             .map_err(|e| SandboxError::Config(format!("serving the simulated miners: {e}")))?
     } else {
@@ -421,45 +409,30 @@ pub async fn run(
         progress(e, config.epochs);
         let epoch = chain.epoch_index(netuid)?;
         let metagraph = chain.metagraph_now(netuid)?;
-        let miner_env = CallEnv {
-            compute: config.compute.clone(),
-            ..CallEnv::new(
-                format!("{} miners", bundle.name),
-                0,
-                Arc::new(MetagraphView {
-                    netuid,
-                    block: metagraph.block,
-                    neurons: crate::validator::neurons_of(&metagraph),
-                }),
-            )
-        };
-        let in_process = InProcessMiners::new(miners_by_uid.clone(), miner_env);
+        let hyper = chain.hyperparams_now(netuid)?;
+        let view = MetagraphView::from(&metagraph);
+        let in_process = InProcessMiners::new(miners_by_uid.clone(), miners_subnet.clone(), Arc::new(view));
         let turns = join_all(validators.iter_mut().enumerate().map(|(i, v)| {
             let metagraph = &metagraph;
             let previous = &previous;
             let chain = chain.clone();
             let module = &module;
+            let hyper = &hyper;
             let transport: &dyn MinerTransport = match http.get(i) {
                 Some(http) => http,
                 None => &in_process,
             };
             let limits = &config.limits;
-            let subnet = bundle.name.clone();
             async move {
                 let hotkey = v.key.account_id();
                 let my_uid = metagraph.uid_of(&hotkey);
                 let wanted: Result<Vec<(u16, f64)>, String> = match v.spec.kind {
                     ValidatorKind::Honest => {
-                        let env = CallEnv {
-                            kv: Some(v.kv.clone() as Arc<dyn crate::caps::kv::KvStore>),
-                            compute: config.compute.clone(),
-                            ..CallEnv::new(format!("{subnet} v{i}"), 0, Arc::new(MetagraphView::default()))
-                        };
-                        let round_seed = derive_seed(&[seed, u64::from(netuid), epoch, i as u64]);
+                        let round_seed = round_seed(seed, &hotkey, netuid, metagraph.block, e as u64);
                         run_round(
                             RoundInput {
                                 module,
-                                env: &env,
+                                subnet: &v.subnet,
                                 metagraph,
                                 validator: &hotkey,
                                 epoch,
@@ -482,23 +455,24 @@ pub async fn run(
                 };
                 match wanted {
                     Err(error) => ValidatorTurn { weights: BTreeMap::new(), error: Some(error) },
+                    // A copier has nothing to copy before the first consensus exists.
+                    Ok(wanted) if v.spec.kind == ValidatorKind::Copier && wanted.iter().all(|(_, w)| *w <= 0.0) => {
+                        ValidatorTurn { weights: BTreeMap::new(), error: None }
+                    }
                     Ok(wanted) => {
-                        let weights = normalised(wanted);
-                        let as_wit: Vec<crate::bindings::types::Weight> = weights
-                            .iter()
-                            .map(|(uid, value)| crate::bindings::types::Weight { uid: *uid, value: *value })
-                            .collect();
-                        let (uids, values) = weights_for_chain(&as_wit, metagraph.neurons.len());
-                        let error = if uids.is_empty() {
-                            // A copier has nothing to copy before the first consensus exists.
-                            (v.spec.kind != ValidatorKind::Copier).then(|| "no non-zero weights to set".to_owned())
-                        } else {
-                            chain
-                                .set_weights(&hotkey, netuid, &uids, &values, 0)
-                                .await
-                                .err()
-                                .map(|e| format!("set_weights: {e}"))
+                        let wanted: Vec<Weight> =
+                            wanted.into_iter().map(|(uid, value)| Weight { uid, value }).collect();
+                        let setter = WeightSetter {
+                            chain: &*chain,
+                            hotkey,
+                            netuid,
+                            policy: WeightPolicy { every_blocks: 0, ..WeightPolicy::default() },
+                            commits: &v.commits,
                         };
+                        let submission = setter.submit(&wanted, metagraph, hyper, module.info().hash.as_str()).await;
+                        let weights =
+                            submission.sent().map(|(uids, values)| normalised(uids, values)).unwrap_or_default();
+                        let error = submission.is_failure().then(|| submission.describe());
                         ValidatorTurn { weights, error }
                     }
                 }

@@ -2,7 +2,7 @@
 //!
 //! [`run_round`] drives a validator module through a round against any [`MinerTransport`]
 //! (in-process miners in the sandbox, HTTP miners on a real network) and returns what
-//! happened, ready for weight setting ([`weights_for_chain`]) and reports.
+//! happened, ready for weight setting ([`crate::weights`]) and reports.
 //!
 //! Invariants and failure modes:
 //! - Tasks are checked before anything is sent: ids unique and non-empty, every miner uid in
@@ -21,18 +21,18 @@ pub mod state;
 pub mod transport;
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::bindings::types::{EpochContext, Metric, MinerRequest, MinerResponse, Neuron, Task, UidScore, Weight};
-use crate::caps::CallEnv;
+use crate::bindings::types::{EpochContext, Metric, MinerRequest, MinerResponse, Task, UidScore, Weight};
 use crate::caps::metagraph::MetagraphView;
 use crate::caps::random::{derive_seed, seed_part};
-use crate::runtime::{CallError, ValidatorModule};
+use crate::runtime::{CallError, SubnetEnv, ValidatorModule};
 use state::ScoreState;
 use subnet_chain::Metagraph;
-pub use transport::{InProcessMiners, MinerQuery, MinerTransport, SimMiner};
+pub use transport::{MinerQuery, MinerTransport, empty_response};
 
 /// Bounds the host puts on what a module asks for in one round.
 #[derive(Debug, Clone)]
@@ -82,25 +82,6 @@ pub struct RoundOutcome {
     pub weights: Vec<Weight>,
 }
 
-/// The contract's view of a chain metagraph: stake and emission in alpha (rao / 1e9),
-/// incentive and dividends as fractions of 1.
-pub fn neurons_of(metagraph: &Metagraph) -> Vec<Neuron> {
-    metagraph
-        .neurons
-        .iter()
-        .map(|n| Neuron {
-            uid: n.uid,
-            hotkey: n.hotkey.to_ss58(),
-            stake: n.stake as f64 / 1e9,
-            validator_permit: n.validator_permit,
-            active: n.active,
-            incentive: f64::from(n.incentive) / 65535.0,
-            dividends: f64::from(n.dividends) / 65535.0,
-            emission: n.emission as f64 / 1e9,
-        })
-        .collect()
-}
-
 /// The epoch context of a round, and the metagraph view modules read through the capability.
 pub fn round_context(
     metagraph: &Metagraph,
@@ -108,16 +89,15 @@ pub fn round_context(
     seed: u64,
     validator: Option<&subnet_chain::AccountId>,
 ) -> (EpochContext, MetagraphView) {
-    let neurons = neurons_of(metagraph);
+    let view = MetagraphView::from(metagraph);
     let ctx = EpochContext {
         netuid: metagraph.netuid,
         block: metagraph.block,
         epoch,
         seed,
         validator_uid: validator.and_then(|v| metagraph.uid_of(v)),
-        neurons: neurons.clone(),
+        neurons: view.neurons.clone(),
     };
-    let view = MetagraphView { netuid: metagraph.netuid, block: metagraph.block, neurons };
     (ctx, view)
 }
 
@@ -202,6 +182,14 @@ fn mean_scores(tasks: &[TaskReport]) -> Vec<UidScore> {
         .collect()
 }
 
+/// The seed of one round of the validator `hotkey` on `netuid`, at `block`, its `round`-th:
+/// the same derivation in the sandbox and the daemon. `secret` is what makes it unpredictable:
+/// the sandbox's replayable seed, or the daemon's secret kept in its state directory (a miner
+/// who knows everything else still cannot predict the tasks).
+pub fn round_seed(secret: u64, hotkey: &subnet_chain::AccountId, netuid: u16, block: u64, round: u64) -> u64 {
+    derive_seed(&[secret, seed_part(&hotkey.to_ss58()), u64::from(netuid), block, round])
+}
+
 /// Seeds of a round's calls, derived from the round seed so each call is reproducible.
 fn call_seed(round_seed: u64, what: &str, index: u64) -> u64 {
     derive_seed(&[round_seed, seed_part(what), index])
@@ -211,8 +199,8 @@ fn call_seed(round_seed: u64, what: &str, index: u64) -> u64 {
 pub struct RoundInput<'a> {
     /// The validator module.
     pub module: &'a ValidatorModule,
-    /// The environment of its calls (subnet label, store, compute, limits); seeds are set per call.
-    pub env: &'a CallEnv,
+    /// What the subnet's calls share (label, store, compute, limits); seeds are set per call.
+    pub subnet: &'a Arc<SubnetEnv>,
     /// The metagraph the round runs against.
     pub metagraph: &'a Metagraph,
     /// The validator's hotkey.
@@ -229,13 +217,13 @@ pub struct RoundInput<'a> {
 
 /// Runs one round and folds it into `state`. See the module docs for the failure modes.
 pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<RoundOutcome, CallError> {
-    let RoundInput { module, env, metagraph, validator, epoch, seed, transport, limits } = input;
+    let RoundInput { module, subnet, metagraph, validator, epoch, seed, transport, limits } = input;
     let (ctx, view) = round_context(metagraph, epoch, seed, Some(validator));
-    let env = CallEnv { metagraph: std::sync::Arc::new(view), ..env.clone() };
+    let env = subnet.call(seed, Arc::new(view));
 
     let tasks = module.generate_tasks(&env.with_seed(call_seed(seed, "generate", 0)), &ctx).await?;
     let tasks = check_tasks(module, tasks, metagraph, limits)?;
-    tracing::debug!(subnet = %env.subnet, epoch, tasks = tasks.len(), "tasks generated");
+    tracing::debug!(subnet = %subnet.label, epoch, tasks = tasks.len(), "tasks generated");
 
     // Fan out every (task, miner) pair; results are put back in order afterwards.
     let validator_ss58 = validator.to_ss58();
@@ -286,7 +274,7 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
                 let (scores, error) = match result {
                     Ok(scores) => (scores, None),
                     Err(e) => {
-                        tracing::warn!(subnet = %env.subnet, task = %task.id, error = %e, "task not scored");
+                        tracing::warn!(subnet = %env.subnet.label, task = %task.id, error = %e, "task not scored");
                         (Vec::new(), Some(e.to_string()))
                     }
                 };
@@ -312,17 +300,4 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
     let n = metagraph.neurons.len();
     let weights = result.weights.into_iter().filter(|w| usize::from(w.uid) < n).collect();
     Ok(RoundOutcome { tasks: scored, round_scores, weights })
-}
-
-/// Turns a module's weights into what `set_weights` takes: normalised over the subnet's `n`
-/// uids (a uid given twice keeps its last value), max-upscaled to u16 (largest = 65535),
-/// zeros dropped. Empty when every weight is zero.
-pub fn weights_for_chain(weights: &[Weight], n: usize) -> (Vec<u16>, Vec<u16>) {
-    let mut dense = vec![0f32; n];
-    for w in weights {
-        if let Some(slot) = dense.get_mut(usize::from(w.uid)) {
-            *slot = w.value as f32;
-        }
-    }
-    subnet_chain::scores_to_u16_weights(&dense)
 }

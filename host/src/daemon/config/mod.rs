@@ -1,0 +1,452 @@
+//! The daemon's configuration file (`subnetd.toml`): its format, defaults and checks.
+//!
+//! - this module: the file as a whole, `[wallet]`, `[chain]`, `[admin]`, `[runtime]`, loading;
+//! - [`subnet`]: one `[[subnet]]` and its tables;
+//! - `checks`: what is checked after parsing.
+//!
+//! The format is documented with an example in `examples/daemon/subnetd.toml`. Parsing is
+//! strict: unknown keys are errors (a typo never silently falls back to a default), and every
+//! error names the field it is about as a path (`subnet[1].limits.memory: ...`), whether it
+//! comes from parsing (types, unknown keys) or from the checks that follow (ranges, files that
+//! must exist, capabilities this build cannot grant).
+//!
+//! Relative paths in the file are relative to the directory the file is in, so a config and
+//! its modules can move together; `~/` expands to `$HOME`.
+//!
+//! Invariants after [`DaemonConfig::load`] / [`DaemonConfig::from_toml`] succeed: netuids are
+//! unique and non-zero, every module source exists, limits are within the bounds below,
+//! preopened directories are distinct per subnet, required signers are valid public keys, and
+//! `[subnet.local]` appears only with the `local` chain backend.
+
+mod checks;
+pub mod subnet;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use subnet_chain::AccountId;
+
+use crate::caps::CapabilitiesConfig;
+pub use crate::units::{Bytes, Dur, parse_duration, parse_size};
+pub use subnet::{
+    LimitsConfig, LocalSubnetConfig, ReloadConfig, ServeMode, SimMinersConfig, SubnetConfig, TasksConfig, WeightsConfig,
+};
+
+/// Smallest per-call memory limit a subnet may set.
+pub const MIN_MEMORY: u64 = 1 << 20;
+/// Largest per-call memory limit a subnet may set (the engine's pool reserves this per slot).
+pub const MAX_MEMORY: u64 = 4 << 30;
+/// Default per-call memory limit.
+pub const DEFAULT_MEMORY: u64 = 256 << 20;
+/// Default wall-clock limit of one call.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default key-value budget of a subnet.
+pub const DEFAULT_KV_BUDGET: u64 = 64 << 20;
+
+/// A configuration error: the file, the field (a path such as `subnet[1].limits.memory`, empty
+/// for syntax errors) and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    /// The config file, when the text came from one.
+    pub file: Option<PathBuf>,
+    /// The field, as a path.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+fn field_err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError { file: None, field: field.into(), message: message.into() }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Directory of the daemon's database (`state.redb`), the local chain and scratch space.
+    pub state_dir: PathBuf,
+    /// The validator's hotkey.
+    pub wallet: WalletConfig,
+    /// Which chain the daemon follows.
+    pub chain: ChainConfig,
+    /// The admin HTTP API (status, reload, metrics).
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Engine-wide settings.
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    /// The model registry (`models.toml`) for subnets granted `compute`; default: the
+    /// discovered one (`$SUBNETD_MODELS`, `~/.config/subnetd/models.toml`).
+    pub models: Option<PathBuf>,
+    /// How long a SIGTERM waits for rounds in flight before the daemon exits anyway.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace: Dur,
+    /// The subnets this daemon validates.
+    #[serde(rename = "subnet", default)]
+    pub subnets: Vec<SubnetConfig>,
+    /// Where the file was read from (set by [`DaemonConfig::load`]).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+fn default_shutdown_grace() -> Dur {
+    Dur(Duration::from_secs(60))
+}
+
+/// `[wallet]`: the hotkey the daemon validates (and sets weights) as.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalletConfig {
+    /// The wallets directory; default `~/.bittensor/wallets`.
+    pub path: Option<PathBuf>,
+    /// The wallet's name.
+    pub name: String,
+    /// The hotkey's name inside the wallet.
+    pub hotkey: String,
+    /// Name of an environment variable holding the hotkey's password, for encrypted hotkeys.
+    pub password_env: Option<String>,
+}
+
+/// `[chain]`: the chain backend. Also accepted as a string, `chain = "<endpoint>"`, meaning
+/// a subtensor node at that endpoint (`local`, `test`, `finney` or a `ws://`/`wss://` URL).
+#[derive(Debug, Clone)]
+pub enum ChainConfig {
+    /// An embedded chain persisted in `<state_dir>/chain`, producing a block every
+    /// `block_time`; subnets with a `[subnet.local]` table are created on it.
+    Local {
+        /// Time between blocks (12 s on subtensor).
+        block_time: Dur,
+    },
+    /// A chain node reached over HTTP (`subnetd chain serve`).
+    Node {
+        /// The node's base URL, e.g. `http://127.0.0.1:9944`.
+        url: String,
+    },
+    /// A real subtensor node over websockets ([`subnet_subtensor::SubtensorChain`]).
+    Subtensor {
+        /// Where the node is.
+        endpoint: subnet_subtensor::Endpoint,
+        /// Longest wait for an extrinsic to be finalized (default 120 s).
+        extrinsic_timeout: Dur,
+    },
+}
+
+/// The table form of `[chain]`.
+#[derive(Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
+enum ChainTable {
+    Local {
+        #[serde(default = "default_block_time")]
+        block_time: Dur,
+    },
+    Node {
+        url: String,
+    },
+    Subtensor {
+        #[serde(deserialize_with = "endpoint")]
+        endpoint: subnet_subtensor::Endpoint,
+        #[serde(default = "default_extrinsic_timeout")]
+        extrinsic_timeout: Dur,
+    },
+}
+
+fn default_extrinsic_timeout() -> Dur {
+    Dur(Duration::from_secs(120))
+}
+
+fn endpoint<'de, D: serde::Deserializer<'de>>(d: D) -> Result<subnet_subtensor::Endpoint, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+impl<'de> Deserialize<'de> for ChainConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ChainConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a subtensor endpoint (local, test, finney, ws://...) or a [chain] table")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ChainConfig, E> {
+                let endpoint = v.parse().map_err(E::custom)?;
+                Ok(ChainConfig::Subtensor { endpoint, extrinsic_timeout: default_extrinsic_timeout() })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ChainConfig, A::Error> {
+                let table = ChainTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(match table {
+                    ChainTable::Local { block_time } => ChainConfig::Local { block_time },
+                    ChainTable::Node { url } => ChainConfig::Node { url },
+                    ChainTable::Subtensor { endpoint, extrinsic_timeout } => {
+                        ChainConfig::Subtensor { endpoint, extrinsic_timeout }
+                    }
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+fn default_block_time() -> Dur {
+    Dur(Duration::from_secs(12))
+}
+
+/// `[admin]`: where the admin API listens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Socket address; port 0 picks a free port (written to `<state_dir>/admin.addr`).
+    #[serde(default = "default_admin")]
+    pub listen: SocketAddr,
+}
+
+fn default_admin() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9180))
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self { listen: default_admin() }
+    }
+}
+
+/// `[runtime]`: settings of the one engine all subnets share.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    /// Directory of precompiled `.cwasm` files; default `$SUBNETD_CACHE_DIR` or
+    /// `~/.cache/subnetd`. `cache = false` turns the compile cache off.
+    pub cache_dir: Option<PathBuf>,
+    /// Whether to use the compile cache at all (default true).
+    pub cache: Option<bool>,
+    /// Instances alive at once across all subnets (pool slots); default 256.
+    pub max_instances: Option<u32>,
+}
+
+fn expand(base: &Path, path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
+}
+
+/// Parses an SS58 address or a `0x`-hex 32-byte public key.
+pub fn parse_public_key(text: &str) -> Result<AccountId, String> {
+    let text = text.trim();
+    if let Some(hex_text) = text.strip_prefix("0x") {
+        let bytes = hex::decode(hex_text).map_err(|e| format!("`{text}` is not hex: {e}"))?;
+        let array: [u8; 32] = bytes.try_into().map_err(|_| format!("`{text}` is not a 32-byte public key"))?;
+        return Ok(AccountId(array));
+    }
+    AccountId::from_ss58(text).map_err(|e| format!("`{text}` is not an SS58 address or 0x-hex public key: {e}"))
+}
+
+impl DaemonConfig {
+    /// Reads, parses and checks a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            field: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut config = Self::from_toml(&text, base).map_err(|mut e| {
+            e.file = Some(path.to_path_buf());
+            e
+        })?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parses and checks config text; relative paths are resolved against `base`.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Self, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        let mut config: DaemonConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.message().trim().replace('\n', ", ");
+            // Syntax errors have no field: say where they are instead.
+            let message = match (field.as_str(), inner.span()) {
+                ("." | "", Some(span)) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: {message}")
+                }
+                _ => message,
+            };
+            field_err(if field == "." { String::new() } else { field }, message)
+        })?;
+        for (i, s) in config.subnets.iter_mut().enumerate() {
+            s.capabilities = CapabilitiesConfig::from_table(&s.capabilities_table)
+                .map_err(|e| field_err(format!("subnet[{i}].capabilities.{}", e.field), e.message))?;
+        }
+        config.resolve_paths(base);
+        config.check()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        self.state_dir = expand(base, &self.state_dir);
+        if let Some(p) = &self.wallet.path {
+            self.wallet.path = Some(expand(base, p));
+        }
+        if let Some(p) = &self.models {
+            self.models = Some(expand(base, p));
+        }
+        if let Some(p) = &self.runtime.cache_dir {
+            self.runtime.cache_dir = Some(expand(base, p));
+        }
+        for s in &mut self.subnets {
+            s.module = expand(base, &s.module);
+            if let Some(p) = &mut s.capabilities.preopen {
+                p.dir = expand(base, &p.dir);
+            }
+            if let Some(m) = s.local.as_mut().and_then(|l| l.miners.as_mut())
+                && let Some(module) = &m.module
+            {
+                m.module = Some(expand(base, module));
+            }
+        }
+    }
+
+    /// The wallets directory.
+    pub fn wallets_root(&self) -> Option<PathBuf> {
+        self.wallet.path.clone().or_else(subnet_keys::default_wallets_root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+state_dir = "state"
+[wallet]
+name = "v"
+hotkey = "h"
+[chain]
+backend = "local"
+block_time = "100ms"
+[[subnet]]
+netuid = 1
+module = "."
+[[subnet]]
+netuid = 2
+module = "."
+[subnet.limits]
+memory = "64MiB"
+call_timeout = "2s"
+"#;
+
+    fn parse(text: &str) -> Result<DaemonConfig, ConfigError> {
+        DaemonConfig::from_toml(text, Path::new("."))
+    }
+
+    #[test]
+    fn a_good_config_parses_with_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.subnets.len(), 2);
+        assert_eq!(c.subnets[1].memory(), 64 << 20);
+        assert_eq!(c.subnets[1].call_timeout(), Duration::from_secs(2));
+        assert_eq!(c.subnets[0].memory(), DEFAULT_MEMORY);
+        assert!(c.subnets[0].capabilities.kv.kv);
+        assert_eq!(c.admin.listen, default_admin());
+        assert!(matches!(c.chain, ChainConfig::Local { block_time: Dur(t) } if t == Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn the_chain_may_be_a_subtensor_endpoint() {
+        let short =
+            GOOD.replace("[chain]\nbackend = \"local\"\nblock_time = \"100ms\"", "chain = \"ws://127.0.0.1:9955\"");
+        assert_ne!(short, GOOD);
+        // A top-level key must come before the tables.
+        let short =
+            format!("chain = \"ws://127.0.0.1:9955\"\n{}", short.replace("chain = \"ws://127.0.0.1:9955\"\n", ""));
+        let c = parse(&short).unwrap();
+        assert!(matches!(&c.chain, ChainConfig::Subtensor { endpoint, .. } if endpoint.url() == "ws://127.0.0.1:9955"));
+        let named = GOOD.replace(
+            "backend = \"local\"\nblock_time = \"100ms\"",
+            "backend = \"subtensor\"\nendpoint = \"finney\"\nextrinsic_timeout = \"30s\"",
+        );
+        let c = parse(&named).unwrap();
+        assert!(
+            matches!(&c.chain, ChainConfig::Subtensor { endpoint: subnet_subtensor::Endpoint::Finney, extrinsic_timeout }
+            if extrinsic_timeout.0 == Duration::from_secs(30))
+        );
+        let bad = GOOD.replace(
+            "backend = \"local\"\nblock_time = \"100ms\"",
+            "backend = \"subtensor\"\nendpoint = \"http://x:1\"",
+        );
+        let e = parse(&bad).unwrap_err();
+        assert!(e.to_string().contains("websockets"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = GOOD.replace("\"64MiB\"", "\"12XB\"");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field, "subnet[1].limits.memory", "{e}");
+        assert!(e.message.contains("unknown unit `XB`"), "{e}");
+
+        let bad = GOOD.replace("call_timeout = \"2s\"", "call_timeout = \"2s\"\nmemroy = 1");
+        let e = parse(&bad).unwrap_err();
+        assert!(e.to_string().starts_with("subnet[1].limits"), "{e}");
+        assert!(e.message.contains("unknown field `memroy`"), "{e}");
+
+        let bad = GOOD.replace("\"64MiB\"", "\"512KiB\"");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field, "subnet[1].limits.memory", "{e}");
+
+        let bad = GOOD.replace("netuid = 2", "netuid = 1");
+        assert_eq!(parse(&bad).unwrap_err().field, "subnet[1].netuid");
+
+        let bad = GOOD.replace("backend = \"local\"", "backend = \"carrier-pigeon\"");
+        assert!(parse(&bad).unwrap_err().field.starts_with("chain"));
+
+        let bad = format!("{GOOD}[subnet.capabilities]\noutbound_hosts = [\"api.example.com\"]\n");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field, "subnet[1].capabilities.outbound_hosts");
+        assert!(e.message.contains("not supported yet"), "{e}");
+
+        let bad = GOOD.replace("netuid = 2\n", "netuid = 2\nrequire_signers = [\"5Nope\"]\n");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field, "subnet[1].require_signers[0]", "{e}");
+
+        let bad = GOOD.replace("module = \".\"\n[subnet.limits]", "module = \"no/such/file.wasm\"\n[subnet.limits]");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field, "subnet[1].module", "{e}");
+
+        let e = parse("state_dir = [").unwrap_err();
+        assert!(e.message.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("fast").is_err());
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("10MB").unwrap(), 10_000_000);
+        assert_eq!(parse_size("123").unwrap(), 123);
+        assert!(parse_size("99999999999999GiB").is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! One `[[subnet]]` of `subnetd.toml`: its module, limits, cadences, capabilities, reload and
+//! local-chain settings, with their defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use subnet_chain::AccountId;
+
+use super::{DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY, parse_public_key};
+use crate::caps::CapabilitiesConfig;
+use crate::units::{Bytes, Dur};
+
+fn yes() -> bool {
+    true
+}
+
+/// One `[[subnet]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetConfig {
+    /// The subnet's netuid on the chain.
+    pub netuid: u16,
+    /// A label for logs and status; default `subnet-<netuid>`.
+    pub name: Option<String>,
+    /// The validator module: a `.wasm` file, or a directory holding one (`validator.wasm`, or
+    /// its only `.wasm` file). Both are watched for changes.
+    pub module: PathBuf,
+    /// When non-empty, a module must carry a valid signature (`<module>.sig`) by one of these
+    /// ed25519 keys (SS58 or 0x-hex public keys), or it is refused.
+    #[serde(default)]
+    pub require_signers: Vec<String>,
+    /// Resource limits of each call into the module.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Task cadence.
+    #[serde(default)]
+    pub tasks: TasksConfig,
+    /// Weight-setting cadence.
+    #[serde(default)]
+    pub weights: WeightsConfig,
+    /// Capabilities granted to the module, as written (`[subnet.capabilities]`); each
+    /// capability parses and checks its own keys into [`SubnetConfig::capabilities`].
+    #[serde(default, rename = "capabilities")]
+    pub capabilities_table: toml::Table,
+    /// The parsed capabilities (set by [`super::DaemonConfig::from_toml`]).
+    #[serde(skip)]
+    pub capabilities: CapabilitiesConfig,
+    /// Hot reload settings.
+    #[serde(default)]
+    pub reload: ReloadConfig,
+    /// With the local chain backend: create this subnet, register the validator and simulated
+    /// miners.
+    pub local: Option<LocalSubnetConfig>,
+}
+
+/// `[subnet.limits]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest linear memory of one instance; default 256 MiB.
+    pub memory: Option<Bytes>,
+    /// Wall-clock limit of one call; default 30 s.
+    pub call_timeout: Option<Dur>,
+    /// Fuel (wasm instructions, roughly) per call; unset = no fuel metering for this subnet.
+    pub fuel: Option<u64>,
+}
+
+/// `[subnet.tasks]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TasksConfig {
+    /// Time between the starts of two rounds (a round that takes longer delays the next).
+    #[serde(default = "default_interval")]
+    pub interval: Dur,
+    /// Most tasks a module may make per round.
+    #[serde(default = "default_max_tasks")]
+    pub max_tasks: usize,
+    /// Longest timeout a task may give its miners.
+    #[serde(default = "default_max_task_timeout")]
+    pub max_task_timeout: Dur,
+}
+
+fn default_interval() -> Dur {
+    Dur(Duration::from_secs(12))
+}
+fn default_max_tasks() -> usize {
+    4096
+}
+fn default_max_task_timeout() -> Dur {
+    Dur(Duration::from_secs(120))
+}
+
+impl Default for TasksConfig {
+    fn default() -> Self {
+        Self {
+            interval: default_interval(),
+            max_tasks: default_max_tasks(),
+            max_task_timeout: default_max_task_timeout(),
+        }
+    }
+}
+
+/// `[subnet.weights]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsConfig {
+    /// Set weights when at least this many blocks passed since this validator last did (on
+    /// chain); never faster than the subnet's `weights_rate_limit`.
+    #[serde(default = "default_every_blocks")]
+    pub every_blocks: u64,
+    /// `version_key` of `set_weights`; the subnet's `WeightsVersionKey` when that is higher.
+    #[serde(default)]
+    pub version_key: u64,
+    /// The SDK's exclude quantile (u16 proportion) of `process_weights_for_netuid`; default 0.
+    #[serde(default)]
+    pub exclude_quantile: u16,
+}
+
+fn default_every_blocks() -> u64 {
+    100
+}
+
+impl Default for WeightsConfig {
+    fn default() -> Self {
+        Self { every_blocks: default_every_blocks(), version_key: 0, exclude_quantile: 0 }
+    }
+}
+
+/// `[subnet.reload]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Watch the module's file (and its signature) for changes.
+    #[serde(default = "yes")]
+    pub watch: bool,
+    /// Quiet time after the last file event before a reload starts, so a file written in
+    /// several steps (or a module and its signature) is read once, complete.
+    #[serde(default = "default_debounce")]
+    pub debounce: Dur,
+}
+
+fn default_debounce() -> Dur {
+    Dur(Duration::from_millis(300))
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self { watch: true, debounce: default_debounce() }
+    }
+}
+
+/// `[subnet.local]`: what the local chain backend sets up for this subnet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSubnetConfig {
+    /// Blocks per epoch.
+    #[serde(default = "default_tempo")]
+    pub tempo: u16,
+    /// `WeightsSetRateLimit` in blocks; default 100 (subtensor's).
+    #[serde(default = "default_rate_limit")]
+    pub weights_rate_limit: u64,
+    /// Stake given to the validator's hotkey, in alpha (enough for a validator permit).
+    #[serde(default = "default_stake")]
+    pub validator_stake: f64,
+    /// Commit-reveal of weights (v2, reveal one epoch after the commit); default off.
+    #[serde(default)]
+    pub commit_reveal: bool,
+    /// Simulated miners registered on the subnet and served by the daemon.
+    pub miners: Option<SimMinersConfig>,
+}
+
+fn default_tempo() -> u16 {
+    360
+}
+fn default_rate_limit() -> u64 {
+    100
+}
+fn default_stake() -> f64 {
+    10_000.0
+}
+
+/// `[subnet.local.miners]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimMinersConfig {
+    /// The honest miners' module (a miner `.wasm`).
+    pub module: Option<PathBuf>,
+    /// Miners running `module`.
+    #[serde(default)]
+    pub honest: usize,
+    /// Miners that never answer.
+    #[serde(default)]
+    pub lazy: usize,
+    /// Miners that answer noise.
+    #[serde(default)]
+    pub random: usize,
+    /// How the daemon serves them: `in-process` (no sockets) or `http` (each miner a real
+    /// HTTP server on loopback, queried with btauth-signed requests).
+    #[serde(default)]
+    pub serve: ServeMode,
+}
+
+/// How simulated miners are served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServeMode {
+    /// Calls in this process.
+    #[default]
+    InProcess,
+    /// HTTP servers on loopback.
+    Http,
+}
+
+impl WeightsConfig {
+    /// The shared weight-setting path's policy.
+    pub fn policy(&self) -> crate::weights::WeightPolicy {
+        crate::weights::WeightPolicy {
+            every_blocks: self.every_blocks,
+            version_key: self.version_key,
+            exclude_quantile: self.exclude_quantile,
+        }
+    }
+}
+
+impl SubnetConfig {
+    /// The bounds of this subnet's rounds.
+    pub fn round_limits(&self) -> crate::validator::RoundLimits {
+        crate::validator::RoundLimits {
+            max_tasks: self.tasks.max_tasks,
+            max_task_timeout: self.tasks.max_task_timeout.0,
+            ..crate::validator::RoundLimits::default()
+        }
+    }
+
+    /// The label used in logs, metrics and status.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| format!("subnet-{}", self.netuid))
+    }
+
+    /// The required signers, parsed (checked by [`DaemonConfig::from_toml`]).
+    pub fn signers(&self) -> Vec<AccountId> {
+        self.require_signers.iter().filter_map(|s| parse_public_key(s).ok()).collect()
+    }
+
+    /// The per-call memory limit.
+    pub fn memory(&self) -> u64 {
+        self.limits.memory.map_or(DEFAULT_MEMORY, |b| b.0)
+    }
+
+    /// The per-call time limit.
+    pub fn call_timeout(&self) -> Duration {
+        self.limits.call_timeout.map_or(DEFAULT_CALL_TIMEOUT, |d| d.0)
+    }
+}

@@ -1,0 +1,11 @@
+//! `subnetd run`: the hosted validator daemon, in process and as a child process.
+
+mod commit_reveal;
+mod config;
+mod isolation;
+mod node;
+mod reload;
+mod restart;
+mod signing;
+mod subtensor;
+pub mod support;

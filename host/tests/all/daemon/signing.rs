@@ -1,0 +1,205 @@
+//! Signed modules end to end: `subnetd sign` and `subnetd verify` on real components and real
+//! keyfiles, and a `subnetd run` process whose subnet requires a signer: an unsigned module is
+//! refused at start (the subnet waits, idle), a module signed by a stranger is refused, the
+//! owner's signature makes it load, and a tampered module (the old signature on new bytes) is
+//! refused while the signed one keeps serving.
+
+use crate::common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use super::support::*;
+use subnet_host::daemon::signing::{ModuleSignature, signature_path};
+
+fn subnetd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_subnetd")).args(args).output().expect("run subnetd")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn fails_with(out: &Output, needle: &str) {
+    let t = text(out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains(needle), "expected `{needle}` in: {t}");
+    assert!(!t.contains("panicked"), "{t}");
+}
+
+#[test]
+fn sign_and_verify_commands() {
+    let hello = common::read(&common::bundle("examples/hello-subnet").validator);
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("validator.wasm");
+    std::fs::write(&module, &hello).unwrap();
+    let m = module.to_str().unwrap();
+
+    // A keyfile, and the same kind of key in a wallet (WALLET/HOTKEY form).
+    let owner = owner_key(7);
+    let keyfile = dir.path().join("owner.json");
+    owner.save_to_file(&keyfile, false).unwrap();
+    let wallets = dir.path().join("wallets");
+    owner_key(8).save_to_wallet(&wallets, "owner", "signing", false).unwrap();
+    validator_key().save_to_wallet(&wallets, "owner", "sr", false).unwrap();
+
+    let out = subnetd(&["sign", "--key", keyfile.to_str().unwrap(), "--module-version", "1.2.0", m]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sig = ModuleSignature::read(&signature_path(&module)).unwrap();
+    assert_eq!(sig.signer, owner.ss58_address());
+    assert_eq!(sig.sha256, hash(&hello));
+    assert_eq!(sig.version.as_deref(), Some("1.2.0"));
+
+    let out = subnetd(&["verify", m, "--signer", &owner.ss58_address()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("version 1.2.0"), "{}", text(&out));
+    let hex_key = format!("0x{}", hex::encode(owner.public_key()));
+    assert!(subnetd(&["verify", m, "--signer", &hex_key]).status.success());
+    assert!(subnetd(&["verify", m]).status.success(), "any signer when none is required");
+    fails_with(&subnetd(&["verify", m, "--signer", &owner_key(9).ss58_address()]), "not one of the required signers");
+
+    // Tampered: one byte of the module changed.
+    let mut tampered = hello.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    std::fs::write(&module, &tampered).unwrap();
+    fails_with(&subnetd(&["verify", m]), "the signature is for another module");
+    std::fs::write(&module, &hello).unwrap();
+
+    // Tampered: the version label edited in the signature file.
+    let mut relabelled = sig.clone();
+    relabelled.version = Some("9.9.9".into());
+    relabelled.write(&signature_path(&module)).unwrap();
+    fails_with(&subnetd(&["verify", m]), "does not verify");
+
+    // WALLET/HOTKEY keys, a custom output path.
+    let out_sig = dir.path().join("detached.sig");
+    let out = subnetd(&[
+        "sign",
+        "--key",
+        "owner/signing",
+        "--wallets",
+        wallets.to_str().unwrap(),
+        "--out",
+        out_sig.to_str().unwrap(),
+        m,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = subnetd(&["verify", m, "--sig", out_sig.to_str().unwrap(), "--signer", &owner_key(8).ss58_address()]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Clear refusals: an sr25519 key, a missing key, a missing signature, a bad --signer.
+    fails_with(
+        &subnetd(&["sign", "--key", "owner/sr", "--wallets", wallets.to_str().unwrap(), m]),
+        "module signatures are ed25519",
+    );
+    fails_with(&subnetd(&["sign", "--key", "/no/such/key", m]), "no such keyfile");
+    std::fs::remove_file(signature_path(&module)).unwrap();
+    fails_with(&subnetd(&["verify", m]), "unsigned");
+    fails_with(&subnetd(&["verify", m, "--signer", "not-a-key"]), "--signer");
+    assert!(!Path::new(&signature_path(&module)).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subnet_requiring_signers_refuses_unsigned_strangers_and_tampered_modules() {
+    let bundle = common::bundle("examples/hello-subnet");
+    let hello = common::read(&bundle.validator);
+    let hello_c = common::read(&common::bundle("examples/hello-subnet-c").validator);
+    let owner = owner_key(21);
+    let fx = Fixture::new();
+    let file = fx.path("modules/validator.wasm");
+    std::fs::write(&file, &hello).unwrap();
+    let config = fx.write_config(
+        "50ms",
+        &format!(
+            r#"
+[[subnet]]
+netuid = 1
+module = "modules/validator.wasm"
+require_signers = ["0x{owner_hex}"]
+[subnet.tasks]
+interval = "100ms"
+[subnet.reload]
+debounce = "200ms"
+[subnet.local]
+tempo = 20
+[subnet.local.miners]
+module = "{miner}"
+honest = 2
+"#,
+            owner_hex = hex::encode(owner.public_key()),
+            miner = bundle.miners[0].2.display()
+        ),
+    );
+    let daemon = DaemonProcess::start(&config, &fx.state_dir(), &fx.path("daemon.log")).await;
+
+    // Unsigned at start: refused with the reason; the subnet runs no rounds.
+    let s = daemon.subnet(1).await;
+    assert!(s["module"].is_null(), "{s:#}");
+    let start = &s["reloads"][0];
+    assert_eq!(start["outcome"], "refused");
+    assert!(start["reason"].as_str().unwrap().contains("unsigned"), "{start}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s = daemon.subnet(1).await;
+    assert_eq!(s["rounds_ok"], 0);
+    assert!(s["last_round"]["error"].as_str().unwrap_or("").contains("no module version"), "{s:#}");
+
+    // Signed by someone else: refused.
+    let seq = last_seq(&s);
+    subnet_host::daemon::signing::sign_module(&owner_key(22), &hello, None)
+        .unwrap()
+        .write(&signature_path(&file))
+        .unwrap();
+    let s = daemon
+        .wait_for(1, "the stranger's signature refused", Duration::from_secs(60), |s| {
+            reloads_after(s, seq).iter().any(|r| r["outcome"] == "refused")
+        })
+        .await;
+    let r = reloads_after(&s, seq).into_iter().find(|r| r["outcome"] == "refused").unwrap();
+    assert!(r["reason"].as_str().unwrap().contains("not one of the required signers"), "{r}");
+    assert!(s["module"].is_null());
+
+    // The owner signs with the CLI: the watcher picks the signature up and the module loads.
+    let keyfile = fx.path("owner.json");
+    owner.save_to_file(&keyfile, false).unwrap();
+    let out = subnetd(&["sign", "--key", keyfile.to_str().unwrap(), "--module-version", "1.0", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = daemon
+        .wait_for(1, "the signed module serving and running rounds", Duration::from_secs(60), |s| {
+            s["module"]["hash"].as_str() == Some(hash(&hello).as_str()) && s["rounds_ok"].as_u64() >= Some(2)
+        })
+        .await;
+    assert_eq!(s["module"]["signer"], owner.ss58_address());
+    assert_eq!(s["module"]["version"], "1.0");
+
+    // Tampered: other bytes under the owner's old signature. Refused; the signed one serves on.
+    let seq = last_seq(&s);
+    replace_atomically(&file, &hello_c);
+    let s = daemon
+        .wait_for(1, "the tampered module refused", Duration::from_secs(60), |s| {
+            reloads_after(s, seq).iter().any(|r| r["outcome"] == "refused" && r["hash"] == hash(&hello_c))
+        })
+        .await;
+    let r = reloads_after(&s, seq).into_iter().find(|r| r["outcome"] == "refused").unwrap();
+    assert!(r["reason"].as_str().unwrap().contains("another module"), "{r}");
+    assert_eq!(s["module"]["hash"].as_str(), Some(hash(&hello).as_str()));
+    let rounds = s["rounds_ok"].as_u64().unwrap();
+    daemon
+        .wait_for(1, "rounds continuing on the signed version", Duration::from_secs(30), |s| {
+            s["rounds_ok"].as_u64() > Some(rounds + 2)
+        })
+        .await;
+
+    // `subnetd reload` against the running daemon: refused again, exit status 1.
+    let out = subnetd(&["reload", "--admin", &daemon.client.addr().to_string(), "--netuid", "1"]);
+    fails_with(&out, "refused");
+    // Signing the new bytes makes the same reload apply.
+    let out = subnetd(&["sign", "--key", keyfile.to_str().unwrap(), file.to_str().unwrap()]);
+    assert!(out.status.success());
+    let out = subnetd(&["reload", "--config", fx.path("subnetd.toml").to_str().unwrap(), "--netuid", "1"]);
+    // The watcher may have applied it first; either way the C module serves now.
+    assert!(out.status.success(), "{}", text(&out));
+    let s = daemon.subnet(1).await;
+    assert_eq!(s["module"]["hash"].as_str(), Some(hash(&hello_c).as_str()), "{s:#}");
+}

@@ -1,0 +1,19 @@
+//! The host's integration tests, in one test binary (one link of wasmtime, subxt and candle
+//! instead of one per file), a module per area as in wasmtime's `tests/all`.
+//!
+//! Every test builds real guests from `examples/` and `subnets/` through [`common`] (once per
+//! process) and runs them on real wasmtime instances, real sockets on loopback and the embedded
+//! chain or the real subtensor runtime under Chopsticks.
+
+mod cli;
+mod common;
+mod compute_capability;
+mod contract;
+mod daemon;
+mod faults;
+mod languages;
+mod net;
+mod round;
+mod sandbox;
+mod subnets;
+mod weights;

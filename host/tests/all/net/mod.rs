@@ -1,0 +1,7 @@
+//! Networking: signed requests, miner servers, the chain node, interop with the bittensor SDK.
+
+mod chain;
+mod interop;
+pub mod support;
+mod transport;
+mod two_process;

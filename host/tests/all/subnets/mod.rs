@@ -1,0 +1,6 @@
+//! The bundled subnets under `subnets/`, run end to end.
+
+mod compute;
+mod image;
+mod multimodal;
+mod translation;
