@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use subnet_host::bindings::{ContractVersion, PACKAGE_NAME, VERSION};
 use subnet_host::runtime::LoadedModule;
 
 /// Arguments of `subnetd check`.
@@ -28,11 +29,16 @@ fn check(path: &Path, json: bool) -> Result<()> {
         LoadedModule::Validator(m) => m.info(),
         LoadedModule::Miner(m) => m.info(),
     };
+    let supported = ContractVersion::supported_range();
     if json {
-        println!("{}", serde_json::to_string_pretty(info)?);
+        let mut value = serde_json::to_value(info)?;
+        value["host_contract"] = serde_json::json!({ "implements": VERSION.to_string(), "loads": supported });
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
-    println!("{}: a valid `{}` component of {}", path.display(), info.world, subnet_host::bindings::PACKAGE);
+    let targets = info.contract.map_or_else(|| "an unversioned".to_owned(), |v| v.to_string());
+    println!("{}: a valid `{}` component", path.display(), info.world);
+    println!("  contract {PACKAGE_NAME}@{targets}; this host loads {supported}");
     println!("  size     {} bytes, sha256 {}", info.size, info.hash);
     println!("  compiled in {:?} ({:?})", info.load_time, info.cache);
     println!("  exports  {}", info.exports.join(", "));
