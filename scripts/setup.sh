@@ -9,10 +9,15 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-say "Rust target wasm32-wasip2"
+say "Rust target wasm32-wasip2, rustfmt and clippy"
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    rustup component add "$component"
+  fi
+done
 
 say "C toolchain for wasm (clang-19, lld-19, wasm32 runtime, wasi-libc)"
 apt_packages=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
@@ -38,6 +43,16 @@ if ! cmp -s scripts/requirements.txt "$stamp" 2>/dev/null; then
     .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r scripts/requirements-nodeps.txt
   fi
   cp scripts/requirements.txt "$stamp"
+fi
+
+say "bittensor 10.5 venv (.venv-bt10) for the Axon/Dendrite interop tests"
+if [ ! -x .venv-bt10/bin/python ]; then
+  python3 -m venv .venv-bt10
+fi
+stamp10=.venv-bt10/.subnetd-requirements
+if ! cmp -s scripts/requirements-bt10.txt "$stamp10" 2>/dev/null; then
+  .venv-bt10/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-bt10.txt
+  cp scripts/requirements-bt10.txt "$stamp10"
 fi
 
 say "Model registry for the compute capability (.venv/share/subnetd/models.toml)"

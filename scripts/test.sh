@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of subnetd: installs what the tests need (scripts/setup.sh), then the Rust
+# Runs every test of subnetd: installs what the tests need (scripts/setup.sh), checks the
+# repository's structure, formatting and lints (clippy with warnings denied), then the Rust
 # workspace's tests (which build real guests in all four languages), then the Python and
 # JavaScript SDKs' own unit tests.
 set -euo pipefail
@@ -7,6 +8,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 "$root/scripts/setup.sh"
 export SUBNETD_PYTHON="$root/.venv/bin/python"
+printf '\033[1m==> structure (layout, file sizes, module layers)\033[0m\n'
+python3 scripts/check-structure.py
+printf '\033[1m==> cargo fmt --check\033[0m\n'
+cargo fmt --all -- --check
+printf '\033[1m==> cargo clippy (warnings denied)\033[0m\n'
+cargo clippy --workspace --all-targets --locked -- -D warnings
 printf '\033[1m==> cargo test\033[0m\n'
 cargo test --locked "$@"
 printf '\033[1m==> Python SDK tests\033[0m\n'

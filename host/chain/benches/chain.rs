@@ -7,6 +7,8 @@
 //!   (Yuma over 256 uids / 64 validators, payouts, persistence).
 //!
 //! The rate limit is 0 so one validator can set weights on every iteration.
+// criterion's `criterion_group!` generates undocumented public functions.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 

@@ -8,6 +8,8 @@
 //! Models are found like the tests find them (`SUBNETD_MINILM_DIR`, `SUBNETD_EFFNET_LITE0_DIR`,
 //! else the packages in the repository's .venv). Device: `SUBNETD_BENCH_DEVICE` (`cpu` default,
 //! `cuda` with `--features cuda`).
+// criterion's `criterion_group!` generates undocumented public functions.
+#![allow(missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
