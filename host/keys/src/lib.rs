@@ -5,7 +5,9 @@
 //! - account: [`AccountId`], SS58 encode/decode (prefix [`SS58_PREFIX`], 42, by default).
 //! - keypair: [`CryptoType`], [`Keypair`], [`verify`], development URIs (`//Alice`).
 //! - wallet: keyfile load/save in the SDK's JSON shape, `$NACL` encryption, wallet paths.
-//! - [`btauth`]: signing and verifying HTTP requests (headers, payload, freshness, replay cache).
+//! - [`btauth`]: signing and verifying HTTP requests (headers, payload, freshness, per-sender
+//!   replay memory).
+//! - [`ratelimit`]: a protocol-neutral per-key token bucket for servers.
 //!
 //! Guarantees shared by all of them:
 //! - Signatures are byte-compatible with Substrate and the bittensor SDK (sr25519 under the
@@ -26,6 +28,8 @@ use std::path::PathBuf;
 mod account;
 pub mod btauth;
 mod keypair;
+pub mod ratelimit;
+mod replay;
 mod wallet;
 
 pub use account::{AccountId, SS58_PREFIX, ss58_decode, ss58_encode};

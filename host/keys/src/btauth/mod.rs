@@ -15,21 +15,34 @@
 //! exactly as sent (path plus `?query`), the lowercase hex sha256 of the raw body, the nonce in
 //! decimal, the sender's SS58 text as sent, and the receiver's SS58 text or `-`.
 //!
-//! # Verification invariants
-//! - Checks run cheapest first, as the SDK orders them: header shape, receiver binding, freshness
-//!   (nonce at most `max_age` old, at most `allowed_skew` ahead; both bounds inclusive; defaults
-//!   10 s and 2 s), then the signature under the declared scheme only (never try-both), then replay.
-//!   [`Verifier::check_headers`] does everything before the body is needed, so a server can refuse
-//!   garbage before reading a large body; [`Verifier::complete`] does the signature and replay part.
-//! - The replay cache is written only after the signature verifies, so unauthenticated traffic
-//!   cannot poison it against a legitimate sender.
+//! # Verification order (what a server runs, and when)
+//! 1. [`Verifier::check_headers`], before the body is read: header shape, receiver binding,
+//!    freshness (nonce at most `max_age` old, at most `allowed_skew` ahead; both bounds inclusive;
+//!    defaults 10 s and 2 s), then the *read-only* replay lookup [`Verifier::check_replay`]
+//!    ("was this (sender, nonce) accepted, or is it below that sender's horizon?"). Garbage and
+//!    replays are refused here without reading a large body or doing signature work.
+//! 2. The server reads the body (and may run its own cheap refusals on
+//!    [`PendingAuth::claimed_hotkey`], e.g. "not registered").
+//! 3. [`Verifier::complete`]: freshness again (reading took time), the signature under the
+//!    declared scheme only (never try-both), and only then the replay *insert*, which refuses a
+//!    concurrent duplicate that passed step 1 at the same time. So unauthenticated traffic can
+//!    never write to the replay memory and cannot poison it against a legitimate sender.
+//!
+//! # Replay invariants
 //! - No replay is ever accepted. Entries are keyed by (sender, nonce) and expire by *nonce time*:
-//!   once a nonce is older than the window it is refused as stale anyway. Memory is bounded by
-//!   [`VerifierConfig::replay_capacity`]; when a flood of valid requests fills it, the entry with
-//!   the oldest nonce is evicted and the cache's horizon rises past it, so older nonces are refused
-//!   ([`AuthError::BelowReplayHorizon`]) rather than risking a replay. Entries that expire move
-//!   the horizon the same way, so a wall clock stepping backwards cannot readmit them. The horizon
-//!   never moves back, and never past a nonce that was actually accepted.
+//!   once a nonce is older than the window it is refused as stale anyway.
+//! - Memory is per sender (see the crate's replay store): each sender has its own bounded set of
+//!   nonces ([`VerifierConfig::replay_per_sender`]) and its own horizon. When a sender floods
+//!   valid requests past its bound, *its* oldest nonce is forgotten and *its* horizon rises past
+//!   it, so its older nonces are refused ([`AuthError::BelowReplayHorizon`]) rather than risking a
+//!   replay; other senders are not affected. Expired entries move the horizon the same way, so a
+//!   wall clock stepping backwards cannot readmit them. Horizons never move back, and never past a
+//!   nonce that was actually accepted.
+//! - The number of senders tracked is bounded ([`VerifierConfig::replay_max_senders`]); when a new
+//!   sender arrives with the table full, the sender whose newest nonce is oldest (an expired one
+//!   whenever there is one) is forgotten, and its horizon lives on in one of 1024 keyed-hash
+//!   buckets that untracked senders start from. The global bound is
+//!   `replay_max_senders × replay_per_sender` entries (defaults: 4096 × 512, under 48 MiB).
 //! - Error messages never echo the signature or payload; they are safe to return to the caller.
 //!
 //! # Deliberate differences from the SDK (only for inputs the SDK's own `sign` never produces)
@@ -39,8 +52,10 @@
 //!   beyond `u64` are in the future, as the SDK's comparisons would find.
 //! - ed25519 signatures are verified strictly (RFC 8032 with canonical, non-small-order points),
 //!   which refuses some malleated signatures the SDK's backend may accept.
-//! - The replay cache is per [`Verifier`] and bounded; the SDK's default store is per process,
-//!   unbounded, and keeps entries for 60 s after arrival.
+//! - The replay memory is per [`Verifier`], per sender and bounded; the SDK's default store is
+//!   per process, unbounded, and keeps entries for 60 s after arrival.
+//! - A replay is refused before the signature is checked, so a replayed nonce with an altered
+//!   signature reads [`AuthError::ReplayedNonce`] here where the SDK says `BadSignature`.
 //!
 //! # Failure modes
 //! Every rejection is an [`AuthError`] with a stable [`AuthError::reason`] code, an HTTP status
@@ -50,7 +65,6 @@
 mod error;
 mod headers;
 mod payload;
-mod replay;
 #[cfg(test)]
 mod tests;
 mod verify;
@@ -86,9 +100,13 @@ pub const HEADER_SIGNATURE: &str = "X-Bittensor-Signature";
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(10);
 /// How far ahead of the verifier's clock a nonce may be (the SDK's `DEFAULT_ALLOWED_SKEW`, 2 s).
 pub const DEFAULT_ALLOWED_SKEW: Duration = Duration::from_secs(2);
-/// Default bound on remembered (sender, nonce) pairs: about 45 000 verified requests per second
-/// sustained over the default 12 s window, in at most ~25 MiB.
-pub const DEFAULT_REPLAY_CAPACITY: usize = 1 << 19;
+/// Default bound on the senders whose nonces are remembered at once.
+pub const DEFAULT_REPLAY_MAX_SENDERS: usize = 4096;
+/// Default bound on the nonces remembered per sender: about 40 requests per second sustained by
+/// one sender over the default 12 s window. With [`DEFAULT_REPLAY_MAX_SENDERS`] the replay memory
+/// stays under 2²¹ entries, at most 48 MiB (24 bytes an entry with B-tree slack, plus sender
+/// records).
+pub const DEFAULT_REPLAY_PER_SENDER: usize = 512;
 
 /// The receiver line for a request not bound to a receiver.
 const NO_RECEIVER: &str = "-";

@@ -202,7 +202,10 @@ fn receiver_binding() {
         Err(AuthError::WrongReceiver)
     );
     let forged = with(&unbound, HEADER_RECEIVER, Some(&me.to_ss58()));
-    assert_eq!(open.verify(METHOD, PATH, &forged, BODY, &me, FIXED_NONCE), Err(AuthError::BadSignature));
+    let fresh = Verifier::new(VerifierConfig { require_receiver: false, ..Default::default() });
+    assert_eq!(fresh.verify(METHOD, PATH, &forged, BODY, &me, FIXED_NONCE), Err(AuthError::BadSignature));
+    // On the verifier that accepted the unbound request, the same nonce is a replay first.
+    assert_eq!(open.verify(METHOD, PATH, &forged, BODY, &me, FIXED_NONCE), Err(AuthError::ReplayedNonce));
 }
 
 #[test]
@@ -270,7 +273,7 @@ fn check_headers_runs_before_the_body() {
 fn replay_cache_is_bounded_and_never_readmits() {
     let me = bob().account_id();
     let sender = alice(CryptoType::Sr25519);
-    let v = Verifier::new(VerifierConfig { replay_capacity: 3, ..Default::default() });
+    let v = Verifier::new(VerifierConfig { replay_per_sender: 3, ..Default::default() });
     let reqs: Vec<_> = (0..5).map(|i| sign_request(&sender, METHOD, PATH, BODY, Some(&me), FIXED_NONCE + i)).collect();
     let now = FIXED_NONCE + 10;
     for r in &reqs {
@@ -376,4 +379,78 @@ fn error_codes_are_stable() {
         AuthError::StaleNonce { max_age: DEFAULT_MAX_AGE }.to_string(),
         "nonce is older than the 10s freshness window"
     );
+}
+
+#[test]
+fn one_senders_flood_does_not_touch_another() {
+    let me = bob().account_id();
+    let flooder = alice(CryptoType::Sr25519);
+    let honest = alice(CryptoType::Ed25519);
+    let v = Verifier::new(VerifierConfig { replay_per_sender: 4, ..Default::default() });
+    let now = FIXED_NONCE + 5_000_000_000;
+    // The honest sender's request was signed early (nonce FIXED_NONCE) and arrives late, after
+    // the flooder has pushed hundreds of newer nonces.
+    let honest_req = sign_request(&honest, METHOD, PATH, BODY, Some(&me), FIXED_NONCE);
+    let flood: Vec<_> =
+        (1..=200).map(|i| sign_request(&flooder, METHOD, PATH, BODY, Some(&me), FIXED_NONCE + i * 1000)).collect();
+    for r in &flood {
+        v.verify(METHOD, PATH, r, BODY, &me, now).unwrap();
+    }
+    assert_eq!(v.replay_cache_len(), 4);
+    assert!(v.verify(METHOD, PATH, &honest_req, BODY, &me, now).is_ok());
+    // The flood only raised the flooder's own horizon: its early nonces are refused, its replays
+    // too, and never accepted.
+    for (i, r) in flood.iter().enumerate() {
+        let e = v.verify(METHOD, PATH, r, BODY, &me, now).unwrap_err();
+        assert_eq!(e, if i < 196 { AuthError::BelowReplayHorizon } else { AuthError::ReplayedNonce }, "{i}");
+    }
+    assert_eq!(v.verify(METHOD, PATH, &honest_req, BODY, &me, now), Err(AuthError::ReplayedNonce));
+}
+
+#[test]
+fn replay_lookup_is_read_only_and_runs_before_the_signature() {
+    let me = bob().account_id();
+    let sender = alice(CryptoType::Sr25519);
+    let v = Verifier::default();
+    let headers = signed(&sender);
+    // Looking up never records: any number of lookups, then the request still goes through once.
+    for _ in 0..3 {
+        assert_eq!(v.check_replay(&sender.account_id(), FIXED_NONCE), Ok(()));
+        assert!(v.check_headers(&headers, &me, FIXED_NONCE).is_ok());
+    }
+    // A forged request (bad signature) is not recorded either.
+    let forged = with(&headers, HEADER_SIGNATURE, Some(&format!("0x{}", "11".repeat(64))));
+    assert_eq!(v.verify(METHOD, PATH, &forged, BODY, &me, FIXED_NONCE), Err(AuthError::BadSignature));
+    assert_eq!(v.replay_cache_len(), 0);
+    v.verify(METHOD, PATH, &headers, BODY, &me, FIXED_NONCE).unwrap();
+    // Now the replay is refused by the header step alone, before any body or signature work.
+    assert_eq!(v.check_replay(&sender.account_id(), FIXED_NONCE), Err(AuthError::ReplayedNonce));
+    assert_eq!(v.check_headers(&headers, &me, FIXED_NONCE).unwrap_err(), AuthError::ReplayedNonce);
+    assert_eq!(v.check_headers(&forged, &me, FIXED_NONCE).unwrap_err(), AuthError::ReplayedNonce);
+}
+
+#[test]
+fn sender_table_is_bounded_and_eviction_never_readmits() {
+    let me = bob().account_id();
+    let v = Verifier::new(VerifierConfig { replay_max_senders: 3, ..Default::default() });
+    let senders: Vec<_> = (0..10).map(|_| Keypair::generate(CryptoType::Sr25519)).collect();
+    let now = FIXED_NONCE + 1_000_000_000;
+    let reqs: Vec<_> = senders
+        .iter()
+        .enumerate()
+        .map(|(i, s)| sign_request(s, METHOD, PATH, BODY, Some(&me), FIXED_NONCE + i as u64))
+        .collect();
+    for r in &reqs {
+        v.verify(METHOD, PATH, r, BODY, &me, now).unwrap();
+        assert!(v.replay_senders() <= 3);
+    }
+    // Evicted or not, every accepted request stays refused.
+    for (i, r) in reqs.iter().enumerate() {
+        let e = v.verify(METHOD, PATH, r, BODY, &me, now).unwrap_err();
+        assert!(matches!(e, AuthError::ReplayedNonce | AuthError::BelowReplayHorizon), "{i}: {e}");
+    }
+    // A sender whose request is newer than everything evicted still gets in.
+    let late = Keypair::generate(CryptoType::Sr25519);
+    let r = sign_request(&late, METHOD, PATH, BODY, Some(&me), FIXED_NONCE + 500);
+    assert!(v.verify(METHOD, PATH, &r, BODY, &me, now).is_ok());
 }

@@ -1,16 +1,15 @@
 //! The server side: [`Verifier`] and its configuration.
 
-use std::collections::BTreeSet;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::headers::{AuthHeaderValues, ParsedNonce, parse_nonce, parse_signature};
-use super::replay::ReplayCache;
 use super::{
-    AuthError, DEFAULT_ALLOWED_SKEW, DEFAULT_MAX_AGE, DEFAULT_REPLAY_CAPACITY, HEADER_CRYPTO, HEADER_HOTKEY,
-    HEADER_NONCE, HEADER_RECEIVER, HEADER_SIGNATURE, HEADER_VERSION, HeaderPair, VERSION, build_payload,
+    AuthError, DEFAULT_ALLOWED_SKEW, DEFAULT_MAX_AGE, DEFAULT_REPLAY_MAX_SENDERS, DEFAULT_REPLAY_PER_SENDER,
+    HEADER_CRYPTO, HEADER_HOTKEY, HEADER_NONCE, HEADER_RECEIVER, HEADER_SIGNATURE, HEADER_VERSION, HeaderPair, VERSION,
+    build_payload,
 };
+use crate::replay::{Refusal, ReplayStore};
 use crate::{AccountId, CryptoType};
 
 /// The authenticated sender of a verified request.
@@ -33,8 +32,12 @@ pub struct VerifierConfig {
     pub allowed_skew: Duration,
     /// Refuse requests without `X-Bittensor-Receiver` (default true, as the SDK).
     pub require_receiver: bool,
-    /// The most (sender, nonce) pairs remembered at once (default [`DEFAULT_REPLAY_CAPACITY`]).
-    pub replay_capacity: usize,
+    /// The most senders whose nonces are remembered at once (default
+    /// [`DEFAULT_REPLAY_MAX_SENDERS`]).
+    pub replay_max_senders: usize,
+    /// The most nonces remembered per sender; a sender that exceeds it within the window makes
+    /// its own oldest nonces fall below its horizon (default [`DEFAULT_REPLAY_PER_SENDER`]).
+    pub replay_per_sender: usize,
 }
 
 impl Default for VerifierConfig {
@@ -43,7 +46,8 @@ impl Default for VerifierConfig {
             max_age: DEFAULT_MAX_AGE,
             allowed_skew: DEFAULT_ALLOWED_SKEW,
             require_receiver: true,
-            replay_capacity: DEFAULT_REPLAY_CAPACITY,
+            replay_max_senders: DEFAULT_REPLAY_MAX_SENDERS,
+            replay_per_sender: DEFAULT_REPLAY_PER_SENDER,
         }
     }
 }
@@ -85,9 +89,7 @@ pub struct Verifier {
     max_age_ns: u64,
     skew_ns: u64,
     require_receiver: bool,
-    /// Mirror of `replay.horizon` for lock-free early refusals.
-    horizon: AtomicU64,
-    replay: Mutex<ReplayCache>,
+    replay: Mutex<ReplayStore<()>>,
 }
 
 impl Default for Verifier {
@@ -101,18 +103,14 @@ fn duration_ns(d: Duration) -> u64 {
 }
 
 impl Verifier {
-    /// A verifier with `config`. A `replay_capacity` of 0 is treated as 1.
+    /// A verifier with `config`. Replay bounds of 0 are treated as 1.
     pub fn new(config: VerifierConfig) -> Self {
+        let max_age_ns = duration_ns(config.max_age);
         Verifier {
-            max_age_ns: duration_ns(config.max_age),
+            max_age_ns,
             skew_ns: duration_ns(config.allowed_skew),
             require_receiver: config.require_receiver,
-            horizon: AtomicU64::new(0),
-            replay: Mutex::new(ReplayCache {
-                seen: BTreeSet::new(),
-                capacity: config.replay_capacity.max(1),
-                horizon: 0,
-            }),
+            replay: Mutex::new(ReplayStore::new(max_age_ns, config.replay_max_senders, config.replay_per_sender)),
         }
     }
 
@@ -133,8 +131,9 @@ impl Verifier {
         self.complete(&pending, method, path, body, now_ns)
     }
 
-    /// The checks that need neither the body nor signature work: header shape, receiver binding
-    /// and freshness. Run it before reading the body.
+    /// The checks that need neither the body nor signature work: header shape, receiver binding,
+    /// freshness and the read-only replay lookup ([`check_replay`](Self::check_replay)). Run it
+    /// before reading the body.
     pub fn check_headers<H: HeaderPair>(
         &self,
         headers: impl IntoIterator<Item = H>,
@@ -183,6 +182,7 @@ impl Verifier {
             signature,
         };
         self.check_fresh(pending.nonce, now_ns)?;
+        self.check_replay(&pending.hotkey, pending.nonce)?;
         Ok(pending)
     }
 
@@ -216,13 +216,27 @@ impl Verifier {
         Ok(Caller { hotkey: pending.hotkey, crypto: pending.crypto, nonce: pending.nonce })
     }
 
-    /// How many accepted nonces are remembered now (for metrics and tests).
-    pub fn replay_cache_len(&self) -> usize {
-        self.lock().seen.len()
+    /// Would `nonce` from `sender` be refused by the replay memory (already accepted, or below
+    /// that sender's horizon)? Read-only, so it is safe on unauthenticated input:
+    /// [`check_headers`](Self::check_headers) runs it, and a server may run it again at any
+    /// point before the body is read. Only [`complete`](Self::complete), after the signature
+    /// verified, records a nonce.
+    pub fn check_replay(&self, sender: &AccountId, nonce: u64) -> Result<(), AuthError> {
+        self.lock().check(&sender.0, nonce, ()).map_err(refusal)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ReplayCache> {
-        // The cache holds plain data that every operation leaves consistent; a panic elsewhere
+    /// How many accepted nonces are remembered now, over all senders (for metrics and tests).
+    pub fn replay_cache_len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// How many senders the replay memory tracks now (for metrics and tests).
+    pub fn replay_senders(&self) -> usize {
+        self.lock().senders()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReplayStore<()>> {
+        // The store holds plain data that every operation leaves consistent; a panic elsewhere
         // while holding the lock cannot corrupt it, so a poisoned lock is still usable.
         self.replay.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -242,36 +256,17 @@ impl Verifier {
         if nonce.saturating_sub(now_ns) > self.skew_ns {
             return Err(self.future());
         }
-        if nonce < self.horizon.load(Ordering::Acquire) {
-            return Err(AuthError::BelowReplayHorizon);
-        }
         Ok(())
     }
 
     fn record(&self, sender: &AccountId, nonce: u64, now_ns: u64) -> Result<(), AuthError> {
-        let mut cache = self.lock();
-        // Nonces older than the window are refused as stale, so their entries can go.
-        cache.forget_below(now_ns.saturating_sub(self.max_age_ns));
-        if nonce < cache.horizon {
-            self.horizon.store(cache.horizon, Ordering::Release);
-            return Err(AuthError::BelowReplayHorizon);
-        }
-        let key = (nonce, sender.0);
-        if cache.seen.contains(&key) {
-            return Err(AuthError::ReplayedNonce);
-        }
-        if cache.seen.len() >= cache.capacity
-            && let Some(&(oldest, _)) = cache.seen.first()
-        {
-            // Other senders may share that nonce; all of them go, so no pair that was accepted
-            // can come back unnoticed.
-            cache.forget_below(oldest.saturating_add(1));
-        }
-        self.horizon.store(cache.horizon, Ordering::Release);
-        if nonce < cache.horizon {
-            return Err(AuthError::BelowReplayHorizon);
-        }
-        cache.seen.insert(key);
-        Ok(())
+        self.lock().insert(&sender.0, nonce, (), now_ns).map_err(refusal)
+    }
+}
+
+fn refusal(r: Refusal) -> AuthError {
+    match r {
+        Refusal::Replayed => AuthError::ReplayedNonce,
+        Refusal::BelowHorizon => AuthError::BelowReplayHorizon,
     }
 }
