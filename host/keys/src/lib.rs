@@ -28,8 +28,10 @@ use std::path::PathBuf;
 mod account;
 pub mod btauth;
 mod keypair;
+mod pytext;
 pub mod ratelimit;
 mod replay;
+pub mod synapse;
 mod wallet;
 
 pub use account::{AccountId, SS58_PREFIX, ss58_decode, ss58_encode};
