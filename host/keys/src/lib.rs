@@ -27,6 +27,7 @@ use std::path::PathBuf;
 
 mod account;
 pub mod btauth;
+pub mod epistula;
 mod keypair;
 mod pytext;
 pub mod ratelimit;

@@ -1,4 +1,4 @@
-//! Per-sender replay memory shared by [`btauth`](crate::btauth) and Epistula verification:
+//! Per-sender replay memory shared by [`btauth`](crate::btauth) and [`epistula`](crate::epistula):
 //! which (sender, time, id) triples were accepted, bounded so that one sender's traffic can only
 //! ever make *its own* older requests fail.
 //!

@@ -127,7 +127,7 @@ pub(super) fn parse_nonce(text: &str) -> Result<ParsedNonce, AuthError> {
 
 /// Decodes the signature like the SDK's `bytes.fromhex(value.removeprefix("0x"))` (ASCII
 /// whitespace between byte pairs is skipped) and requires 64 bytes.
-pub(super) fn parse_signature(text: &str) -> Result<[u8; 64], AuthError> {
+pub(crate) fn parse_signature(text: &str) -> Result<[u8; 64], AuthError> {
     let hex_text = text.strip_prefix("0x").unwrap_or(text).as_bytes();
     let mut out = [0u8; 64];
     let mut n = 0;

@@ -63,7 +63,7 @@
 //! ([`AuthError::sdk_class`]). Nothing here panics on network input.
 
 mod error;
-mod headers;
+pub(crate) mod headers;
 mod payload;
 #[cfg(test)]
 mod tests;

@@ -117,7 +117,7 @@ impl Verifier {
     /// Authenticates a request: [`check_headers`](Self::check_headers) then
     /// [`complete`](Self::complete). `method` and `path` are those received (path with the query
     /// string), `body` the raw received bytes, `self_hotkey` this server's hotkey, `now_ns` the
-    /// current time ([`unix_time_ns`]).
+    /// current time ([`unix_time_ns`](super::unix_time_ns)).
     pub fn verify<H: HeaderPair>(
         &self,
         method: &str,
