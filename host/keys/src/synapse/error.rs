@@ -104,17 +104,15 @@ pub enum SynapseError {
 }
 
 impl SynapseError {
-    /// The HTTP status a bittensor 10.5 Axon answers with: 400 when the headers cannot be read
-    /// into a synapse, 401 for every failure inside its `default_verify` (missing or malformed
+    /// The HTTP status a bittensor 10.5 Axon answers with (checked against a real one in the
+    /// interop tests): 401 for every failure inside its `default_verify` (missing or malformed
     /// hotkey, nonce or signature, stale or repeated nonce, bad signature), 403 blacklisted,
-    /// 404 unknown synapse, 408 timeout, 503 overloaded, 500 for a body that fails the
-    /// integrity check (the Axon raises a plain `ValueError` there, which it answers as an
-    /// internal error).
+    /// 404 unknown synapse, 408 timeout, 503 overloaded, and 500 both for headers that cannot
+    /// be read into a synapse (its `SynapseParsingError` is not a `SynapseException`, so the
+    /// middleware answers it as an internal error) and for a body that fails the integrity check
+    /// (a plain `ValueError` there).
     pub fn status(&self) -> u16 {
         match self {
-            SynapseError::DuplicateHeader { .. }
-            | SynapseError::MalformedHeader { .. }
-            | SynapseError::HeadersTooLarge { .. } => 400,
             SynapseError::MissingHeader { .. }
             | SynapseError::MalformedHotkey
             | SynapseError::MalformedSignature
@@ -128,7 +126,10 @@ impl SynapseError {
             SynapseError::Blacklisted { .. } => 403,
             SynapseError::UnknownSynapse { .. } => 404,
             SynapseError::Timeout => 408,
-            SynapseError::MalformedBody { .. }
+            SynapseError::DuplicateHeader { .. }
+            | SynapseError::MalformedHeader { .. }
+            | SynapseError::HeadersTooLarge { .. }
+            | SynapseError::MalformedBody { .. }
             | SynapseError::MissingHashField { .. }
             | SynapseError::BodyHashMismatch => 500,
             SynapseError::Overloaded => 503,

@@ -24,8 +24,8 @@
 //!   [`verify_response`] does for callers who want to.
 //!
 //! # Server order (the Axon's)
-//! 404 unknown synapse, then [`AxonVerifier::check_headers`] (400 for headers that cannot be read;
-//! the read-only nonce check), the server's blacklist (403) on
+//! 404 unknown synapse, then [`AxonVerifier::check_headers`] (headers that cannot be read: the
+//! Axon answers 500; the read-only nonce check), the server's blacklist (403) on
 //! [`PendingSynapse::claimed_hotkey`], [`AxonVerifier::complete`] (401: signature, then the
 //! nonce is recorded), priority (503/408), then the body integrity check
 //! [`VerifiedSynapse::check_body`] and the handler. [`SynapseError::status`] gives each refusal

@@ -173,7 +173,7 @@ fn headers_round_trip_and_parse_case_insensitively() {
     let many: Vec<_> =
         (0..=MAX_INPUT_OBJS).map(|i| (format!("bt_header_input_obj_f{i}"), "e30=".to_string())).collect();
     assert!(matches!(SynapseHeaders::parse(&many), Err(SynapseError::HeadersTooLarge { .. })));
-    assert_eq!(bad(&[("timeout", "soon")]).status(), 400);
+    assert_eq!(bad(&[("timeout", "soon")]).status(), 500);
 }
 
 #[test]
@@ -261,6 +261,35 @@ fn error_statuses_follow_the_axon() {
     assert_eq!(SynapseError::Timeout.status(), 408);
     assert_eq!(SynapseError::Overloaded.status(), 503);
     assert_eq!(SynapseError::BadSignature.status(), 401);
-    assert_eq!(SynapseError::MalformedHeader { header: "timeout".into(), reason: "x" }.status(), 400);
+    assert_eq!(SynapseError::MalformedHeader { header: "timeout".into(), reason: "x" }.status(), 500);
+    assert_eq!(SynapseError::BodyHashMismatch.status(), 500);
     let _ = unix_time_ns();
+}
+
+#[test]
+fn error_reasons_are_distinct() {
+    let all = [
+        SynapseError::MissingHeader { header: "x" },
+        SynapseError::DuplicateHeader { header: "x".into() },
+        SynapseError::MalformedHeader { header: "x".into(), reason: "r" },
+        SynapseError::HeadersTooLarge { reason: "r" },
+        SynapseError::MalformedHotkey,
+        SynapseError::MalformedSignature,
+        SynapseError::WrongAxon,
+        SynapseError::StaleNonce { allowed_ms: 1 },
+        SynapseError::NonceNotNewer,
+        SynapseError::BelowNonceHorizon,
+        SynapseError::LegacyVersion { version: 1 },
+        SynapseError::BadSignature,
+        SynapseError::UnsupportedKey { crypto: "ed25519" },
+        SynapseError::MalformedBody { reason: "r" },
+        SynapseError::MissingHashField { field: "f".into() },
+        SynapseError::BodyHashMismatch,
+        SynapseError::UnknownSynapse { name: "n".into() },
+        SynapseError::Blacklisted { reason: "r".into() },
+        SynapseError::Overloaded,
+        SynapseError::Timeout,
+    ];
+    let reasons: std::collections::BTreeSet<_> = all.iter().map(SynapseError::reason).collect();
+    assert_eq!(reasons.len(), all.len());
 }
