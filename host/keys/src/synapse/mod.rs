@@ -17,11 +17,14 @@
 //!   {body_hash}"` with sr25519 (context `substrate`), sent as `0x` + hex; a verifier also
 //!   accepts a signature over the `<Bytes>…</Bytes>`-wrapped message ([`verify_message`]).
 //! - The axon keeps the last nonce per `hotkey:uuid` ([`NonceStore`], rules there).
-//! - The axon answers with the response synapse as JSON and the same header set, its
-//!   `bt_header_axon_{status_code,status_message,process_time,version,nonce,uuid,signature}`
-//!   filled in, signed over `"{axon_nonce}.{dendrite_hotkey}.{axon_hotkey}.{axon_uuid}"`
-//!   ([`sign_response`]). The SDK's dendrite does not check that signature;
-//!   [`verify_response`] does for callers who want to.
+//! - The axon answers with the response synapse as JSON and the same header set. Its middleware
+//!   signs `"{axon_nonce}.{dendrite_hotkey}.{axon_hotkey}.{axon_uuid}"` (the axon hotkey *the
+//!   request named*) into `bt_header_axon_{version,nonce,uuid,signature}` with
+//!   `status_code`/`status_message`; in bittensor 10.5 only refusals carry those, because a
+//!   success is answered from the handler's synapse, rebuilt from the request body, which has
+//!   only `status_code`, `status_message` and `process_time` (checked against a real Axon).
+//!   [`sign_response`] always signs; [`verify_response`] checks a signed response for callers
+//!   who want to (the SDK's dendrite never checks it).
 //!
 //! # Server order (the Axon's)
 //! 404 unknown synapse, then [`AxonVerifier::check_headers`] (headers that cannot be read: the
@@ -30,7 +33,9 @@
 //! nonce is recorded), priority (503/408), then the body integrity check
 //! [`VerifiedSynapse::check_body`] and the handler. [`SynapseError::status`] gives each refusal
 //! the Axon's status. The signature covers the header's body hash, so all of this runs before
-//! the body is read.
+//! the body is read. (The Axon blacklists before *any* nonce check; a server that wants the
+//! exact status for a blacklisted replay runs its blacklist on [`SynapseHeaders::parse`]'s
+//! dendrite hotkey before [`AxonVerifier::check_headers`].)
 //!
 //! # Failure modes
 //! Every refusal is a [`SynapseError`]; nothing here panics on network input. Header values are

@@ -261,8 +261,8 @@ pub struct ResponseSpec<'a> {
 }
 
 /// The headers an Axon returns: the request's headers with the axon's fields filled in and
-/// signed over [`response_message`] with the axon's key, as `AxonMiddleware.preprocess` and
-/// `synapse_to_response` do.
+/// signed over [`response_message`] with the axon's key, as `AxonMiddleware.preprocess` does
+/// (bittensor 10.5 sends the signed fields only with refusals; see the module docs).
 pub fn sign_response(
     axon: &Keypair,
     request: &SynapseHeaders,
