@@ -1,11 +1,18 @@
 //! Hotkeys for subnetd: sr25519 / ed25519 keypairs, SS58 addresses, bittensor wallet keyfiles,
-//! and `btauth/1` request signing compatible with bittensor 11's `bittensor.http_auth`.
+//! and the signing rules of the three wire protocols live miners and validators speak:
+//! `btauth/1` (bittensor 11's `bittensor.http_auth`), the Axon/Dendrite Synapse protocol of
+//! bittensor <= 10.5, and SN1's Epistula v2.
 //!
 //! Modules (public paths are re-exported here):
 //! - account: [`AccountId`], SS58 encode/decode (prefix [`SS58_PREFIX`], 42, by default).
 //! - keypair: [`CryptoType`], [`Keypair`], [`verify`], development URIs (`//Alice`).
 //! - wallet: keyfile load/save in the SDK's JSON shape, `$NACL` encryption, wallet paths.
-//! - [`btauth`]: signing and verifying HTTP requests (headers, payload, freshness, replay cache).
+//! - [`btauth`]: signing and verifying HTTP requests (headers, payload, freshness, per-sender
+//!   replay memory).
+//! - [`synapse`]: Synapse headers, the Python `str()` body hash, Dendrite signing, the Axon's
+//!   verification and nonce rules (bounded), signed response headers.
+//! - [`epistula`]: Epistula v2 headers, signing, verification with SN1's window and replay memory.
+//! - [`ratelimit`]: a protocol-neutral per-key token bucket for servers.
 //!
 //! Guarantees shared by all of them:
 //! - Signatures are byte-compatible with Substrate and the bittensor SDK (sr25519 under the
@@ -13,7 +20,8 @@
 //! - Secret material is zeroised on drop (schnorrkel and ed25519-dalek do this for their types; the
 //!   seed copy kept here is wrapped in [`zeroize::Zeroizing`]), and `Debug` never prints it.
 //! - Nothing panics on file contents, user input or network input: keys return [`KeyError`]
-//!   (naming the file when there is one), request authentication returns [`btauth::AuthError`].
+//!   (naming the file when there is one), request authentication returns [`btauth::AuthError`],
+//!   [`synapse::SynapseError`] or [`epistula::EpistulaError`].
 //!
 //! Derivation from Substrate URIs ([`Keypair::from_uri`]) covers the development phrase only:
 //! `//Alice`, `//Alice//stash`, `//1`, and soft junctions (`/x`, sr25519 only). Mnemonics, hex
@@ -25,7 +33,12 @@ use std::path::PathBuf;
 
 mod account;
 pub mod btauth;
+pub mod epistula;
 mod keypair;
+mod pytext;
+pub mod ratelimit;
+mod replay;
+pub mod synapse;
 mod wallet;
 
 pub use account::{AccountId, SS58_PREFIX, ss58_decode, ss58_encode};
