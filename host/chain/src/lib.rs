@@ -29,7 +29,6 @@
 #![deny(missing_docs)]
 
 pub mod local;
-mod local_store;
 pub mod weights;
 pub mod yuma;
 

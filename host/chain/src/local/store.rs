@@ -19,12 +19,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{ChainError, NetUid, Uid};
+use super::LocalChainConfig;
+use super::state::{Clock, FORMAT, Global, Neuron, Owners, State, Subnet, SubnetMeta};
+use crate::{ChainError, NetUid, Uid};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SUBNETS: TableDefinition<u16, &[u8]> = TableDefinition::new("subnets");
@@ -42,7 +45,7 @@ fn neuron_key(netuid: NetUid, uid: Uid) -> u32 {
 }
 
 /// What [`Store::load`] returns.
-pub(crate) struct Loaded<G, O, S, N, C> {
+pub(super) struct Loaded<G, O, S, N, C> {
     pub global: Option<G>,
     pub owners: Option<O>,
     pub subnets: BTreeMap<NetUid, S>,
@@ -52,7 +55,7 @@ pub(crate) struct Loaded<G, O, S, N, C> {
 }
 
 /// A set of records to write in one transaction; `None` / empty parts are left as stored.
-pub(crate) struct Batch<'a, G, O, S, N, C> {
+pub(super) struct Batch<'a, G, O, S, N, C> {
     pub global: Option<&'a G>,
     pub owners: Option<&'a O>,
     pub subnets: Vec<(NetUid, &'a S)>,
@@ -87,7 +90,7 @@ impl<G, O, S, N, C> Batch<'_, G, O, S, N, C> {
 }
 
 /// The open database.
-pub(crate) struct Store {
+pub(super) struct Store {
     db: Database,
 }
 
@@ -192,5 +195,73 @@ impl Store {
             }
         }
         txn.commit().map_err(storage)
+    }
+}
+pub(super) type StoreBatch<'a> = Batch<'a, Global, Owners, SubnetMeta, Neuron, Clock>;
+
+/// The records of `new` that differ from `old`.
+pub(super) fn diff<'a>(old: &State, new: &'a State) -> StoreBatch<'a> {
+    let mut b = StoreBatch::empty();
+    if old.global != new.global {
+        b.global = Some(&new.global);
+    }
+    if !Arc::ptr_eq(&old.owners, &new.owners) && old.owners != new.owners {
+        b.owners = Some(&new.owners);
+    }
+    for (&netuid, sn) in &new.subnets {
+        let prev = old.subnets.get(&netuid);
+        if prev.is_some_and(|p| Arc::ptr_eq(p, sn)) {
+            continue;
+        }
+        if prev.is_none_or(|p| p.meta != sn.meta) {
+            b.subnets.push((netuid, &sn.meta));
+        }
+        for (uid, n) in sn.neurons.iter().enumerate() {
+            if prev.and_then(|p| p.neurons.get(uid)) != Some(n) {
+                b.neurons.push((netuid, uid as Uid, n));
+            }
+        }
+        if let Some(p) = prev {
+            b.removed_neurons.extend((sn.n()..p.n()).map(|uid| (netuid, uid as Uid)));
+        }
+    }
+    b.removed_subnets = old.subnets.keys().filter(|k| !new.subnets.contains_key(k)).copied().collect();
+    for (&netuid, c) in &new.clocks {
+        if old.clocks.get(&netuid) != Some(c) {
+            b.clocks.push((netuid, c));
+        }
+    }
+    b
+}
+
+/// The state stored in `store`, or a fresh chain with `config` written to it when the database
+/// is new. A database of another format or with a gap in a subnet's uids is refused.
+pub(super) fn load_or_create(store: &Store, config: LocalChainConfig) -> Result<State, ChainError> {
+    let mut loaded = store.load::<Global, Owners, SubnetMeta, Neuron, Clock>()?;
+    match loaded.global {
+        Some(global) => {
+            if global.format != FORMAT {
+                return Err(ChainError::Storage(format!("database format {} is not {FORMAT}", global.format)));
+            }
+            let mut subnets = BTreeMap::new();
+            for (netuid, meta) in loaded.subnets {
+                let rows = loaded.neurons.remove(&netuid).unwrap_or_default();
+                // Uids are dense: a gap means a damaged database.
+                if rows.keys().enumerate().any(|(i, &uid)| usize::from(uid) != i) {
+                    return Err(ChainError::Storage(format!("subnet {netuid}: uids not dense")));
+                }
+                let neurons = rows.into_values().collect();
+                subnets.insert(netuid, Arc::new(Subnet { meta, neurons }));
+            }
+            Ok(State { global, owners: Arc::new(loaded.owners.unwrap_or_default()), subnets, clocks: loaded.clocks })
+        }
+        None => {
+            let state = State::fresh(config);
+            let mut b = StoreBatch::empty();
+            b.global = Some(&state.global);
+            b.owners = Some(&state.owners);
+            store.write(b)?;
+            Ok(state)
+        }
     }
 }
