@@ -5,7 +5,8 @@ use tokio::sync::watch;
 
 use super::LocalChain;
 use crate::{
-    AccountId, AxonInfo, BlockNumber, Chain, ChainError, ExtrinsicOutcome, Hyperparams, Metagraph, NetUid, Uid,
+    AccountId, AxonInfo, BlockNumber, Chain, ChainError, EpochSchedule, ExtrinsicOutcome, Hyperparams, MechId,
+    Metagraph, NetUid, TimelockedCommit, Uid,
 };
 
 #[async_trait]
@@ -30,36 +31,78 @@ impl Chain for LocalChain {
         self.hyperparams_now(netuid)
     }
 
+    async fn mechanism_metagraph(&self, netuid: NetUid, mecid: MechId) -> Result<Metagraph, ChainError> {
+        self.mechanism_metagraph_now(netuid, mecid)
+    }
+
+    async fn epoch_schedule(&self, netuid: NetUid) -> Result<EpochSchedule, ChainError> {
+        self.epoch_schedule_now(netuid)
+    }
+
     async fn set_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         weights: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        self.set_weights_now(signer, netuid, uids, weights, version_key)
+        self.set_mechanism_weights_now(signer, netuid, mecid, uids, weights, version_key)
     }
 
     async fn commit_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         hash: [u8; 32],
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        self.commit_weights_now(signer, netuid, hash)
+        self.commit_mechanism_weights_now(signer, netuid, mecid, hash)
     }
 
     async fn reveal_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         values: &[u16],
         salt: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        self.reveal_weights_now(signer, netuid, uids, values, salt, version_key)
+        self.reveal_mechanism_weights_now(signer, netuid, mecid, uids, values, salt, version_key)
+    }
+
+    async fn commit_timelocked_weights(
+        &self,
+        signer: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        commit: &[u8],
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    ) -> Result<ExtrinsicOutcome, ChainError> {
+        self.commit_timelocked_weights_now(signer, netuid, mecid, commit, reveal_round, commit_reveal_version)
+    }
+
+    async fn timelocked_commits(
+        &self,
+        netuid: NetUid,
+        mecid: MechId,
+        who: &AccountId,
+    ) -> Result<Vec<TimelockedCommit>, ChainError> {
+        let inner = self.lock();
+        inner.state.subnet(netuid)?.ensure_mechanism(mecid)?;
+        drop(inner);
+        Ok(self.timelocked_commits_now(netuid, mecid, who))
+    }
+
+    async fn weights_row(&self, netuid: NetUid, mecid: MechId, uid: Uid) -> Result<Vec<(Uid, u16)>, ChainError> {
+        let inner = self.lock();
+        inner.state.subnet(netuid)?.ensure_mechanism(mecid)?;
+        drop(inner);
+        Ok(self.mechanism_weights(netuid, mecid, uid))
     }
 
     async fn serve_axon(

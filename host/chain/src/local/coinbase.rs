@@ -8,9 +8,10 @@
 use substrate_fixed::types::U96F32;
 
 use super::LocalChain;
-use super::state::{Owners, State, Subnet};
+use super::mechanism::{aggregate, split_emissions};
+use super::state::{MechRow, Owners, State, Subnet};
 use crate::yuma::{self, EpochInput, EpochParams, LiquidAlpha};
-use crate::{AccountId, BlockNumber, ChainError, ChainEvent, NetUid};
+use crate::{AccountId, BlockNumber, ChainError, ChainEvent, EpochSchedule, MechId, NetUid};
 use serde::{Deserialize, Serialize};
 
 /// One block's emission to a subnet split as `emit_to_subnets` does in `U96F32`: owner cut
@@ -70,6 +71,9 @@ impl State {
     pub(super) fn step_block(&mut self) -> Vec<ChainEvent> {
         self.global.block += 1;
         let block = self.global.block;
+        // `block_step`: matured timelocked weights are revealed before the coinbase.
+        let deferred = self.epochs_deferred_this_block(block);
+        let mut events = self.reveal_timelocked(&deferred);
         let split = block_emission_split(self.global.config.block_emission_rao, self.global.config.owner_cut);
         let cap = u32::from(self.global.config.max_epochs_per_block);
         let mut epochs_this_block: u32 = 0;
@@ -97,7 +101,6 @@ impl State {
             clock.pending_epoch_at = 0;
             clock.epoch_index = clock.epoch_index.saturating_add(1);
         }
-        let mut events = Vec::new();
         for (netuid, pending) in due {
             match self.run_epoch(netuid, pending) {
                 Ok((emitted, burned)) => events.push(ChainEvent::EpochRun { netuid, block, emitted, burned }),
@@ -113,6 +116,17 @@ impl State {
             }
         }
         events
+    }
+
+    /// `epochs_deferred_this_block`: subnets whose epoch is due now but beyond the per-block cap.
+    fn epochs_deferred_this_block(&self, block: BlockNumber) -> Vec<NetUid> {
+        let cap = usize::from(self.global.config.max_epochs_per_block);
+        self.subnets
+            .iter()
+            .filter(|(netuid, sn)| self.clock(**netuid).should_run_epoch(sn.meta.hyper.tempo, block))
+            .map(|(netuid, _)| *netuid)
+            .skip(cap)
+            .collect()
     }
 
     /// `distribute_emission`: runs Yuma for a subnet and pays the drained pending emission.
@@ -137,34 +151,17 @@ impl State {
             stake_threshold: h.stake_threshold,
             tao_weight: 0,
         };
-        let commit_blocks = h.commit_reveal_enabled.then(|| {
-            sn.neurons
-                .iter()
-                .map(|n| {
-                    sn.meta
-                        .commits
-                        .get(&n.hotkey)
-                        .and_then(|q| q.iter().find(|c| !self.commit_expired(sn, c.epoch)))
-                        .map_or(u64::MAX, |c| c.block)
-                })
-                .collect()
-        });
-        let input = EpochInput {
-            current_block: block,
-            last_epoch_block: sn.meta.last_mechanism_step_block,
-            last_update: sn.neurons.iter().map(|n| n.last_update).collect(),
-            block_at_registration: sn.neurons.iter().map(|n| n.block_at_registration).collect(),
-            stake: sn.neurons.iter().map(|n| sn.stake_of(&n.hotkey)).collect(),
-            tao_stake: Vec::new(),
-            weights: sn.neurons.iter().map(|n| n.weights.clone()).collect(),
-            bonds: sn.neurons.iter().map(|n| n.bonds.clone()).collect(),
-            validator_permit: sn.neurons.iter().map(|n| n.validator_permit).collect(),
-            owner_uid: sn.owner_uid(),
-            commit_blocks,
-        };
         let to_epoch = pending.server.saturating_add(pending.validator);
-        let out = yuma::run_epoch(&params, &input, to_epoch)
-            .map_err(|e| ChainError::InvalidInput(format!("epoch input: {e}")))?;
+        let count = sn.mechanism_count();
+        let emissions = split_emissions(to_epoch, count, h.mechanism_emission_split.as_deref());
+        let mut outputs = Vec::with_capacity(usize::from(count));
+        for (mecid, &emission) in (0..count).zip(&emissions) {
+            let input = self.epoch_input(sn, mecid);
+            let out = yuma::run_epoch(&params, &input, emission)
+                .map_err(|e| ChainError::InvalidInput(format!("epoch input of mechanism {mecid}: {e}")))?;
+            outputs.push(out);
+        }
+        let out = aggregate(&outputs, &emissions, to_epoch);
 
         // `distribute_emission`: validators get the pending validator alpha (both halves when
         // no miner earned incentive), shared by epoch dividends in `U96F32`.
@@ -221,15 +218,63 @@ impl State {
             n.active = out.active.get(i).copied().unwrap_or(false);
             n.validator_permit = out.validator_permit.get(i).copied().unwrap_or(false);
             n.consensus = get16(&out.consensus);
-            n.incentive = get16(&out.incentive);
             n.dividends = get16(&out.dividends);
             n.validator_trust = get16(&out.validator_trust);
             n.emission = out.emission.get(i).copied().unwrap_or(0);
-            n.bonds = out.bonds.get(i).cloned().unwrap_or_default();
+            // `persist_mechanism_epoch_terms`: incentive and bonds per mechanism.
+            for (mecid, mech_out) in (0..count).zip(&outputs) {
+                let row = n.mech_mut(mecid);
+                row.incentive = get16(&mech_out.incentive);
+                row.bonds = mech_out.bonds.get(i).cloned().unwrap_or_default();
+            }
         }
         sn.meta.last_mechanism_step_block = block;
         tracing::debug!(netuid, block, paid, burned, "epoch ran");
         Ok((paid, burned))
+    }
+}
+
+impl State {
+    /// What the epoch of mechanism `mecid` reads (`epoch_mechanism`): its weights, bonds and
+    /// `LastUpdate`; the shared stake, registrations and permits; with commit-reveal on, per
+    /// uid the earliest block of its unexpired v2 or timelocked commits of that mechanism.
+    fn epoch_input(&self, sn: &Subnet, mecid: MechId) -> EpochInput {
+        let commit_blocks = sn.meta.hyper.commit_reveal_enabled.then(|| {
+            let mut blocks = vec![u64::MAX; sn.n()];
+            for (uid, n) in sn.neurons.iter().enumerate() {
+                if let Some(c) =
+                    sn.commit_queue(mecid, &n.hotkey).and_then(|q| q.iter().find(|c| !self.commit_expired(sn, c.epoch)))
+                {
+                    blocks[uid] = c.block;
+                }
+            }
+            for ((m, epoch), queue) in &sn.meta.timelocked {
+                if *m != mecid || self.commit_expired(sn, *epoch) {
+                    continue;
+                }
+                for entry in queue {
+                    if let Some(uid) = sn.uid_of(&entry.who) {
+                        let cell = &mut blocks[usize::from(uid)];
+                        *cell = (*cell).min(entry.commit_block);
+                    }
+                }
+            }
+            blocks
+        });
+        let rows: Vec<MechRow> = sn.neurons.iter().map(|n| n.mech(mecid)).collect();
+        EpochInput {
+            current_block: self.global.block,
+            last_epoch_block: sn.meta.last_mechanism_step_block,
+            last_update: rows.iter().map(|r| r.last_update).collect(),
+            block_at_registration: sn.neurons.iter().map(|n| n.block_at_registration).collect(),
+            stake: sn.neurons.iter().map(|n| sn.stake_of(&n.hotkey)).collect(),
+            tao_stake: Vec::new(),
+            weights: rows.iter().map(|r| r.weights.clone()).collect(),
+            bonds: rows.into_iter().map(|r| r.bonds).collect(),
+            validator_permit: sn.neurons.iter().map(|n| n.validator_permit).collect(),
+            owner_uid: sn.owner_uid(),
+            commit_blocks,
+        }
     }
 }
 
@@ -247,6 +292,13 @@ impl LocalChain {
     /// Miner incentive of the owner's hotkeys burned so far, rao.
     pub fn burned_emission(&self, netuid: NetUid) -> u64 {
         self.lock().state.subnets.get(&netuid).map_or(0, |s| s.meta.burned)
+    }
+
+    /// Sync form of [`Chain::epoch_schedule`](crate::Chain::epoch_schedule).
+    pub fn epoch_schedule_now(&self, netuid: NetUid) -> Result<EpochSchedule, ChainError> {
+        let inner = self.lock();
+        let sn = inner.state.subnet(netuid)?;
+        Ok(inner.state.schedule_of(sn))
     }
 
     /// The subnet's epoch index (`SubnetEpochIndex`): epoch slots consumed so far.

@@ -71,7 +71,9 @@
 
 mod api;
 mod coinbase;
+mod mechanism;
 mod registration;
+mod reveal;
 mod serving;
 mod state;
 mod store;
@@ -84,6 +86,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 pub use coinbase::{PendingEmission, block_emission_split};
+pub use mechanism::split_emissions;
+pub use reveal::LOCAL_BEACON_PERIOD_SECS;
 use state::State;
 use store::{Store, diff};
 
@@ -92,6 +96,7 @@ use super::{
     AccountId, BlockNumber, ChainError, ChainEvent, ExtrinsicOutcome, Hyperparams, Metagraph, NetUid,
     SubtensorError as E,
 };
+use crate::MechId;
 
 /// Nominal block time of subtensor, seconds.
 pub const BLOCK_TIME_SECS: u64 = 12;
@@ -99,10 +104,20 @@ pub const BLOCK_TIME_SECS: u64 = 12;
 pub const RAO_PER_TAO: u64 = 1_000_000_000;
 /// Most unrevealed commits one hotkey may hold (pallet constant).
 pub const MAX_UNREVEALED_COMMITS: usize = 10;
+/// Largest timelocked commit the call takes (`MAX_CRV3_COMMIT_SIZE_BYTES`).
+pub const MAX_TIMELOCKED_COMMIT_BYTES: usize = 5000;
 /// Bounds of `RevealPeriodEpochs` (pallet `MIN/MAX_COMMIT_REVEAL_PEROIDS`).
 pub const REVEAL_PERIOD_RANGE: std::ops::RangeInclusive<u64> = 1..=100;
-/// Blocks without an epoch step after which one is forced (pallet `MAX_TEMPO`).
-pub const MAX_TEMPO: u16 = 50_400;
+pub use crate::epoch::MAX_TEMPO;
+/// Default genesis time of a local chain: 2026-01-01T00:00:00Z, fixed so runs replay.
+pub const DEFAULT_GENESIS_UNIX_MS: u64 = 1_767_225_600_000;
+/// Default most mechanisms per subnet (`MaxMechanismCount`, settable up to 16 on chain).
+pub const DEFAULT_MAX_MECHANISM_COUNT: MechId = 2;
+/// Highest mechanism count the pallet's index arithmetic allows (`MAX_MECHANISM_COUNT_PER_SUBNET`).
+pub const MAX_MECHANISM_COUNT_PER_SUBNET: MechId = 16;
+/// Most uids over all mechanisms of a subnet (`DefaultMaxAllowedUids`):
+/// `max_allowed_uids * mechanism_count` may not exceed it.
+pub const MAX_UIDS_OVER_ALL_MECHANISMS: u16 = 256;
 /// Bounds of `ActivityCutoffFactorMilli` (pallet `MIN/MAX_ACTIVITY_CUTOFF_FACTOR_MILLI`).
 pub const ACTIVITY_CUTOFF_FACTOR_RANGE: std::ops::RangeInclusive<u32> = 1_000..=50_000;
 /// Default hotkey (delegate) take, u16 proportion (`InitialDefaultDelegateTake`).
@@ -124,6 +139,56 @@ pub struct LocalChainConfig {
     /// Take of every hotkey on its dividends, u16 proportion (`Delegates`, default 11796).
     /// Without nominators it only decides how the dividend is truncated.
     pub hotkey_take: u16,
+    /// Unix time of block 0, milliseconds; block `b` is stamped `genesis + b * block_time`.
+    #[serde(default = "default_genesis")]
+    pub genesis_unix_ms: u64,
+    /// Block time, milliseconds (12000 as finney). Only timestamps depend on it: blocks are
+    /// produced on demand.
+    #[serde(default = "default_block_time")]
+    pub block_time_ms: u64,
+    /// Where drand pulses come from (timelocked commit-reveal).
+    #[serde(default)]
+    pub beacon: BeaconSource,
+    /// Most mechanisms a subnet may have (`MaxMechanismCount`, 1..=16).
+    #[serde(default = "default_max_mechanisms")]
+    pub max_mechanism_count: MechId,
+}
+
+fn default_genesis() -> u64 {
+    DEFAULT_GENESIS_UNIX_MS
+}
+
+fn default_block_time() -> u64 {
+    crate::epoch::DEFAULT_BLOCK_TIME_MS
+}
+
+fn default_max_mechanisms() -> MechId {
+    DEFAULT_MAX_MECHANISM_COUNT
+}
+
+/// The drand beacon a local chain reads pulses from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BeaconSource {
+    /// drand quicknet, the beacon of finney. The chain cannot fetch pulses: tests store
+    /// recorded real ones with [`LocalChain::store_pulse`], which verifies them.
+    Quicknet,
+    /// A beacon of the chain's own, keyed by `seed`, with round 1 at the chain's genesis and
+    /// 3 s rounds (quicknet's period): every round whose time a block has reached is signed
+    /// and stored as blocks advance, so timelocked commits reveal on schedule.
+    Local {
+        /// Secret key seed of the beacon.
+        seed: [u8; 32],
+    },
+}
+
+/// Seed of the default local beacon (public: anyone can decrypt a local chain's commits once
+/// its rounds pass, as with a real beacon).
+pub const DEFAULT_BEACON_SEED: [u8; 32] = *b"subnetd local drand beacon seed!";
+
+impl Default for BeaconSource {
+    fn default() -> Self {
+        Self::Local { seed: DEFAULT_BEACON_SEED }
+    }
 }
 
 impl Default for LocalChainConfig {
@@ -134,6 +199,10 @@ impl Default for LocalChainConfig {
             allow_loopback_axons: false,
             max_epochs_per_block: 2,
             hotkey_take: DEFAULT_HOTKEY_TAKE,
+            genesis_unix_ms: DEFAULT_GENESIS_UNIX_MS,
+            block_time_ms: crate::epoch::DEFAULT_BLOCK_TIME_MS,
+            beacon: BeaconSource::default(),
+            max_mechanism_count: DEFAULT_MAX_MECHANISM_COUNT,
         }
     }
 }
@@ -224,11 +293,19 @@ impl LocalChain {
     /// Replaces a subnet's hyperparameters (the sandbox acting as owner and root).
     /// Rejects values the pallet's admin calls reject: `max_allowed_uids` below the current
     /// size or 0, a reveal period outside 1..=100 (`RevealPeriodTooSmall/Large`), an activity
-    /// cutoff factor outside 1000..=50000 (`ActivityCutoffFactorMilliOutOfBounds`). A new
-    /// tempo restarts the epoch cycle at the current block (`apply_tempo_with_cycle_reset`).
+    /// cutoff factor outside 1000..=50000 (`ActivityCutoffFactorMilliOutOfBounds`),
+    /// `max_allowed_uids * mechanism_count > 256` (`TooManyUIDsPerMechanism`), a mechanism
+    /// count or split [`LocalChain::set_mechanism_count`] /
+    /// [`LocalChain::set_mechanism_emission_split`] reject (`InvalidValue`). A new tempo
+    /// restarts the epoch cycle at the current block (`apply_tempo_with_cycle_reset`); a new
+    /// mechanism count is applied before the split (a count change resets the split).
     pub fn set_hyperparams(&self, netuid: NetUid, hyper: Hyperparams) -> Result<(), ChainError> {
         self.transact(|st| {
             let block = st.global.block;
+            let (count, split) = (hyper.mechanism_count, hyper.mechanism_emission_split.clone());
+            if u32::from(hyper.max_allowed_uids) * u32::from(count.max(1)) > u32::from(MAX_UIDS_OVER_ALL_MECHANISMS) {
+                return Err(err(E::TooManyUIDsPerMechanism));
+            }
             let sn = st.subnet_mut(netuid)?;
             if hyper.max_allowed_uids == 0 || usize::from(hyper.max_allowed_uids) < sn.n() {
                 return Err(ChainError::InvalidInput(format!(
@@ -247,9 +324,15 @@ impl LocalChain {
                 return Err(err(E::ActivityCutoffFactorMilliOutOfBounds));
             }
             let tempo_changed = sn.meta.hyper.tempo != hyper.tempo;
-            sn.meta.hyper = hyper;
+            let (old_count, old_split) =
+                (sn.meta.hyper.mechanism_count, sn.meta.hyper.mechanism_emission_split.clone());
+            sn.meta.hyper = Hyperparams { mechanism_count: old_count, mechanism_emission_split: old_split, ..hyper };
             if tempo_changed {
                 st.clocks.entry(netuid).or_default().last_epoch_block = block;
+            }
+            st.set_mechanism_count(netuid, count)?;
+            if st.subnet(netuid)?.meta.hyper.mechanism_emission_split != split {
+                st.set_emission_split(netuid, split)?;
             }
             Ok(())
         })
@@ -278,7 +361,7 @@ impl LocalChain {
 
     /// Sync form of [`Chain::metagraph`](crate::Chain::metagraph).
     pub fn metagraph_now(&self, netuid: NetUid) -> Result<Metagraph, ChainError> {
-        self.lock().state.metagraph(netuid)
+        self.lock().state.metagraph(netuid, 0)
     }
 
     /// Sync form of [`Chain::hyperparams`](crate::Chain::hyperparams).

@@ -72,11 +72,15 @@ impl Subnet {
     /// `replace_neuron`: new hotkey at `uid`, its values cleared, weights set *to* it zeroed.
     pub(super) fn replace_neuron(&mut self, uid: Uid, hotkey: AccountId, block: BlockNumber) {
         let idx = usize::from(uid);
+        let count = self.mechanism_count();
         if let Some(n) = self.neurons.get_mut(idx) {
-            *n = Neuron::new(hotkey, block);
+            *n = Neuron::new(hotkey, block, count);
         }
         for other in &mut self.neurons {
-            for (target, w) in &mut other.weights {
+            for (target, w) in std::iter::once(&mut other.main)
+                .chain(other.mechanisms.iter_mut())
+                .flat_map(|row| row.weights.iter_mut())
+            {
                 if *target == uid {
                     *w = 0;
                 }
@@ -127,7 +131,8 @@ impl State {
                 uid
             }
             None => {
-                sn.neurons.push(Neuron::new(*hotkey, block));
+                let count = sn.mechanism_count();
+                sn.neurons.push(Neuron::new(*hotkey, block, count));
                 (sn.n() - 1) as Uid
             }
         };
@@ -162,6 +167,8 @@ impl LocalChain {
                     hyper,
                     stake: BTreeMap::new(),
                     commits: BTreeMap::new(),
+                    mechanism_commits: BTreeMap::new(),
+                    timelocked: BTreeMap::new(),
                     last_mechanism_step_block: 0,
                     owner_coldkey_emission: 0,
                     burned: 0,
@@ -170,7 +177,7 @@ impl LocalChain {
             };
             if let Some(h) = owner_hotkey {
                 Arc::make_mut(&mut st.owners).insert(*h, *owner_coldkey);
-                sn.neurons.push(Neuron::new(*h, block));
+                sn.neurons.push(Neuron::new(*h, block, 1));
             }
             // `init_new_network`: the schedule is staggered by netuid.
             let period = u64::from(sn.meta.hyper.tempo).max(1);

@@ -2,9 +2,9 @@
 //!
 //! Layout (values are JSON documents of the in-memory types, so the format follows them):
 //! * table `meta`: the global record (format, block height, settings) under `"global"` and the
-//!   hotkey → coldkey map under `"owners"`;
+//!   hotkey → coldkey map under `"owners"`, drand pulses given to the chain under `"pulses"`;
 //! * table `subnets`: one record per netuid with everything but the neurons (hyperparameters,
-//!   stake, commits);
+//!   stake, v2 and timelocked commits);
 //! * table `neurons`: one record per neuron, keyed `netuid << 16 | uid`, so that an extrinsic
 //!   touching one neuron (`set_weights`) rewrites one small record, not the subnet;
 //! * table `clocks`: each subnet's pending emission and epoch schedule, which change every
@@ -13,6 +13,10 @@
 //! Invariant: every write goes through one [`Store::write`] transaction that commits with
 //! redb's default (immediate, fsync) durability, so a killed process loses nothing committed
 //! and never sees half a transaction.
+//!
+//! Formats: the global record names the format. Format 2 (before mechanisms and timelocked
+//! commits) reads as format 3, new fields taking their defaults, and is marked 3 on open;
+//! any other format is refused with a message naming the formats this version reads.
 //!
 //! Failure modes: any redb or JSON failure becomes [`ChainError::Storage`]; a database
 //! written by an incompatible version fails to decode at open instead of loading wrong state.
@@ -26,7 +30,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::LocalChainConfig;
-use super::state::{Clock, FORMAT, Global, Neuron, Owners, State, Subnet, SubnetMeta};
+use super::state::{Clock, FORMAT, Global, Neuron, OLDEST_FORMAT, Owners, Pulses, State, Subnet, SubnetMeta};
 use crate::{ChainError, NetUid, Uid};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -35,6 +39,7 @@ const NEURONS: TableDefinition<u32, &[u8]> = TableDefinition::new("neurons");
 const CLOCKS: TableDefinition<u16, &[u8]> = TableDefinition::new("clocks");
 const GLOBAL_KEY: &str = "global";
 const OWNERS_KEY: &str = "owners";
+const PULSES_KEY: &str = "pulses";
 
 fn storage<E: std::fmt::Display>(e: E) -> ChainError {
     ChainError::Storage(e.to_string())
@@ -52,6 +57,7 @@ pub(super) struct Loaded<G, O, S, N, C> {
     /// Neurons per subnet, by uid.
     pub neurons: BTreeMap<NetUid, BTreeMap<Uid, N>>,
     pub clocks: BTreeMap<NetUid, C>,
+    pub pulses: Option<Pulses>,
 }
 
 /// A set of records to write in one transaction; `None` / empty parts are left as stored.
@@ -63,6 +69,7 @@ pub(super) struct Batch<'a, G, O, S, N, C> {
     pub removed_neurons: Vec<(NetUid, Uid)>,
     pub clocks: Vec<(NetUid, &'a C)>,
     pub removed_subnets: Vec<NetUid>,
+    pub pulses: Option<&'a Pulses>,
 }
 
 impl<G, O, S, N, C> Batch<'_, G, O, S, N, C> {
@@ -75,6 +82,7 @@ impl<G, O, S, N, C> Batch<'_, G, O, S, N, C> {
             removed_neurons: Vec::new(),
             clocks: Vec::new(),
             removed_subnets: Vec::new(),
+            pulses: None,
         }
     }
 
@@ -86,6 +94,7 @@ impl<G, O, S, N, C> Batch<'_, G, O, S, N, C> {
             && self.removed_neurons.is_empty()
             && self.clocks.is_empty()
             && self.removed_subnets.is_empty()
+            && self.pulses.is_none()
     }
 }
 
@@ -128,6 +137,10 @@ impl Store {
             Some(v) => Some(serde_json::from_slice(v.value()).map_err(storage)?),
             None => None,
         };
+        let pulses = match meta.get(PULSES_KEY).map_err(storage)? {
+            Some(v) => Some(serde_json::from_slice(v.value()).map_err(storage)?),
+            None => None,
+        };
         let mut subnets = BTreeMap::new();
         for row in txn.open_table(SUBNETS).map_err(storage)?.iter().map_err(storage)? {
             let (k, v) = row.map_err(storage)?;
@@ -145,7 +158,7 @@ impl Store {
             let (k, v) = row.map_err(storage)?;
             clocks.insert(k.value(), serde_json::from_slice(v.value()).map_err(storage)?);
         }
-        Ok(Loaded { global, owners, subnets, neurons, clocks })
+        Ok(Loaded { global, owners, subnets, neurons, clocks, pulses })
     }
 
     /// Writes a batch atomically and durably.
@@ -167,6 +180,10 @@ impl Store {
             if let Some(o) = batch.owners {
                 let v = serde_json::to_vec(o).map_err(storage)?;
                 meta.insert(OWNERS_KEY, v.as_slice()).map_err(storage)?;
+            }
+            if let Some(p) = batch.pulses {
+                let v = serde_json::to_vec(p).map_err(storage)?;
+                meta.insert(PULSES_KEY, v.as_slice()).map_err(storage)?;
             }
             let mut subnets = txn.open_table(SUBNETS).map_err(storage)?;
             for (netuid, s) in batch.subnets {
@@ -208,6 +225,9 @@ pub(super) fn diff<'a>(old: &State, new: &'a State) -> StoreBatch<'a> {
     if !Arc::ptr_eq(&old.owners, &new.owners) && old.owners != new.owners {
         b.owners = Some(&new.owners);
     }
+    if !Arc::ptr_eq(&old.pulses, &new.pulses) && old.pulses != new.pulses {
+        b.pulses = Some(&new.pulses);
+    }
     for (&netuid, sn) in &new.subnets {
         let prev = old.subnets.get(&netuid);
         if prev.is_some_and(|p| Arc::ptr_eq(p, sn)) {
@@ -238,30 +258,45 @@ pub(super) fn diff<'a>(old: &State, new: &'a State) -> StoreBatch<'a> {
 /// is new. A database of another format or with a gap in a subnet's uids is refused.
 pub(super) fn load_or_create(store: &Store, config: LocalChainConfig) -> Result<State, ChainError> {
     let mut loaded = store.load::<Global, Owners, SubnetMeta, Neuron, Clock>()?;
-    match loaded.global {
-        Some(global) => {
-            if global.format != FORMAT {
-                return Err(ChainError::Storage(format!("database format {} is not {FORMAT}", global.format)));
-            }
-            let mut subnets = BTreeMap::new();
-            for (netuid, meta) in loaded.subnets {
-                let rows = loaded.neurons.remove(&netuid).unwrap_or_default();
-                // Uids are dense: a gap means a damaged database.
-                if rows.keys().enumerate().any(|(i, &uid)| usize::from(uid) != i) {
-                    return Err(ChainError::Storage(format!("subnet {netuid}: uids not dense")));
-                }
-                let neurons = rows.into_values().collect();
-                subnets.insert(netuid, Arc::new(Subnet { meta, neurons }));
-            }
-            Ok(State { global, owners: Arc::new(loaded.owners.unwrap_or_default()), subnets, clocks: loaded.clocks })
-        }
-        None => {
-            let state = State::fresh(config);
-            let mut b = StoreBatch::empty();
-            b.global = Some(&state.global);
-            b.owners = Some(&state.owners);
-            store.write(b)?;
-            Ok(state)
-        }
+    let Some(mut global) = loaded.global else {
+        let state = State::fresh(config);
+        let mut b = StoreBatch::empty();
+        b.global = Some(&state.global);
+        b.owners = Some(&state.owners);
+        store.write(b)?;
+        return Ok(state);
+    };
+    if !(OLDEST_FORMAT..=FORMAT).contains(&global.format) {
+        return Err(ChainError::Storage(format!(
+            "the chain database is in format {}, which this subnetd cannot read (it reads formats \
+             {OLDEST_FORMAT} to {FORMAT}); open it with the version that wrote it or start a new state directory",
+            global.format
+        )));
     }
+    let mut subnets = BTreeMap::new();
+    for (netuid, meta) in loaded.subnets {
+        let rows = loaded.neurons.remove(&netuid).unwrap_or_default();
+        // Uids are dense: a gap means a damaged database.
+        if rows.keys().enumerate().any(|(i, &uid)| usize::from(uid) != i) {
+            return Err(ChainError::Storage(format!("subnet {netuid}: uids not dense")));
+        }
+        let neurons = rows.into_values().collect();
+        subnets.insert(netuid, Arc::new(Subnet { meta, neurons }));
+    }
+    if global.format < FORMAT {
+        // Older records read as this format (new fields at their defaults): mark it upgraded,
+        // so an older subnetd refuses it from now on instead of dropping what it cannot read.
+        tracing::info!(from = global.format, to = FORMAT, "upgrading the local chain database");
+        global.format = FORMAT;
+        let mut b = StoreBatch::empty();
+        b.global = Some(&global);
+        store.write(b)?;
+    }
+    Ok(State {
+        global,
+        owners: Arc::new(loaded.owners.unwrap_or_default()),
+        subnets,
+        clocks: loaded.clocks,
+        pulses: Arc::new(loaded.pulses.unwrap_or_default()),
+    })
 }

@@ -1,15 +1,16 @@
-//! Weights: `set_weights`, commit-reveal v2 (`commit_weights` / `reveal_weights`), as
+//! Weights: `set_weights`, commit-reveal v2 (`commit_weights` / `reveal_weights`) and the
+//! timelocked (v4) commit, per mechanism, as
 //! `subnets/weights.rs` and the dispatch extensions `guards/check_weights.rs` and
 //! `guards/check_rate_limits.rs` apply them.
 //!
 //! Invariant: the checks run in the runtime's order (extensions first, then the dispatchable)
 //! and return its error names; a rejected call changes nothing (it runs inside a transaction).
 
-use super::state::{Commit, State};
-use super::{LocalChain, MAX_UNREVEALED_COMMITS, err};
+use super::state::{Commit, State, TimelockedEntry};
+use super::{LocalChain, MAX_TIMELOCKED_COMMIT_BYTES, MAX_UNREVEALED_COMMITS, err};
 use crate::{
-    AccountId, ChainError, ChainEvent, ExtrinsicOutcome, NetUid, SubtensorError as E, Uid, check_max_weight_limited,
-    commit_hash, max_upscale_u16,
+    AccountId, ChainError, ChainEvent, ExtrinsicOutcome, MechId, NetUid, SubtensorError as E, TimelockedCommit, Uid,
+    blake2_256, check_max_weight_limited, commit_hash, max_upscale_u16, netuid_index,
 };
 
 impl State {
@@ -22,41 +23,52 @@ impl State {
         }
     }
 
-    /// `CheckRateLimits` for weight calls of a registered hotkey (dispatch extension).
-    pub(super) fn ext_rate_limit(&self, who: &AccountId, netuid: NetUid, e: E) -> Result<(), ChainError> {
+    /// `CheckRateLimits` for weight calls of a registered hotkey (dispatch extension). As in
+    /// the pallet, a mechanism that does not exist never passes.
+    pub(super) fn ext_rate_limit(
+        &self,
+        who: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        e: E,
+    ) -> Result<(), ChainError> {
         if let Some(sn) = self.subnets.get(&netuid)
             && let Some(uid) = sn.uid_of(who)
-            && !sn.passes_rate_limit(uid, self.global.block)
+            && (mecid >= sn.mechanism_count() || !sn.passes_rate_limit(uid, mecid, self.global.block))
         {
             return Err(err(e));
         }
         Ok(())
     }
 
-    /// The `set_weights` extrinsic: dispatch extensions, then the dispatchable.
+    /// The `set_weights` / `set_mechanism_weights` extrinsic: dispatch extensions, then the
+    /// dispatchable.
     pub(super) fn set_weights_extrinsic(
         &mut self,
         who: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         values: &[u16],
         version_key: u64,
     ) -> Result<ChainEvent, ChainError> {
         self.ext_min_stake(who, netuid)?;
         if !self.commit_reveal_enabled(netuid) {
-            self.ext_rate_limit(who, netuid, E::SettingWeightsTooFast)?;
+            self.ext_rate_limit(who, netuid, mecid, E::SettingWeightsTooFast)?;
         }
         if self.commit_reveal_enabled(netuid) {
             return Err(err(E::CommitRevealEnabled));
         }
-        self.set_weights(who, netuid, uids, values, version_key)
+        self.set_weights(who, netuid, mecid, uids, values, version_key)
     }
 
-    /// `internal_set_weights`, checks in the pallet's order.
+    /// `internal_set_weights`, checks in the pallet's order; reveals (v2 and timelocked) come
+    /// here too.
     pub(super) fn set_weights(
         &mut self,
         who: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         values: &[u16],
         version_key: u64,
@@ -69,6 +81,7 @@ impl State {
             return Err(err(E::WeightVecNotEqualSize));
         }
         let sn = self.subnets.get(&netuid).ok_or_else(|| err(E::MechanismDoesNotExist))?;
+        sn.ensure_mechanism(mecid)?;
         let n = sn.n();
         if uids.len() > n {
             return Err(err(E::UidsLengthExceedUidsInSubNet));
@@ -82,7 +95,7 @@ impl State {
             return Err(err(E::IncorrectWeightVersionKey));
         }
         let cr = sn.meta.hyper.commit_reveal_enabled;
-        if !cr && !sn.passes_rate_limit(uid, block) {
+        if !cr && !sn.passes_rate_limit(uid, mecid, block) {
             return Err(err(E::SettingWeightsTooFast));
         }
         let self_weight = values.len() == 1 && uids.first() == Some(&uid);
@@ -111,34 +124,36 @@ impl State {
             return Err(err(E::MaxWeightExceeded));
         }
         let sn = self.subnet_mut(netuid)?;
-        let neuron = &mut sn.neurons[usize::from(uid)];
-        neuron.weights = uids.iter().copied().zip(upscaled).collect();
+        let row = sn.neurons[usize::from(uid)].mech_mut(mecid);
+        row.weights = uids.iter().copied().zip(upscaled).collect();
         if !cr {
-            neuron.last_update = block;
+            row.last_update = block;
         }
-        Ok(ChainEvent::WeightsSet { netuid, uid })
+        Ok(ChainEvent::WeightsSet { netuid: netuid_index(netuid, mecid), uid })
     }
 
-    /// The `commit_weights` extrinsic.
+    /// The `commit_weights` / `commit_mechanism_weights` extrinsic.
     pub(super) fn commit_weights(
         &mut self,
         who: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         hash: [u8; 32],
     ) -> Result<Vec<ChainEvent>, ChainError> {
         self.ext_min_stake(who, netuid)?;
-        self.ext_rate_limit(who, netuid, E::CommittingWeightsTooFast)?;
+        self.ext_rate_limit(who, netuid, mecid, E::CommittingWeightsTooFast)?;
         let block = self.global.block;
         let sn = self.subnets.get(&netuid).ok_or_else(|| err(E::MechanismDoesNotExist))?;
+        sn.ensure_mechanism(mecid)?;
         if !sn.meta.hyper.commit_reveal_enabled {
             return Err(err(E::CommitRevealDisabled));
         }
         let uid = sn.uid_of(who).ok_or_else(|| err(E::HotKeyNotRegisteredInSubNet))?;
-        if !sn.passes_rate_limit(uid, block) {
+        if !sn.passes_rate_limit(uid, mecid, block) {
             return Err(err(E::CommittingWeightsTooFast));
         }
         let commit_epoch = self.current_epoch(sn);
-        let mut queue = sn.meta.commits.get(who).cloned().unwrap_or_default();
+        let mut queue = sn.commit_queue(mecid, who).cloned().unwrap_or_default();
         let live_from = queue.iter().position(|c| !self.commit_expired(sn, c.epoch));
         queue.drain(..live_from.unwrap_or(queue.len()));
         if queue.len() >= MAX_UNREVEALED_COMMITS {
@@ -146,27 +161,30 @@ impl State {
         }
         queue.push(Commit { hash, epoch: commit_epoch, block });
         let sn = self.subnet_mut(netuid)?;
-        sn.meta.commits.insert(*who, queue);
-        sn.neurons[usize::from(uid)].last_update = block;
-        Ok(vec![ChainEvent::WeightsCommitted { who: *who, netuid, hash }])
+        sn.set_commit_queue(mecid, who, queue);
+        sn.neurons[usize::from(uid)].mech_mut(mecid).last_update = block;
+        Ok(vec![ChainEvent::WeightsCommitted { who: *who, netuid: netuid_index(netuid, mecid), hash }])
     }
 
-    /// The `reveal_weights` extrinsic.
+    /// The `reveal_weights` / `reveal_mechanism_weights` extrinsic.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn reveal_weights(
         &mut self,
         who: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         values: &[u16],
         salt: &[u16],
         version_key: u64,
     ) -> Result<Vec<ChainEvent>, ChainError> {
         self.ext_min_stake(who, netuid)?;
-        let provided = commit_hash(who, netuid, uids, values, salt, version_key);
+        let index = netuid_index(netuid, mecid);
+        let provided = commit_hash(who, index, uids, values, salt, version_key);
         // `CheckWeights::check_reveal`: the hash must be in the stored queue (expired entries
         // included) and its reveal window open.
         let sn = self.subnets.get(&netuid);
-        let queue = sn.and_then(|s| s.meta.commits.get(who)).ok_or_else(|| err(E::NoWeightsCommitFound))?;
+        let queue = sn.and_then(|s| s.commit_queue(mecid, who)).ok_or_else(|| err(E::NoWeightsCommitFound))?;
         let found = queue.iter().find(|c| c.hash == provided).ok_or_else(|| err(E::NoWeightsCommitFound))?;
         let sn = sn.ok_or_else(|| err(E::NoWeightsCommitFound))?;
         if !self.in_reveal_window(sn, found.epoch) {
@@ -198,47 +216,108 @@ impl State {
             return Err(err(E::RevealTooEarly));
         }
         queue.drain(..=pos);
-        let sn = self.subnet_mut(netuid)?;
-        if queue.is_empty() {
-            sn.meta.commits.remove(who);
-        } else {
-            sn.meta.commits.insert(*who, queue);
+        self.subnet_mut(netuid)?.set_commit_queue(mecid, who, queue);
+        let set = self.set_weights(who, netuid, mecid, uids, values, version_key)?;
+        Ok(vec![set, ChainEvent::WeightsRevealed { who: *who, netuid: index, hash: provided }])
+    }
+
+    /// The `commit_timelocked_mechanism_weights` extrinsic: `CheckWeights` (stake threshold,
+    /// then `InvalidRevealRound` when `reveal_round` is below drand's `LastStoredRound`), then
+    /// `internal_commit_timelocked_weights`. The commit is stored under the epoch it belongs
+    /// to and revealed by the block step (`reveal`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn commit_timelocked(
+        &mut self,
+        who: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        commit: &[u8],
+        reveal_round: u64,
+        version: u16,
+    ) -> Result<Vec<ChainEvent>, ChainError> {
+        self.ext_min_stake(who, netuid)?;
+        if reveal_round < self.last_stored_round() {
+            return Err(err(E::InvalidRevealRound));
         }
-        let set = self.set_weights(who, netuid, uids, values, version_key)?;
-        Ok(vec![set, ChainEvent::WeightsRevealed { who: *who, netuid, hash: provided }])
+        if commit.len() > MAX_TIMELOCKED_COMMIT_BYTES {
+            // The call's `BoundedVec<u8, 5000>` does not decode.
+            return Err(ChainError::InvalidInput(format!(
+                "timelocked commit of {} bytes exceeds {MAX_TIMELOCKED_COMMIT_BYTES}",
+                commit.len()
+            )));
+        }
+        let block = self.global.block;
+        let sn = self.subnets.get(&netuid).ok_or_else(|| err(E::MechanismDoesNotExist))?;
+        sn.ensure_mechanism(mecid)?;
+        if !sn.meta.hyper.commit_reveal_enabled {
+            return Err(err(E::CommitRevealDisabled));
+        }
+        if version != sn.meta.hyper.commit_reveal_version {
+            return Err(err(E::IncorrectCommitRevealVersion));
+        }
+        let uid = sn.uid_of(who).ok_or_else(|| err(E::HotKeyNotRegisteredInSubNet))?;
+        if !sn.passes_rate_limit(uid, mecid, block) {
+            return Err(err(E::CommittingWeightsTooFast));
+        }
+        let epoch = self.current_epoch(sn);
+        let queue = sn.meta.timelocked.get(&(mecid, epoch));
+        if queue.map_or(0, |q| q.iter().filter(|e| &e.who == who).count()) >= MAX_UNREVEALED_COMMITS {
+            return Err(err(E::TooManyUnrevealedCommits));
+        }
+        let sn = self.subnet_mut(netuid)?;
+        sn.meta.timelocked.entry((mecid, epoch)).or_default().push(TimelockedEntry {
+            who: *who,
+            commit_block: block,
+            commit: commit.to_vec(),
+            reveal_round,
+        });
+        sn.neurons[usize::from(uid)].mech_mut(mecid).last_update = block;
+        Ok(vec![ChainEvent::TimelockedWeightsCommitted {
+            who: *who,
+            netuid_index: netuid_index(netuid, mecid),
+            commit_hash: blake2_256(commit),
+            reveal_round,
+        }])
     }
 }
 
 impl LocalChain {
-    /// Stored weights row of a uid (`Weights[netuid][uid]`).
+    /// Stored weights row of a uid in mechanism 0 (`Weights[netuid][uid]`); see
+    /// [`LocalChain::mechanism_weights`].
     pub fn weights(&self, netuid: NetUid, uid: Uid) -> Vec<(u16, u16)> {
-        self.lock()
-            .state
-            .subnets
-            .get(&netuid)
-            .and_then(|s| s.neurons.get(usize::from(uid)))
-            .map(|n| n.weights.clone())
-            .unwrap_or_default()
+        self.mechanism_weights(netuid, 0, uid)
     }
 
-    /// Stored bonds row of a uid (`Bonds[netuid][uid]`).
+    /// Stored bonds row of a uid in mechanism 0 (`Bonds[netuid][uid]`).
     pub fn bonds(&self, netuid: NetUid, uid: Uid) -> Vec<(u16, u16)> {
-        self.lock()
-            .state
-            .subnets
-            .get(&netuid)
-            .and_then(|s| s.neurons.get(usize::from(uid)))
-            .map(|n| n.bonds.clone())
-            .unwrap_or_default()
+        self.mechanism_bonds(netuid, 0, uid)
     }
 
-    /// Number of unrevealed commits of a hotkey (expired ones included until a commit or
-    /// reveal of that hotkey drops them, as in the pallet).
+    /// Number of unrevealed v2 commits of a hotkey in mechanism 0 (expired ones included until
+    /// a commit or reveal of that hotkey drops them, as in the pallet).
     pub fn pending_commits(&self, netuid: NetUid, hotkey: &AccountId) -> usize {
-        self.lock().state.subnets.get(&netuid).and_then(|s| s.meta.commits.get(hotkey)).map_or(0, Vec::len)
+        self.lock().state.subnets.get(&netuid).and_then(|s| s.commit_queue(0, hotkey)).map_or(0, Vec::len)
     }
 
-    /// Sync form of [`Chain::set_weights`](crate::Chain::set_weights).
+    /// Timelocked commits of `who` still stored for a mechanism, oldest epoch first.
+    pub fn timelocked_commits_now(&self, netuid: NetUid, mecid: MechId, who: &AccountId) -> Vec<TimelockedCommit> {
+        let inner = self.lock();
+        let Some(sn) = inner.state.subnets.get(&netuid) else { return Vec::new() };
+        sn.meta
+            .timelocked
+            .iter()
+            .filter(|((m, _), _)| *m == mecid)
+            .flat_map(|((_, epoch), q)| {
+                q.iter().filter(|e| &e.who == who).map(|e| TimelockedCommit {
+                    epoch: *epoch,
+                    commit_block: e.commit_block,
+                    reveal_round: e.reveal_round,
+                })
+            })
+            .collect()
+    }
+
+    /// Sync form of [`Chain::set_weights`](crate::Chain::set_weights) for mechanism 0.
     pub fn set_weights_now(
         &self,
         signer: &AccountId,
@@ -247,22 +326,46 @@ impl LocalChain {
         weights: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let ev = self.transact(|st| st.set_weights_extrinsic(signer, netuid, uids, weights, version_key))?;
+        self.set_mechanism_weights_now(signer, netuid, 0, uids, weights, version_key)
+    }
+
+    /// Sync form of [`Chain::set_weights`](crate::Chain::set_weights) (`set_mechanism_weights`).
+    pub fn set_mechanism_weights_now(
+        &self,
+        signer: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        uids: &[Uid],
+        weights: &[u16],
+        version_key: u64,
+    ) -> Result<ExtrinsicOutcome, ChainError> {
+        let ev = self.transact(|st| st.set_weights_extrinsic(signer, netuid, mecid, uids, weights, version_key))?;
         Ok(self.outcome(vec![ev]))
     }
 
-    /// Sync form of [`Chain::commit_weights`](crate::Chain::commit_weights).
+    /// Sync form of [`Chain::commit_weights`](crate::Chain::commit_weights) for mechanism 0.
     pub fn commit_weights_now(
         &self,
         signer: &AccountId,
         netuid: NetUid,
         hash: [u8; 32],
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let evs = self.transact(|st| st.commit_weights(signer, netuid, hash))?;
+        self.commit_mechanism_weights_now(signer, netuid, 0, hash)
+    }
+
+    /// Sync form of [`Chain::commit_weights`](crate::Chain::commit_weights) (`commit_mechanism_weights`).
+    pub fn commit_mechanism_weights_now(
+        &self,
+        signer: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        hash: [u8; 32],
+    ) -> Result<ExtrinsicOutcome, ChainError> {
+        let evs = self.transact(|st| st.commit_weights(signer, netuid, mecid, hash))?;
         Ok(self.outcome(evs))
     }
 
-    /// Sync form of [`Chain::reveal_weights`](crate::Chain::reveal_weights).
+    /// Sync form of [`Chain::reveal_weights`](crate::Chain::reveal_weights) for mechanism 0.
     pub fn reveal_weights_now(
         &self,
         signer: &AccountId,
@@ -272,7 +375,38 @@ impl LocalChain {
         salt: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let evs = self.transact(|st| st.reveal_weights(signer, netuid, uids, values, salt, version_key))?;
+        self.reveal_mechanism_weights_now(signer, netuid, 0, uids, values, salt, version_key)
+    }
+
+    /// Sync form of [`Chain::reveal_weights`](crate::Chain::reveal_weights) (`reveal_mechanism_weights`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn reveal_mechanism_weights_now(
+        &self,
+        signer: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        uids: &[Uid],
+        values: &[u16],
+        salt: &[u16],
+        version_key: u64,
+    ) -> Result<ExtrinsicOutcome, ChainError> {
+        let evs = self.transact(|st| st.reveal_weights(signer, netuid, mecid, uids, values, salt, version_key))?;
+        Ok(self.outcome(evs))
+    }
+
+    /// Sync form of [`Chain::commit_timelocked_weights`](crate::Chain::commit_timelocked_weights).
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_timelocked_weights_now(
+        &self,
+        signer: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        commit: &[u8],
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    ) -> Result<ExtrinsicOutcome, ChainError> {
+        let evs = self
+            .transact(|st| st.commit_timelocked(signer, netuid, mecid, commit, reveal_round, commit_reveal_version))?;
         Ok(self.outcome(evs))
     }
 }
