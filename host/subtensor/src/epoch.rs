@@ -72,3 +72,12 @@ pub(crate) async fn epoch_schedule(client: &Client, netuid: NetUid) -> Result<Ep
         timestamp_ms: now.filter(|&t| t > 0),
     })
 }
+
+/// Drand `LastStoredRound` at the best block; `None` when the runtime has no drand pallet.
+pub(crate) async fn last_stored_round(client: &Client) -> Result<Option<u64>, ChainError> {
+    let at = at_best(client).await?;
+    if !has_storage(&at, "Drand", "LastStoredRound") {
+        return Ok(None);
+    }
+    Ok(Some(fetch_in::<_, u64>(&at, "Drand", "LastStoredRound", ()).await?.unwrap_or(0)))
+}

@@ -155,6 +155,12 @@ impl SubtensorChain {
         Ok(connection::at_finalized(&self.client()?).await?.spec_version())
     }
 
+    /// Drand `LastStoredRound` at the best block (a timelocked commit must name a round at least
+    /// this); `None` on runtimes without the drand pallet (spec < 301).
+    pub async fn last_stored_round(&self) -> Result<Option<u64>, ChainError> {
+        epoch::last_stored_round(&self.client()?).await
+    }
+
     /// Everything the chain stores about a subnet that Yuma reads or writes, at the latest
     /// finalized block (see [`SubnetState`]).
     pub async fn subnet_state(&self, netuid: NetUid) -> Result<SubnetState, ChainError> {

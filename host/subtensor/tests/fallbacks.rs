@@ -50,6 +50,7 @@ async fn spec_218_falls_back_cleanly() {
         "{e:?}"
     );
 
+    assert_eq!(chain.last_stored_round().await.unwrap(), None, "no drand pallet");
     // Reads it cannot serve are empty; the main mechanism's rows are the plain ones.
     assert!(chain.timelocked_commits(netuid, 0, &alice).await.unwrap().is_empty());
     chain.set_weights(&alice, netuid, 0, &[1, 2], &[1, 3], 0).await.unwrap();

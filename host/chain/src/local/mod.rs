@@ -2,21 +2,24 @@
 //!
 //! [`LocalChain`] is what the sandbox runs subnets against: subnets with owners and
 //! hyperparameters, `burned_register` with immunity and pruning, stake per hotkey, blocks that
-//! advance on demand (12 s nominal, no sleeping), emission per block accumulated as pending and
-//! distributed through Yuma Consensus ([`super::yuma::run_epoch`]) at each subnet's epoch, and
-//! `set_weights` / commit-reveal v2 / `serve_axon` with the runtime's checks in the runtime's
-//! order and its error names. Behaviour follows `opentensor/subtensor` at commit
+//! advance on demand (stamped `genesis + block * block_time`, no sleeping), emission per block
+//! accumulated as pending and distributed through Yuma Consensus ([`super::yuma::run_epoch`],
+//! per mechanism) at each subnet's epoch, and `set_weights` / commit-reveal v2 / timelocked
+//! commit-reveal (v4, drand) / `serve_axon` with the runtime's checks in the runtime's order
+//! and its error names. Behaviour follows `opentensor/subtensor` at commit
 //! `14bc6f9f964b9cc362e9635dd110a487fa5d15a0` (spec 425): `pallets/subtensor/src/`
-//! `subnets/weights.rs`, `subnets/registration.rs`, `subnets/uids.rs`, `subnets/serving.rs`,
-//! `coinbase/run_coinbase.rs`, `guards/check_weights.rs`, `guards/check_rate_limits.rs`,
-//! `guards/check_serving_endpoints.rs`.
+//! `subnets/weights.rs`, `subnets/mechanism.rs`, `subnets/registration.rs`, `subnets/uids.rs`,
+//! `subnets/serving.rs`, `coinbase/run_coinbase.rs`, `coinbase/reveal_commits.rs`,
+//! `guards/check_weights.rs`, `guards/check_rate_limits.rs`, `guards/check_serving_endpoints.rs`.
 //!
 //! # Layout
 //!
 //! One file per job, as subtensor splits it: `registration` (subnets, `burned_register`,
-//! pruning, stake), `weights` (`set_weights`, commit-reveal), `serving` (`serve_axon`),
-//! `coinbase` (the block step: emission, epoch schedule, Yuma and its payout), `state` (the
-//! records and shared lookups), `store` (persistence in redb), `api` (the [`Chain`](crate::Chain) impl).
+//! pruning, stake), `weights` (`set_weights`, commit-reveal v2, the timelocked commit),
+//! `reveal` (the block step's timelocked reveals, drand pulses), `mechanism` (count, split,
+//! aggregation of the per-mechanism epochs), `serving` (`serve_axon`), `coinbase` (the block
+//! step: emission, epoch schedule, Yuma and its payout), `state` (the records and shared
+//! lookups), `store` (persistence in redb), `api` (the [`Chain`](crate::Chain) impl).
 //!
 //! # Invariants
 //!
@@ -41,7 +44,12 @@
 //!   at most [`LocalChainConfig::max_epochs_per_block`] epochs run per block, the rest move
 //!   one block later. A new subnet starts with `LastEpochBlock = block - netuid % tempo`;
 //!   changing the tempo resets the cycle to the current block. Each epoch slot increments the
-//!   subnet's epoch index, which commit-reveal uses (`commit epoch + reveal period`).
+//!   subnet's epoch index, which commit-reveal uses (`commit epoch + reveal period`); the
+//!   epoch an extrinsic belongs to is [`crate::EpochSchedule::epoch`] of
+//!   [`LocalChain::epoch_schedule_now`], the same definition the subtensor backend reads.
+//! * Mechanisms: weights, bonds, `LastUpdate`, incentive and commits are kept per mechanism;
+//!   stake, registration, permits and the other epoch outputs per subnet. The epoch runs Yuma
+//!   for each mechanism on its share of the emission and aggregates (`epoch_with_mechanisms`).
 //! * Emission per block (default 1 TAO = 1e9 rao per subnet), in the pallet's `U96F32`
 //!   arithmetic: the owner cut (`SubnetOwnerCut`, 11796/65535) is set aside, the rest is split
 //!   half to miners, half to validators, each part truncated to rao and accumulated as pending,
@@ -58,10 +66,10 @@
 //! TAO are one unit, emission per block is fixed ([`LocalChainConfig::block_emission_rao`]).
 //! No root network (netuid 0 behaves as the root with commit-reveal off: its `set_weights`
 //! fails with `CanNotSetRootNetworkWeights`), no child keys, delegation or nominators (the
-//! hotkey take only affects rounding), no mechanisms other than the main one, no owner-triggered
-//! epochs. Commit-reveal is v2 (hash commits), not the timelocked v3/v4 the chain now
-//! defaults to, and it is off by default. `StakeThreshold` is a subnet hyperparameter here
-//! (global on chain). A subnet created without an owner hotkey keeps its owner cut in
+//! hotkey take only affects rounding), no owner-triggered epochs, no admin freeze window or
+//! admin rate limits. Drand pulses come from the beacon in [`LocalChainConfig::beacon`], not
+//! from an offchain worker. `StakeThreshold` and `CommitRevealWeightsVersion` are subnet
+//! hyperparameters here (global on chain). A subnet created without an owner hotkey keeps its owner cut in
 //! [`LocalChain::owner_coldkey_emission`] (the pallet pays it to nobody then).
 //!
 //! # Failure modes
