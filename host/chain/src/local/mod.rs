@@ -178,7 +178,7 @@ fn default_max_mechanisms() -> MechId {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BeaconSource {
     /// drand quicknet, the beacon of finney. The chain cannot fetch pulses: tests store
-    /// recorded real ones with [`LocalChain::store_pulse`], which verifies them.
+    /// recorded real ones with `LocalChain::store_pulse`, which verifies them (with `subnet-drand`).
     Quicknet,
     /// A beacon of the chain's own, keyed by `seed`, with round 1 at the chain's genesis and
     /// 3 s rounds (quicknet's period): every round whose time a block has reached is signed
