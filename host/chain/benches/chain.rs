@@ -42,6 +42,7 @@ fn populated(chain: &LocalChain) -> NetUid {
             h.tempo = 20;
             h.weights_rate_limit = 0;
             h.immunity_period = 0;
+            h.commit_reveal_enabled = false;
         })
         .expect("hyperparams");
     for i in 0..N {

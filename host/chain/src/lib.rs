@@ -28,18 +28,16 @@
 
 #![deny(missing_docs)]
 
+pub mod epoch;
 pub mod local;
-mod local_store;
+mod types;
 pub mod weights;
 pub mod yuma;
-
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use async_trait::async_trait;
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use parity_scale_codec::Encode;
-use serde::{Deserialize, Serialize};
 use substrate_fixed::types::I32F32;
 use tokio::sync::watch;
 
@@ -49,306 +47,23 @@ pub type NetUid = u16;
 pub type Uid = u16;
 /// Block height.
 pub type BlockNumber = u64;
+/// Mechanism (sub-subnet) of a subnet (`MechId`); 0 is the main mechanism.
+pub type MechId = u8;
+
+/// Netuids a mechanism index is spaced by (`GLOBAL_MAX_SUBNET_COUNT`).
+pub const GLOBAL_MAX_SUBNET_COUNT: u16 = 4096;
+
+/// The pallet's storage index of a mechanism (`get_mechanism_storage_index`):
+/// `mecid * 4096 + netuid`, saturating; mechanism 0 is the netuid itself.
+pub fn netuid_index(netuid: NetUid, mecid: MechId) -> u16 {
+    u16::from(mecid).saturating_mul(GLOBAL_MAX_SUBNET_COUNT).saturating_add(netuid)
+}
+
+pub use epoch::EpochSchedule;
 
 pub use subnet_keys::{AccountId, SS58_PREFIX};
 
-/// A neuron's served endpoint, as the pallet's `AxonInfo` (placeholders omitted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct AxonInfo {
-    /// Block at which it was served (set by the chain; ignored on submission).
-    pub block: BlockNumber,
-    /// Software version the neuron advertises.
-    pub version: u32,
-    /// IP address as the pallet stores it: IPv4 in the low 32 bits, or the full IPv6 value.
-    pub ip: u128,
-    /// TCP port.
-    pub port: u16,
-    /// 4 or 6.
-    pub ip_type: u8,
-    /// Protocol tag (0 = TCP in the Python SDK, 4 = HTTP by convention of some subnets).
-    pub protocol: u8,
-}
-
-impl AxonInfo {
-    /// Builds the on-chain form of a socket address.
-    pub fn from_socket_addr(addr: SocketAddr, version: u32, protocol: u8) -> Self {
-        let (ip, ip_type) = match addr.ip() {
-            IpAddr::V4(v4) => (u32::from(v4) as u128, 4),
-            IpAddr::V6(v6) => (u128::from(v6), 6),
-        };
-        Self { block: 0, version, ip, port: addr.port(), ip_type, protocol }
-    }
-
-    /// The socket address, or `None` when `ip_type` is neither 4 nor 6 or the IPv4 value does
-    /// not fit 32 bits.
-    pub fn socket_addr(&self) -> Option<SocketAddr> {
-        let ip = match self.ip_type {
-            4 => IpAddr::V4(Ipv4Addr::from(u32::try_from(self.ip).ok()?)),
-            6 => IpAddr::V6(Ipv6Addr::from(self.ip)),
-            _ => return None,
-        };
-        Some(SocketAddr::new(ip, self.port))
-    }
-}
-
-/// One neuron of a subnet's metagraph, with the pallet's stored units.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NeuronInfo {
-    /// Position in the subnet.
-    pub uid: Uid,
-    /// The neuron's hotkey.
-    pub hotkey: AccountId,
-    /// The coldkey owning the hotkey.
-    pub coldkey: AccountId,
-    /// Stake on this subnet in rao.
-    pub stake: u64,
-    /// Whether the last epoch gave it a validator permit.
-    pub validator_permit: bool,
-    /// Served endpoint, if any.
-    pub axon: Option<AxonInfo>,
-    /// Block at which it was (last) registered.
-    pub block_at_registration: BlockNumber,
-    /// Last block it set (or committed) weights; its registration block before that.
-    pub last_update: BlockNumber,
-    /// Consensus, u16 proportion (65535 = 1.0).
-    pub consensus: u16,
-    /// Incentive, u16 proportion.
-    pub incentive: u16,
-    /// Dividends, u16 proportion.
-    pub dividends: u16,
-    /// Validator trust, u16 proportion.
-    pub validator_trust: u16,
-    /// Emission at the last epoch, rao.
-    pub emission: u64,
-    /// Active at the last epoch.
-    pub active: bool,
-}
-
-impl NeuronInfo {
-    /// A neuron just registered at block 0: no stake, permit, axon, weights or emission yet.
-    /// For tests and synthetic metagraphs; set the fields that matter with struct update syntax.
-    pub fn new(uid: Uid, hotkey: AccountId, coldkey: AccountId) -> Self {
-        Self {
-            uid,
-            hotkey,
-            coldkey,
-            stake: 0,
-            validator_permit: false,
-            axon: None,
-            block_at_registration: 0,
-            last_update: 0,
-            consensus: 0,
-            incentive: 0,
-            dividends: 0,
-            validator_trust: 0,
-            emission: 0,
-            active: true,
-        }
-    }
-}
-
-/// A subnet's neurons at a block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Metagraph {
-    /// The subnet.
-    pub netuid: NetUid,
-    /// Block the snapshot was read at.
-    pub block: BlockNumber,
-    /// The subnet owner's coldkey.
-    pub owner_coldkey: AccountId,
-    /// The subnet owner's hotkey, if set.
-    pub owner_hotkey: Option<AccountId>,
-    /// Neurons in uid order (`neurons[i].uid == i`).
-    pub neurons: Vec<NeuronInfo>,
-}
-
-impl Metagraph {
-    /// The uid of a hotkey, if registered.
-    pub fn uid_of(&self, hotkey: &AccountId) -> Option<Uid> {
-        self.neurons.iter().find(|n| &n.hotkey == hotkey).map(|n| n.uid)
-    }
-}
-
-/// Subnet hyperparameters, named and typed as the pallet stores them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hyperparams {
-    /// Blocks between epochs (`Tempo`).
-    pub tempo: u16,
-    /// Minimum blocks between two `set_weights` of one uid (`WeightsSetRateLimit`).
-    pub weights_rate_limit: u64,
-    /// Minimum version key accepted by `set_weights`, 0 = any (`WeightsVersionKey`).
-    pub weights_version_key: u64,
-    /// Minimum number of weights per call, capped by the subnet size (`MinAllowedWeights`).
-    pub min_allowed_weights: u16,
-    /// Maximum normalised weight, u16 proportion; 65535 = no limit (`MaxWeightsLimit`).
-    pub max_weight_limit: u16,
-    /// Blocks after registration during which a neuron is not pruned (`ImmunityPeriod`).
-    pub immunity_period: u16,
-    /// Subnet size cap (`MaxAllowedUids`).
-    pub max_allowed_uids: u16,
-    /// Number of validator permits (`MaxAllowedValidators`).
-    pub max_allowed_validators: u16,
-    /// Consensus majority, u16 proportion (`Kappa`).
-    pub kappa: u16,
-    /// Bonds EMA, parts per million (`BondsMovingAverage`).
-    pub bonds_moving_average: u64,
-    /// Bonds penalty, u16 proportion (`BondsPenalty`).
-    pub bonds_penalty: u16,
-    /// Activity cutoff as thousandths of the tempo (`ActivityCutoffFactorMilli`, 1000..=50000):
-    /// a neuron without weights for [`Hyperparams::activity_cutoff_blocks`] blocks is inactive.
-    pub activity_cutoff_factor_milli: u32,
-    /// Commit-reveal of weights on (`CommitRevealWeightsEnabled`).
-    pub commit_reveal_enabled: bool,
-    /// Epochs between commit and reveal (`RevealPeriodEpochs`).
-    pub commit_reveal_period: u64,
-    /// Yuma3 bonds (`Yuma3On`).
-    pub yuma3_enabled: bool,
-    /// Liquid alpha (`LiquidAlphaOn`).
-    pub liquid_alpha_enabled: bool,
-    /// Liquid alpha low bound, u16 proportion (`AlphaValues.0`).
-    pub alpha_low: u16,
-    /// Liquid alpha high bound, u16 proportion (`AlphaValues.1`).
-    pub alpha_high: u16,
-    /// Liquid alpha sigmoid steepness (`AlphaSigmoidSteepness`).
-    pub alpha_sigmoid_steepness: i16,
-    /// Minimum stake in rao to set weights (`StakeThreshold`, global on chain).
-    pub stake_threshold: u64,
-    /// Minimum blocks between two `serve_axon` of one hotkey (`ServingRateLimit`).
-    pub serving_rate_limit: u64,
-    /// Registration open (`NetworkRegistrationAllowed`).
-    pub registration_allowed: bool,
-    /// Minimum number of non-immune uids kept when pruning (`MinNonImmuneUids`).
-    pub min_non_immune_uids: u16,
-    /// Owner hotkeys immune from pruning (`ImmuneOwnerUidsLimit`).
-    pub immune_owner_uids_limit: u16,
-}
-
-impl Default for Hyperparams {
-    /// The values a subnet created on subtensor (spec 425) gets: runtime `Initial*` constants
-    /// overridden by `init_new_network` (256 uids, 64 validators, min 1 weight, immunity 5000,
-    /// Yuma3 on). One deliberate difference: commit-reveal is off here because the chain
-    /// default is the timelocked (v3, drand) variant, which an embedded chain cannot reproduce;
-    /// turn on v2 commit-reveal per subnet with `commit_reveal_enabled`.
-    fn default() -> Self {
-        Self {
-            tempo: 360,
-            weights_rate_limit: 100,
-            weights_version_key: 0,
-            min_allowed_weights: 1,
-            max_weight_limit: u16::MAX,
-            immunity_period: 5000,
-            max_allowed_uids: 256,
-            max_allowed_validators: 64,
-            kappa: 32_767,
-            bonds_moving_average: 900_000,
-            bonds_penalty: u16::MAX,
-            activity_cutoff_factor_milli: 13_889,
-            commit_reveal_enabled: false,
-            commit_reveal_period: 1,
-            yuma3_enabled: true,
-            liquid_alpha_enabled: false,
-            alpha_low: 45_875,
-            alpha_high: 58_982,
-            alpha_sigmoid_steepness: 1000,
-            stake_threshold: 0,
-            serving_rate_limit: 50,
-            registration_allowed: true,
-            min_non_immune_uids: 10,
-            immune_owner_uids_limit: 1,
-        }
-    }
-}
-
-impl Hyperparams {
-    /// Blocks without weights after which a neuron is inactive (`get_activity_cutoff_blocks`):
-    /// `max(1, factor_milli * tempo / 1000)`; 5000 at the defaults (13889, tempo 360).
-    pub fn activity_cutoff_blocks(&self) -> u64 {
-        (u64::from(self.activity_cutoff_factor_milli) * u64::from(self.tempo) / 1000).max(1)
-    }
-}
-
-/// An event an extrinsic or block produced, named after the pallet's events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ChainEvent {
-    /// `NetworkAdded(netuid)`.
-    NetworkAdded {
-        /// The new subnet.
-        netuid: NetUid,
-    },
-    /// `NeuronRegistered(netuid, uid, hotkey)`.
-    NeuronRegistered {
-        /// Subnet.
-        netuid: NetUid,
-        /// Uid given (possibly a pruned one).
-        uid: Uid,
-        /// The registered hotkey.
-        hotkey: AccountId,
-    },
-    /// `StakeAdded` (amounts in rao).
-    StakeAdded {
-        /// Staking coldkey.
-        coldkey: AccountId,
-        /// Hotkey staked to.
-        hotkey: AccountId,
-        /// Subnet.
-        netuid: NetUid,
-        /// Amount in rao.
-        amount: u64,
-    },
-    /// `WeightsSet(netuid, uid)`.
-    WeightsSet {
-        /// Subnet.
-        netuid: NetUid,
-        /// Uid that set weights.
-        uid: Uid,
-    },
-    /// `WeightsCommitted(who, netuid, hash)`.
-    WeightsCommitted {
-        /// Committing hotkey.
-        who: AccountId,
-        /// Subnet.
-        netuid: NetUid,
-        /// Commit hash.
-        hash: [u8; 32],
-    },
-    /// `WeightsRevealed(who, netuid, hash)`.
-    WeightsRevealed {
-        /// Revealing hotkey.
-        who: AccountId,
-        /// Subnet.
-        netuid: NetUid,
-        /// Hash that matched.
-        hash: [u8; 32],
-    },
-    /// `AxonServed(netuid, hotkey)`.
-    AxonServed {
-        /// Subnet.
-        netuid: NetUid,
-        /// Serving hotkey.
-        hotkey: AccountId,
-    },
-    /// An epoch ran for the subnet at this block (the pallet emits no such event; the local
-    /// chain reports it so the sandbox can follow epochs). `emitted` is the rao distributed.
-    EpochRun {
-        /// Subnet.
-        netuid: NetUid,
-        /// Block of the epoch.
-        block: BlockNumber,
-        /// Rao credited as stake (owner cut + incentives + dividends).
-        emitted: u64,
-        /// Rao of miner incentive burned because it went to the subnet owner's hotkeys.
-        burned: u64,
-    },
-}
-
-/// Result of an included extrinsic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExtrinsicOutcome {
-    /// Block the extrinsic was applied in.
-    pub block: BlockNumber,
-    /// Events it produced, in order.
-    pub events: Vec<ChainEvent>,
-}
+pub use types::{AxonInfo, ChainEvent, ExtrinsicOutcome, Hyperparams, Metagraph, NeuronInfo, TimelockedCommit};
 
 /// The pallet name subtensor's errors come from.
 pub const SUBTENSOR_PALLET: &str = "SubtensorModule";
@@ -399,6 +114,10 @@ subtensor_errors!(
     InvalidRevealCommitHashNotMatch,
     RevealTooEarly,
     ExpiredWeightCommit,
+    IncorrectCommitRevealVersion,
+    InvalidRevealRound,
+    InvalidValue,
+    TooManyUIDsPerMechanism,
     HotKeyAlreadyRegisteredInSubNet,
     SubNetRegistrationDisabled,
     NoNeuronIdAvailable,
@@ -491,34 +210,80 @@ pub trait Chain: Send + Sync {
     /// The hyperparameters of a subnet (`SubnetNotExists` when absent).
     async fn hyperparams(&self, netuid: NetUid) -> Result<Hyperparams, ChainError>;
 
-    /// `set_weights(netuid, dests, weights, version_key)` signed by the hotkey `signer`.
+    /// The metagraph of one mechanism (`get_mechagraph`): as [`Chain::metagraph`] with
+    /// `last_update` and `incentive` of mechanism `mecid` (`MechanismDoesNotExist` past the
+    /// subnet's mechanism count). [`Chain::metagraph`] is mechanism 0's view, as subtensor's
+    /// `get_metagraph`: subnet-wide fields (stake, permits, consensus, dividends, trust,
+    /// emission, active) are aggregated over mechanisms by the epoch; `last_update` and
+    /// `incentive` are mechanism 0's.
+    async fn mechanism_metagraph(&self, netuid: NetUid, mecid: MechId) -> Result<Metagraph, ChainError>;
+
+    /// The subnet's epoch clock at the head block: THE epoch of subnetd (see [`epoch`]).
+    async fn epoch_schedule(&self, netuid: NetUid) -> Result<EpochSchedule, ChainError>;
+
+    /// `set_weights(netuid, dests, weights, version_key)` for mechanism 0, or
+    /// `set_mechanism_weights(netuid, mecid, ...)`, signed by the hotkey `signer`.
     async fn set_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         weights: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError>;
 
-    /// `commit_weights(netuid, commit_hash)`; the hash is [`commit_hash`] of the later reveal.
+    /// `commit_weights(netuid, commit_hash)` / `commit_mechanism_weights(netuid, mecid, ..)`;
+    /// the hash is [`commit_hash`] of the later reveal with `netuid_index(netuid, mecid)`.
     async fn commit_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         hash: [u8; 32],
     ) -> Result<ExtrinsicOutcome, ChainError>;
 
-    /// `reveal_weights(netuid, uids, values, salt, version_key)`.
+    /// `reveal_weights(netuid, uids, values, salt, version_key)` /
+    /// `reveal_mechanism_weights(netuid, mecid, ..)`.
+    #[allow(clippy::too_many_arguments)]
     async fn reveal_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         values: &[u16],
         salt: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError>;
+
+    /// A timelocked (commit-reveal v4) commit: `commit` is the drand-timelock ciphertext of a
+    /// SCALE `WeightsTlockPayload`, revealed by the chain itself once drand round
+    /// `reveal_round` is stored ([`EpochSchedule::reveal_round_at`] names the round).
+    /// `commit_timelocked_mechanism_weights` on a node (or the older calls its runtime has).
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_timelocked_weights(
+        &self,
+        signer: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        commit: &[u8],
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    ) -> Result<ExtrinsicOutcome, ChainError>;
+
+    /// Timelocked commits of `who` still stored (not yet revealed or expired), oldest epoch
+    /// first (`TimelockedWeightCommits[netuid_index]`).
+    async fn timelocked_commits(
+        &self,
+        netuid: NetUid,
+        mecid: MechId,
+        who: &AccountId,
+    ) -> Result<Vec<TimelockedCommit>, ChainError>;
+
+    /// The stored weights row of a uid for a mechanism (`Weights[netuid_index][uid]`), empty
+    /// when none.
+    async fn weights_row(&self, netuid: NetUid, mecid: MechId, uid: Uid) -> Result<Vec<(Uid, u16)>, ChainError>;
 
     /// `serve_axon(netuid, version, ip, port, ip_type, protocol, 0, 0)`; `axon.block` is ignored.
     async fn serve_axon(
@@ -538,19 +303,23 @@ pub trait Chain: Send + Sync {
 }
 
 /// The commit-reveal v2 hash: blake2-256 of the SCALE encoding of
-/// `(who, netuid_index, uids, values, salt, version_key)`, as the pallet's `get_commit_hash`
-/// (`netuid_index` equals `netuid` for the main mechanism).
+/// `(who, netuid_index, uids, values, salt, version_key)`, as the pallet's `get_commit_hash`.
+/// Pass [`netuid_index`]`(netuid, mecid)`, which equals `netuid` for the main mechanism.
 pub fn commit_hash(
     who: &AccountId,
-    netuid: NetUid,
+    netuid_index: u16,
     uids: &[Uid],
     values: &[u16],
     salt: &[u16],
     version_key: u64,
 ) -> [u8; 32] {
-    let encoded = (who.0, netuid, uids, values, salt, version_key).encode();
+    blake2_256(&(who.0, netuid_index, uids, values, salt, version_key).encode())
+}
+
+/// blake2-256 of `bytes` (`BlakeTwo256::hash`).
+pub fn blake2_256(bytes: &[u8]) -> [u8; 32] {
     let mut h = Blake2b::<U32>::new();
-    h.update(&encoded);
+    h.update(bytes);
     h.finalize().into()
 }
 

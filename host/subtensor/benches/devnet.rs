@@ -67,12 +67,12 @@ async fn main() {
         let values: Vec<u16> = uids.iter().map(|u| u.wrapping_mul(k) % 1000 + 1).collect();
         let uids = uids.clone();
         let chain = &chain;
-        async move { chain.set_weights(&alice, netuid, &uids, &values, 0).await.unwrap() }
+        async move { chain.set_weights(&alice, netuid, 0, &uids, &values, 0).await.unwrap() }
     })
     .await;
     println!("set_weights 31 uids, to finality      {:>9.1} ms", sw.as_secs_f64() * 1e3);
-    let e = chain.set_weights(&alice, netuid, &[1, 1], &[1, 1], 0).await.unwrap_err();
-    let bad = time(5, || chain.set_weights(&alice, netuid, &[1, 1], &[1, 1], 0)).await;
+    let e = chain.set_weights(&alice, netuid, 0, &[1, 1], &[1, 1], 0).await.unwrap_err();
+    let bad = time(5, || chain.set_weights(&alice, netuid, 0, &[1, 1], &[1, 1], 0)).await;
     println!("set_weights refused ({})    {:>9.1} ms", e.module_name().unwrap_or("?"), bad.as_secs_f64() * 1e3);
 
     node.kill();

@@ -36,8 +36,10 @@
 mod connection;
 pub mod devnet;
 mod endpoint;
+mod epoch;
 mod read;
 mod submit;
+mod weights;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,7 +47,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use subnet_chain::{
-    AccountId, AxonInfo, BlockNumber, Chain, ChainError, ExtrinsicOutcome, Hyperparams, Metagraph, NetUid, Uid,
+    AccountId, AxonInfo, BlockNumber, Chain, ChainError, EpochSchedule, ExtrinsicOutcome, Hyperparams, MechId,
+    Metagraph, NetUid, TimelockedCommit, Uid,
 };
 use subnet_keys::Keypair;
 use tokio::sync::watch;
@@ -95,8 +98,8 @@ struct Inner {
     keys: HashMap<AccountId, Keypair>,
     options: SubtensorOptions,
     conn: connection::Connection,
-    /// `set_weights` submissions whose outcome is unknown, by (hotkey, netuid).
-    unsettled: std::sync::Mutex<HashMap<(AccountId, NetUid), submit::UnsettledWeights>>,
+    /// `set_weights` submissions whose outcome is unknown, by (hotkey, netuid, mechanism).
+    unsettled: std::sync::Mutex<HashMap<(AccountId, NetUid, MechId), submit::UnsettledWeights>>,
     /// Serialises extrinsics (all signers: one at a time is plenty for a validator) so two
     /// calls never take the same account nonce.
     signing: tokio::sync::Mutex<()>,
@@ -150,6 +153,12 @@ impl SubtensorChain {
     /// The runtime's `spec_version` at the latest finalized block.
     pub async fn spec_version(&self) -> Result<u32, ChainError> {
         Ok(connection::at_finalized(&self.client()?).await?.spec_version())
+    }
+
+    /// Drand `LastStoredRound` at the best block (a timelocked commit must name a round at least
+    /// this); `None` on runtimes without the drand pallet (spec < 301).
+    pub async fn last_stored_round(&self) -> Result<Option<u64>, ChainError> {
+        epoch::last_stored_round(&self.client()?).await
     }
 
     /// Everything the chain stores about a subnet that Yuma reads or writes, at the latest
@@ -259,55 +268,88 @@ impl Chain for SubtensorChain {
     }
 
     async fn metagraph(&self, netuid: NetUid) -> Result<Metagraph, ChainError> {
-        read::metagraph(&self.client()?, netuid).await
+        read::metagraph(&self.client()?, netuid, 0).await
     }
 
     async fn hyperparams(&self, netuid: NetUid) -> Result<Hyperparams, ChainError> {
         read::hyperparams(&self.client()?, netuid).await
     }
 
+    async fn mechanism_metagraph(&self, netuid: NetUid, mecid: MechId) -> Result<Metagraph, ChainError> {
+        read::metagraph(&self.client()?, netuid, mecid).await
+    }
+
+    async fn epoch_schedule(&self, netuid: NetUid) -> Result<EpochSchedule, ChainError> {
+        epoch::epoch_schedule(&self.client()?, netuid).await
+    }
+
     async fn set_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         weights: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        self.inner.set_weights(signer, netuid, uids, weights, version_key).await
+        self.inner.set_weights(signer, netuid, mecid, uids, weights, version_key).await
     }
 
     async fn commit_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         hash: [u8; 32],
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        self.submit(signer, "SubtensorModule", "commit_weights", vec![CallArg::U16(netuid), CallArg::Hash(hash)]).await
+        let (call, mut args) = weights::mechanism_call("commit_weights", "commit_mechanism_weights", netuid, mecid);
+        args.push(CallArg::Hash(hash));
+        self.submit(signer, "SubtensorModule", call, args).await
     }
 
     async fn reveal_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         values: &[u16],
         salt: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        self.submit(
-            signer,
-            "SubtensorModule",
-            "reveal_weights",
-            vec![
-                CallArg::U16(netuid),
-                CallArg::U16s(uids.to_vec()),
-                CallArg::U16s(values.to_vec()),
-                CallArg::U16s(salt.to_vec()),
-                CallArg::U64(version_key),
-            ],
-        )
-        .await
+        let (call, mut args) = weights::mechanism_call("reveal_weights", "reveal_mechanism_weights", netuid, mecid);
+        args.extend([
+            CallArg::U16s(uids.to_vec()),
+            CallArg::U16s(values.to_vec()),
+            CallArg::U16s(salt.to_vec()),
+            CallArg::U64(version_key),
+        ]);
+        self.submit(signer, "SubtensorModule", call, args).await
+    }
+
+    async fn commit_timelocked_weights(
+        &self,
+        signer: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        commit: &[u8],
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    ) -> Result<ExtrinsicOutcome, ChainError> {
+        self.inner.commit_timelocked(signer, netuid, mecid, commit, reveal_round, commit_reveal_version).await
+    }
+
+    async fn timelocked_commits(
+        &self,
+        netuid: NetUid,
+        mecid: MechId,
+        who: &AccountId,
+    ) -> Result<Vec<TimelockedCommit>, ChainError> {
+        weights::timelocked_commits(&self.client()?, netuid, mecid, who).await
+    }
+
+    async fn weights_row(&self, netuid: NetUid, mecid: MechId, uid: Uid) -> Result<Vec<(Uid, u16)>, ChainError> {
+        weights::weights_row(&self.client()?, netuid, mecid, uid).await
     }
 
     async fn serve_axon(

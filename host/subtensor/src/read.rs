@@ -9,7 +9,8 @@
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use subnet_chain::{
-    AccountId, AxonInfo, BlockNumber, ChainError, Hyperparams, Metagraph, NetUid, NeuronInfo, SubtensorError, Uid,
+    AccountId, AxonInfo, BlockNumber, ChainError, Hyperparams, MechId, Metagraph, NetUid, NeuronInfo, SubtensorError,
+    Uid, netuid_index,
 };
 use subxt::dynamic::{At, Value};
 use subxt::error::StorageError;
@@ -37,24 +38,33 @@ where
     K: IntoEncodableValues + IntoDecodableValues,
     V: DecodeAsType,
 {
-    let address = subxt::dynamic::storage::<K, V>(PALLET, entry);
+    fetch_in(at, PALLET, entry, keys).await
+}
+
+/// `<pallet>::<entry>(keys)`, as [`fetch`].
+pub(crate) async fn fetch_in<K, V>(at: &AtBlock, pallet: &str, entry: &str, keys: K) -> Result<Option<V>, ChainError>
+where
+    K: IntoEncodableValues + IntoDecodableValues,
+    V: DecodeAsType,
+{
+    let address = subxt::dynamic::storage::<K, V>(pallet, entry);
     let value = match at.storage().fetch(address, keys).await {
         Ok(v) => v,
         Err(StorageError::StorageInfoError(_) | StorageError::StorageEntryNotFound { .. }) => return Ok(None),
         Err(StorageError::NoValueFound) => return Ok(None),
         Err(e @ (StorageError::CannotFetchValue(_) | StorageError::StreamFailure(_))) => {
-            return Err(transport(&format!("reading {PALLET}::{entry}"), e));
+            return Err(transport(&format!("reading {pallet}::{entry}"), e));
         }
-        Err(e) => return Err(ChainError::InvalidInput(format!("reading {PALLET}::{entry}: {e}"))),
+        Err(e) => return Err(ChainError::InvalidInput(format!("reading {pallet}::{entry}: {e}"))),
     };
     value
         .decode_as::<V>()
         .map(Some)
-        .map_err(|e| ChainError::InvalidInput(format!("{PALLET}::{entry} does not decode as expected: {e}")))
+        .map_err(|e| ChainError::InvalidInput(format!("{pallet}::{entry} does not decode as expected: {e}")))
 }
 
 /// Like [`fetch`] but a missing item is `default`.
-async fn fetch_or<K, V>(at: &AtBlock, entry: &str, keys: K, default: V) -> Result<V, ChainError>
+pub(crate) async fn fetch_or<K, V>(at: &AtBlock, entry: &str, keys: K, default: V) -> Result<V, ChainError>
 where
     K: IntoEncodableValues + IntoDecodableValues,
     V: DecodeAsType,
@@ -63,7 +73,11 @@ where
 }
 
 /// All `(second key, value)` pairs of a double map under `first`.
-async fn iter_under<V: DecodeAsType, K2: DecodeAsType, K1: subxt::ext::scale_encode::EncodeAsType + DecodeAsType>(
+pub(crate) async fn iter_under<
+    V: DecodeAsType,
+    K2: DecodeAsType,
+    K1: subxt::ext::scale_encode::EncodeAsType + DecodeAsType,
+>(
     at: &AtBlock,
     entry: &str,
     first: K1,
@@ -119,7 +133,23 @@ pub(crate) async fn subnets(client: &Client) -> Result<Vec<NetUid>, ChainError> 
     Ok(out)
 }
 
-async fn require_subnet(at: &AtBlock, netuid: NetUid) -> Result<(), ChainError> {
+/// Whether the runtime at `at` has the storage item `pallet::entry`.
+pub(crate) fn has_storage(at: &AtBlock, pallet: &str, entry: &str) -> bool {
+    at.metadata().pallet_by_name(pallet).and_then(|p| p.storage()).and_then(|s| s.entry_by_name(entry)).is_some()
+}
+
+/// `MechanismCountCurrent` (1 on runtimes without mechanisms).
+pub(crate) async fn mechanism_count(at: &AtBlock, netuid: NetUid) -> Result<MechId, ChainError> {
+    Ok(fetch_or(at, "MechanismCountCurrent", (netuid,), 1u8).await?.max(1))
+}
+
+/// `ensure_mechanism_exists` for a read.
+pub(crate) async fn require_mechanism(at: &AtBlock, netuid: NetUid, mecid: MechId) -> Result<(), ChainError> {
+    require_subnet(at, netuid).await?;
+    if mecid < mechanism_count(at, netuid).await? { Ok(()) } else { Err(SubtensorError::MechanismDoesNotExist.into()) }
+}
+
+pub(crate) async fn require_subnet(at: &AtBlock, netuid: NetUid) -> Result<(), ChainError> {
     if fetch_or(at, "NetworksAdded", (netuid,), false).await? {
         Ok(())
     } else {
@@ -139,14 +169,17 @@ fn axon_from(v: &Value) -> Option<AxonInfo> {
     })
 }
 
-/// The metagraph of `netuid` at the latest finalized block.
-pub(crate) async fn metagraph(client: &Client, netuid: NetUid) -> Result<Metagraph, ChainError> {
+/// The metagraph of mechanism `mecid` of `netuid` at the latest finalized block (`get_metagraph`
+/// for 0, `get_mechagraph` otherwise: `LastUpdate` and `Incentive` of that mechanism, the
+/// rest subnet-wide).
+pub(crate) async fn metagraph(client: &Client, netuid: NetUid, mecid: MechId) -> Result<Metagraph, ChainError> {
     let at = at_finalized(client).await?;
-    metagraph_at(&at, netuid).await
+    metagraph_at(&at, netuid, mecid).await
 }
 
-pub(crate) async fn metagraph_at(at: &AtBlock, netuid: NetUid) -> Result<Metagraph, ChainError> {
-    require_subnet(at, netuid).await?;
+pub(crate) async fn metagraph_at(at: &AtBlock, netuid: NetUid, mecid: MechId) -> Result<Metagraph, ChainError> {
+    require_mechanism(at, netuid, mecid).await?;
+    let index = netuid_index(netuid, mecid);
     let n: u16 = fetch_or(at, "SubnetworkN", (netuid,), 0).await?;
     let mut hotkeys = vec![None; usize::from(n)];
     for (uid, hotkey) in iter_under::<AccountId32, u16, _>(at, "Keys", netuid).await? {
@@ -166,19 +199,21 @@ pub(crate) async fn metagraph_at(at: &AtBlock, netuid: NetUid) -> Result<Metagra
             .filter_map(|(hotkey, v)| Some((account(hotkey), axon_from(&v)?)))
             .collect();
 
-    let vec_u16 = |entry: &'static str| async move { fetch_or::<_, Vec<u16>>(at, entry, (netuid,), Vec::new()).await };
-    let vec_u64 = |entry: &'static str| async move { fetch_or::<_, Vec<u64>>(at, entry, (netuid,), Vec::new()).await };
+    let vec_u16 =
+        |entry: &'static str, key: u16| async move { fetch_or::<_, Vec<u16>>(at, entry, (key,), Vec::new()).await };
+    let vec_u64 =
+        |entry: &'static str, key: u16| async move { fetch_or::<_, Vec<u64>>(at, entry, (key,), Vec::new()).await };
     let vec_bool =
         |entry: &'static str| async move { fetch_or::<_, Vec<bool>>(at, entry, (netuid,), Vec::new()).await };
     let (permits, active, last_update, emission, consensus, incentive, dividends, validator_trust) = tokio::try_join!(
         vec_bool("ValidatorPermit"),
         vec_bool("Active"),
-        vec_u64("LastUpdate"),
-        vec_u64("Emission"),
-        vec_u16("Consensus"),
-        vec_u16("Incentive"),
-        vec_u16("Dividends"),
-        vec_u16("ValidatorTrust"),
+        vec_u64("LastUpdate", index),
+        vec_u64("Emission", netuid),
+        vec_u16("Consensus", netuid),
+        vec_u16("Incentive", index),
+        vec_u16("Dividends", netuid),
+        vec_u16("ValidatorTrust", netuid),
     )?;
 
     let per_neuron: Vec<(AccountId, u64, u64)> = futures::stream::iter(hotkeys.clone().into_iter().enumerate())
@@ -270,6 +305,12 @@ pub(crate) async fn hyperparams(client: &Client, netuid: NetUid) -> Result<Hyper
         fetch_or(at, "MinNonImmuneUids", k, d.min_non_immune_uids),
         fetch_or(at, "ImmuneOwnerUidsLimit", k, d.immune_owner_uids_limit),
     )?;
+    // Global on chain; runtimes before timelocked commits read as the default (4).
+    let (commit_reveal_version, mechanism_count, mechanism_emission_split) = tokio::try_join!(
+        fetch_or(at, "CommitRevealWeightsVersion", (), d.commit_reveal_version),
+        mechanism_count(at, netuid),
+        fetch::<_, Vec<u16>>(at, "MechanismEmissionSplit", k),
+    )?;
     // Older runtimes store the cutoff in blocks; express it as the factor that gives as many.
     let activity_cutoff_factor_milli = match (factor_milli, cutoff_blocks) {
         (Some(f), _) => f,
@@ -290,6 +331,7 @@ pub(crate) async fn hyperparams(client: &Client, netuid: NetUid) -> Result<Hyper
         bonds_penalty,
         activity_cutoff_factor_milli,
         commit_reveal_enabled,
+        commit_reveal_version,
         commit_reveal_period,
         yuma3_enabled,
         liquid_alpha_enabled,
@@ -301,6 +343,8 @@ pub(crate) async fn hyperparams(client: &Client, netuid: NetUid) -> Result<Hyper
         registration_allowed,
         min_non_immune_uids,
         immune_owner_uids_limit,
+        mechanism_count,
+        mechanism_emission_split,
     })
 }
 
@@ -323,7 +367,7 @@ pub struct SubnetState {
 /// Reads [`SubnetState`] at the latest finalized block.
 pub async fn read_subnet_state(client: &Client, netuid: NetUid) -> Result<SubnetState, ChainError> {
     let at = at_finalized(client).await?;
-    let metagraph = metagraph_at(&at, netuid).await?;
+    let metagraph = metagraph_at(&at, netuid, 0).await?;
     let at = &at;
     let n = metagraph.neurons.len() as u16;
     let rows = |entry: &'static str| async move {

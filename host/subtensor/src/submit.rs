@@ -7,7 +7,8 @@
 //! `DispatchError::Module`, whose pallet and error names come from the runtime's own metadata.
 
 use subnet_chain::{
-    AccountId, BlockNumber, ChainError, ChainEvent, ExtrinsicOutcome, NetUid, SUBTENSOR_PALLET, Uid, max_upscale_u16,
+    AccountId, BlockNumber, ChainError, ChainEvent, ExtrinsicOutcome, MechId, NetUid, SUBTENSOR_PALLET, Uid,
+    max_upscale_u16, netuid_index,
 };
 use subnet_keys::{CryptoType, Keypair};
 use subxt::dynamic::Value;
@@ -39,6 +40,8 @@ pub enum CallArg {
     Account(AccountId),
     /// An `H256`.
     Hash([u8; 32]),
+    /// Bytes (`Vec<u8>`, `BoundedVec<u8, _>`).
+    Bytes(Vec<u8>),
 }
 
 impl CallArg {
@@ -54,6 +57,7 @@ impl CallArg {
             // Both are newtypes around `[u8; 32]`.
             Self::Account(a) => Value::unnamed_composite([Value::from_bytes(a.0)]),
             Self::Hash(h) => Value::unnamed_composite([Value::from_bytes(h)]),
+            Self::Bytes(b) => Value::from_bytes(b),
         }
     }
 }
@@ -190,7 +194,7 @@ pub(crate) fn known_events<'a>(
         }
         let Ok(fields) = ev.decode_fields_unchecked_as::<Composite<()>>() else { continue };
         let vals: Vec<&Value> = fields.values().collect();
-        let num = |i: usize| vals.get(i).and_then(|v| v.as_u128());
+        let num = |i: usize| vals.get(i).and_then(|v| uint(v));
         let acc = |i: usize| vals.get(i).and_then(|v| bytes32(v)).map(AccountId);
         let event = match ev.event_name() {
             "NetworkAdded" => num(0).map(|n| ChainEvent::NetworkAdded { netuid: n as NetUid }),
@@ -220,6 +224,23 @@ pub(crate) fn known_events<'a>(
                 }
                 _ => None,
             },
+            "TimelockedWeightsCommitted" => match (acc(0), num(1), vals.get(2).and_then(|v| bytes32(v)), num(3)) {
+                (Some(who), Some(index), Some(commit_hash), Some(round)) => {
+                    Some(ChainEvent::TimelockedWeightsCommitted {
+                        who,
+                        netuid_index: index as u16,
+                        commit_hash,
+                        reveal_round: round as u64,
+                    })
+                }
+                _ => None,
+            },
+            "TimelockedWeightsRevealed" => match (num(0), acc(1)) {
+                (Some(index), Some(who)) => {
+                    Some(ChainEvent::TimelockedWeightsRevealed { netuid_index: index as u16, who })
+                }
+                _ => None,
+            },
             "StakeAdded" => {
                 // (coldkey, hotkey, tao, alpha, netuid[, fee]) since dynamic TAO.
                 match (acc(0), acc(1), num(2), num(4)) {
@@ -237,6 +258,16 @@ pub(crate) fn known_events<'a>(
         out.extend(event);
     }
     out
+}
+
+/// An unsigned integer, or a newtype around one (`NetUid`, `NetUidStorageIndex` since they
+/// became types of their own).
+fn uint(v: &Value) -> Option<u128> {
+    use subxt::ext::scale_value::ValueDef;
+    match &v.value {
+        ValueDef::Composite(c) if c.len() == 1 => uint(c.values().next()?),
+        _ => v.as_u128(),
+    }
 }
 
 /// 32 bytes from a value that is `[u8; 32]` or a newtype around it (AccountId32, H256).
@@ -343,22 +374,24 @@ impl Inner {
         })?
     }
 
-    /// `set_weights`, never twice for one window (see the crate docs).
+    /// `set_weights` / `set_mechanism_weights`, never twice for one window (see the crate docs).
     pub(crate) async fn set_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         weights: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let slot = (*signer, netuid);
+        let slot = (*signer, netuid, mecid);
         let unsettled = self.unsettled.lock().unwrap_or_else(|p| p.into_inner()).get(&slot).cloned();
         if let Some(earlier) = unsettled {
-            if let Some((block, uid)) = self.landed(signer, netuid, &earlier).await? {
+            if let Some((block, uid)) = self.landed(signer, netuid, mecid, &earlier).await? {
                 self.unsettled.lock().unwrap_or_else(|p| p.into_inner()).remove(&slot);
-                tracing::info!(netuid, block, "an earlier set_weights whose answer was lost is on chain");
+                tracing::info!(netuid, mecid, block, "an earlier set_weights whose answer was lost is on chain");
                 if earlier.uids == uids && earlier.weights == weights {
+                    let netuid = netuid_index(netuid, mecid);
                     return Ok(ExtrinsicOutcome { block, events: vec![ChainEvent::WeightsSet { netuid, uid }] });
                 }
             } else {
@@ -370,19 +403,9 @@ impl Inner {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(slot, UnsettledWeights { uids: uids.to_vec(), weights: weights.to_vec(), sent_at });
-        let result = self
-            .submit(
-                signer,
-                SUBTENSOR_PALLET,
-                "set_weights",
-                vec![
-                    CallArg::U16(netuid),
-                    CallArg::U16s(uids.to_vec()),
-                    CallArg::U16s(weights.to_vec()),
-                    CallArg::U64(version_key),
-                ],
-            )
-            .await;
+        let (call, mut args) = crate::weights::mechanism_call("set_weights", "set_mechanism_weights", netuid, mecid);
+        args.extend([CallArg::U16s(uids.to_vec()), CallArg::U16s(weights.to_vec()), CallArg::U64(version_key)]);
+        let result = self.submit(signer, SUBTENSOR_PALLET, call, args).await;
         // Only a lost answer leaves the submission unsettled.
         if !matches!(result, Err(ChainError::Transport(_))) {
             self.unsettled.lock().unwrap_or_else(|p| p.into_inner()).remove(&slot);
@@ -396,18 +419,20 @@ impl Inner {
         &self,
         hotkey: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         earlier: &UnsettledWeights,
     ) -> Result<Option<(BlockNumber, Uid)>, ChainError> {
         let at = at_finalized(&self.client()?).await?;
         let Some(uid) = crate::read::fetch::<_, u16>(&at, "Uids", (netuid, AccountId32(hotkey.0))).await? else {
             return Ok(None);
         };
-        let last_update: Vec<u64> = crate::read::fetch(&at, "LastUpdate", (netuid,)).await?.unwrap_or_default();
+        let index = netuid_index(netuid, mecid);
+        let last_update: Vec<u64> = crate::read::fetch(&at, "LastUpdate", (index,)).await?.unwrap_or_default();
         let updated = last_update.get(usize::from(uid)).copied().unwrap_or(0);
         if updated <= earlier.sent_at {
             return Ok(None);
         }
-        let row: Vec<(u16, u16)> = crate::read::fetch(&at, "Weights", (netuid, uid)).await?.unwrap_or_default();
+        let row: Vec<(u16, u16)> = crate::read::fetch(&at, "Weights", (index, uid)).await?.unwrap_or_default();
         let sent: Vec<(u16, u16)> =
             earlier.uids.iter().copied().zip(max_upscale_u16(&earlier.weights)).filter(|(_, w)| *w > 0).collect();
         let mut stored = row;

@@ -54,6 +54,7 @@ fn embedded(hyper_from_real: &Hyperparams, stake: u64) -> (LocalChain, u16) {
         .update_hyperparams(netuid, |h| {
             h.tempo = hyper_from_real.tempo;
             h.weights_rate_limit = hyper_from_real.weights_rate_limit;
+            h.commit_reveal_enabled = hyper_from_real.commit_reveal_enabled;
         })
         .unwrap();
     chain.add_stake(&alice, &alice, netuid, stake.max(1)).unwrap();
@@ -70,7 +71,7 @@ async fn real_runtime_and_embedded_chain_through_an_epoch() {
     let (uids, values) = ([0u16, 1, 2], [65535u16, 30000, 20000]);
 
     // --- the real runtime ---
-    chain.set_weights(&alice, netuid, &uids, &values, 0).await.unwrap();
+    chain.set_weights(&alice, netuid, 0, &uids, &values, 0).await.unwrap();
     node.new_blocks(1).await.unwrap();
     let real = chain.subnet_state(netuid).await.unwrap();
     assert_eq!(real.spec_version, 218, "the pinned differences below are those of spec 218");
@@ -123,7 +124,7 @@ async fn real_runtime_and_embedded_chain_through_an_epoch() {
     assert!((e[1] * 2).abs_diff(e[2] * 3) <= 3, "miner emission follows the 3:2 weights: {e:?}");
 
     // On spec 218 weights do not move emission: other weights, same vectors.
-    chain.set_weights(&alice, netuid, &[1, 2], &[1, 1], 0).await.unwrap();
+    chain.set_weights(&alice, netuid, 0, &[1, 2], &[1, 1], 0).await.unwrap();
     node.new_blocks(1).await.unwrap();
     let later = chain.metagraph(netuid).await.unwrap();
     assert_eq!(incentive(&later), [0, 0, 0]);
@@ -132,7 +133,7 @@ async fn real_runtime_and_embedded_chain_through_an_epoch() {
     // And the rules before the epoch agree: the same bad weights, the same error names.
     let cases: [(&[u16], &[u16]); 3] = [(&[1, 1], &[1, 2]), (&[1, 2], &[1]), (&[1, 9], &[1, 2])];
     for (uids, values) in cases {
-        let on_real = chain.set_weights(&alice, netuid, uids, values, 0).await.unwrap_err();
+        let on_real = chain.set_weights(&alice, netuid, 0, uids, values, 0).await.unwrap_err();
         let on_mine = local.set_weights_now(&alice, local_netuid, uids, values, 0).unwrap_err();
         assert_eq!(on_real.module_name(), on_mine.module_name(), "{uids:?} {values:?}");
     }

@@ -27,7 +27,7 @@ async fn reconnects_and_resumes_after_the_node_is_killed() {
     let chain = connect(&node).await;
     let subnet = setup_subnet(&node, &chain, &[account("//Bob"), account("//Charlie")], 0).await.unwrap();
     let alice = account("//Alice");
-    let set = chain.set_weights(&alice, subnet.netuid, &[1, 2], &[3, 1], 0).await.unwrap();
+    let set = chain.set_weights(&alice, subnet.netuid, 0, &[1, 2], &[3, 1], 0).await.unwrap();
     let before = chain.metagraph(subnet.netuid).await.unwrap();
 
     node.kill();
@@ -38,7 +38,7 @@ async fn reconnects_and_resumes_after_the_node_is_killed() {
     }
     let down = chain.metagraph(subnet.netuid).await.unwrap_err();
     assert!(matches!(&down, ChainError::Transport(m) if m.contains("not connected")), "{down:?}");
-    let refused = chain.set_weights(&alice, subnet.netuid, &[1], &[1], 0).await.unwrap_err();
+    let refused = chain.set_weights(&alice, subnet.netuid, 0, &[1], &[1], 0).await.unwrap_err();
     assert!(matches!(refused, ChainError::Transport(_)), "{refused:?}");
 
     node.restart().await.unwrap_or_else(|e| panic!("{e}"));
@@ -51,7 +51,7 @@ async fn reconnects_and_resumes_after_the_node_is_killed() {
         before.neurons.iter().map(|n| n.hotkey).collect::<Vec<_>>()
     );
     assert_eq!(after.neurons[0].last_update, set.block, "the weights set before the crash are kept");
-    let again = chain.set_weights(&alice, subnet.netuid, &[1, 2], &[1, 3], 0).await.unwrap();
+    let again = chain.set_weights(&alice, subnet.netuid, 0, &[1, 2], &[1, 3], 0).await.unwrap();
     assert_eq!(again.events, [ChainEvent::WeightsSet { netuid: subnet.netuid, uid: 0 }]);
     assert!(again.block > set.block);
 }
@@ -68,13 +68,13 @@ async fn weights_whose_answer_was_lost_are_not_submitted_twice() {
         .await
         .unwrap();
     let _: serde_json::Value = node.rpc("dev_setBlockBuildMode", subxt::rpcs::rpc_params!["Manual"]).await.unwrap();
-    let lost = chain.set_weights(&alice, netuid, &[1, 2], &[3, 1], 0).await.unwrap_err();
+    let lost = chain.set_weights(&alice, netuid, 0, &[1, 2], &[3, 1], 0).await.unwrap_err();
     assert!(matches!(&lost, ChainError::Transport(m) if m.contains("not finalized")), "{lost:?}");
     node.new_blocks(1).await.unwrap();
     let landed = chain.metagraph(netuid).await.unwrap().neurons[0].last_update;
 
     // The same weights again: the chain already has them, so nothing is sent.
-    let again = chain.set_weights(&alice, netuid, &[1, 2], &[3, 1], 0).await.unwrap();
+    let again = chain.set_weights(&alice, netuid, 0, &[1, 2], &[3, 1], 0).await.unwrap();
     assert_eq!(again.block, landed);
     assert_eq!(again.events, [ChainEvent::WeightsSet { netuid, uid: 0 }]);
     let pending: Vec<serde_json::Value> =
@@ -82,6 +82,6 @@ async fn weights_whose_answer_was_lost_are_not_submitted_twice() {
     assert!(pending.is_empty(), "a second set_weights reached the pool: {pending:?}");
     let _: serde_json::Value = node.rpc("dev_setBlockBuildMode", subxt::rpcs::rpc_params!["Instant"]).await.unwrap();
     // Different weights are new weights, and are sent.
-    let next = chain.set_weights(&alice, netuid, &[1, 2], &[1, 3], 0).await.unwrap();
+    let next = chain.set_weights(&alice, netuid, 0, &[1, 2], &[1, 3], 0).await.unwrap();
     assert!(next.block > landed);
 }

@@ -63,12 +63,12 @@ async fn reads_writes_and_errors_on_the_real_runtime() {
     assert!(e.is(SubtensorError::HotKeyAlreadyRegisteredInSubNet), "{e:?}");
 
     // set_weights lands, with its event, the max-upscaled row and LastUpdate.
-    let set = chain.set_weights(&alice, netuid, &[0, 1, 2], &[65535, 30000, 20000], 0).await.unwrap();
+    let set = chain.set_weights(&alice, netuid, 0, &[0, 1, 2], &[65535, 30000, 20000], 0).await.unwrap();
     assert_eq!(set.events, [ChainEvent::WeightsSet { netuid, uid: 0 }]);
     let state = chain.subnet_state(netuid).await.unwrap();
     assert_eq!(state.weights[0], [(0, 65535), (1, 30000), (2, 20000)]);
     assert_eq!(state.metagraph.neurons[0].last_update, set.block);
-    let set = chain.set_weights(&alice, netuid, &[1, 2], &[30000, 20000], 0).await.unwrap();
+    let set = chain.set_weights(&alice, netuid, 0, &[1, 2], &[30000, 20000], 0).await.unwrap();
     assert_eq!(chain.subnet_state(netuid).await.unwrap().weights[0], [(1, 65535), (2, 43690)], "at {}", set.block);
 
     // Rule-breaking weights come back with the pallet's error names, and change nothing.
@@ -78,24 +78,24 @@ async fn reads_writes_and_errors_on_the_real_runtime() {
         (&[1, 9], &[1, 2], 0, "UidVecContainInvalidOne"),
     ];
     for (uids, values, version, name) in cases {
-        let e = chain.set_weights(&alice, netuid, uids, values, version).await.unwrap_err();
+        let e = chain.set_weights(&alice, netuid, 0, uids, values, version).await.unwrap_err();
         assert_eq!(module(&e), name, "{uids:?} {values:?}");
     }
     let dave = account("//Dave");
     subnet_subtensor::devnet::fund(&node, &[dave]).await.unwrap();
-    let e = chain.set_weights(&dave, netuid, &[0], &[1], 0).await.unwrap_err();
+    let e = chain.set_weights(&dave, netuid, 0, &[0], &[1], 0).await.unwrap_err();
     assert_eq!(module(&e), "HotKeyNotRegisteredInSubNet");
     chain
         .sudo_admin(&alice, "sudo_set_weights_version_key", vec![CallArg::U16(netuid), CallArg::U64(5)])
         .await
         .unwrap();
-    let e = chain.set_weights(&alice, netuid, &[1], &[1], 4).await.unwrap_err();
+    let e = chain.set_weights(&alice, netuid, 0, &[1], &[1], 4).await.unwrap_err();
     assert_eq!(module(&e), "IncorrectWeightVersionKey");
     chain
         .sudo_admin(&alice, "sudo_set_weights_set_rate_limit", vec![CallArg::U16(netuid), CallArg::U64(100)])
         .await
         .unwrap();
-    let e = chain.set_weights(&alice, netuid, &[1], &[1], 5).await.unwrap_err();
+    let e = chain.set_weights(&alice, netuid, 0, &[1], &[1], 5).await.unwrap_err();
     assert_eq!(module(&e), "SettingWeightsTooFast");
     assert_eq!(chain.subnet_state(netuid).await.unwrap().weights[0], [(1, 65535), (2, 43690)]);
     assert_eq!(chain.hyperparams(netuid).await.unwrap().weights_version_key, 5);
@@ -104,7 +104,7 @@ async fn reads_writes_and_errors_on_the_real_runtime() {
     let e = chain.sudo_admin(&bob, "sudo_set_tempo", vec![CallArg::U16(netuid), CallArg::U16(10)]).await.unwrap_err();
     assert!(e.module_name().is_some(), "{e:?}");
     let eve = accounts::dev("//Eve").account_id();
-    assert!(matches!(chain.set_weights(&eve, netuid, &[0], &[1], 5).await, Err(ChainError::InvalidInput(_))));
+    assert!(matches!(chain.set_weights(&eve, netuid, 0, &[0], &[1], 5).await, Err(ChainError::InvalidInput(_))));
     assert!(matches!(
         chain.submit(&alice, "SubtensorModule", "no_such_call", vec![]).await,
         Err(ChainError::InvalidInput(m)) if m.contains("does not exist")
@@ -136,33 +136,45 @@ async fn commit_reveal_v2_with_the_hash_the_chain_computes() {
         let chain = &chain;
         async move { chain.sudo_admin(&alice, call, vec![CallArg::U16(netuid), v]).await.unwrap() }
     };
-    let e = chain.commit_weights(&alice, netuid, [1; 32]).await.unwrap_err();
+    let e = chain.commit_weights(&alice, netuid, 0, [1; 32]).await.unwrap_err();
     assert_eq!(module(&e), "CommitRevealDisabled");
     sudo("sudo_set_commit_reveal_weights_enabled", CallArg::Bool(true)).await;
     sudo("sudo_set_tempo", CallArg::U16(4)).await;
     let hyper = chain.hyperparams(netuid).await.unwrap();
     assert!(hyper.commit_reveal_enabled);
     assert_eq!(hyper.tempo, 4);
-    let e = chain.set_weights(&alice, netuid, &[1], &[1], 0).await.unwrap_err();
+    let e = chain.set_weights(&alice, netuid, 0, &[1], &[1], 0).await.unwrap_err();
     assert_eq!(module(&e), "CommitRevealEnabled");
 
     let (uids, values, salt) = ([1u16, 2], [40000u16, 20000], [7u16, 8, 9]);
     let hash = commit_hash(&alice, netuid, &uids, &values, &salt, 0);
-    let committed = chain.commit_weights(&alice, netuid, hash).await.unwrap();
+    // Spec 218 has no stateful epoch: the legacy formula names the commit's epoch.
+    let schedule = chain.epoch_schedule(netuid).await.unwrap();
+    assert_eq!((schedule.epoch_index, schedule.last_epoch_block), (None, None));
+    let commit_epoch = schedule.epoch();
+    let committed = chain.commit_weights(&alice, netuid, 0, hash).await.unwrap();
+    assert_eq!(committed.block, schedule.extrinsic_block, "Chopsticks puts the commit in the next block");
     assert_eq!(committed.events, [ChainEvent::WeightsCommitted { who: alice, netuid, hash }]);
-    let e = chain.reveal_weights(&alice, netuid, &uids, &values, &salt, 0).await.unwrap_err();
+    let e = chain.reveal_weights(&alice, netuid, 0, &uids, &values, &salt, 0).await.unwrap_err();
     assert_eq!(module(&e), "RevealTooEarly");
 
-    // The reveal window opens in the next epoch: try once per block until it does.
+    // The reveal window opens in the next epoch: try once per block until it does. Each try
+    // is accepted exactly when the schedule's epoch is the commit's plus the reveal period.
     let mut revealed = None;
     for _ in 0..2 * (u32::from(hyper.tempo) + 1) {
         node.new_blocks(1).await.unwrap();
-        match chain.reveal_weights(&alice, netuid, &uids, &values, &salt, 0).await {
+        let in_window =
+            chain.epoch_schedule(netuid).await.unwrap().epoch() == commit_epoch + hyper.commit_reveal_period;
+        match chain.reveal_weights(&alice, netuid, 0, &uids, &values, &salt, 0).await {
             Ok(outcome) => {
+                assert!(in_window, "revealed outside the window the schedule names");
                 revealed = Some(outcome);
                 break;
             }
-            Err(e) => assert_eq!(module(&e), "RevealTooEarly"),
+            Err(e) => {
+                assert_eq!(module(&e), "RevealTooEarly");
+                assert!(!in_window, "refused inside the window the schedule names");
+            }
         }
     }
     let revealed = revealed.expect("the reveal window never opened");
@@ -181,11 +193,11 @@ async fn commit_reveal_v2_with_the_hash_the_chain_computes() {
 
     // A reveal that does not match its commit is refused by name.
     let second = commit_hash(&alice, netuid, &uids, &values, &[1], 0);
-    chain.commit_weights(&alice, netuid, second).await.unwrap();
+    chain.commit_weights(&alice, netuid, 0, second).await.unwrap();
     let mut refused = None;
     for _ in 0..2 * (u32::from(hyper.tempo) + 1) {
         node.new_blocks(1).await.unwrap();
-        match chain.reveal_weights(&alice, netuid, &uids, &values, &[2], 0).await {
+        match chain.reveal_weights(&alice, netuid, 0, &uids, &values, &[2], 0).await {
             Err(e) if module(&e) == "RevealTooEarly" => continue,
             other => {
                 refused = Some(other);

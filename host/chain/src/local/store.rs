@@ -2,9 +2,9 @@
 //!
 //! Layout (values are JSON documents of the in-memory types, so the format follows them):
 //! * table `meta`: the global record (format, block height, settings) under `"global"` and the
-//!   hotkey → coldkey map under `"owners"`;
+//!   hotkey → coldkey map under `"owners"`, drand pulses given to the chain under `"pulses"`;
 //! * table `subnets`: one record per netuid with everything but the neurons (hyperparameters,
-//!   stake, commits);
+//!   stake, v2 and timelocked commits);
 //! * table `neurons`: one record per neuron, keyed `netuid << 16 | uid`, so that an extrinsic
 //!   touching one neuron (`set_weights`) rewrites one small record, not the subnet;
 //! * table `clocks`: each subnet's pending emission and epoch schedule, which change every
@@ -14,17 +14,24 @@
 //! redb's default (immediate, fsync) durability, so a killed process loses nothing committed
 //! and never sees half a transaction.
 //!
+//! Formats: the global record names the format. Format 2 (before mechanisms and timelocked
+//! commits) reads as format 3, new fields taking their defaults, and is marked 3 on open;
+//! any other format is refused with a message naming the formats this version reads.
+//!
 //! Failure modes: any redb or JSON failure becomes [`ChainError::Storage`]; a database
 //! written by an incompatible version fails to decode at open instead of loading wrong state.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{ChainError, NetUid, Uid};
+use super::LocalChainConfig;
+use super::state::{Clock, FORMAT, Global, Neuron, OLDEST_FORMAT, Owners, Pulses, State, Subnet, SubnetMeta};
+use crate::{ChainError, NetUid, Uid};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SUBNETS: TableDefinition<u16, &[u8]> = TableDefinition::new("subnets");
@@ -32,6 +39,7 @@ const NEURONS: TableDefinition<u32, &[u8]> = TableDefinition::new("neurons");
 const CLOCKS: TableDefinition<u16, &[u8]> = TableDefinition::new("clocks");
 const GLOBAL_KEY: &str = "global";
 const OWNERS_KEY: &str = "owners";
+const PULSES_KEY: &str = "pulses";
 
 fn storage<E: std::fmt::Display>(e: E) -> ChainError {
     ChainError::Storage(e.to_string())
@@ -42,17 +50,18 @@ fn neuron_key(netuid: NetUid, uid: Uid) -> u32 {
 }
 
 /// What [`Store::load`] returns.
-pub(crate) struct Loaded<G, O, S, N, C> {
+pub(super) struct Loaded<G, O, S, N, C> {
     pub global: Option<G>,
     pub owners: Option<O>,
     pub subnets: BTreeMap<NetUid, S>,
     /// Neurons per subnet, by uid.
     pub neurons: BTreeMap<NetUid, BTreeMap<Uid, N>>,
     pub clocks: BTreeMap<NetUid, C>,
+    pub pulses: Option<Pulses>,
 }
 
 /// A set of records to write in one transaction; `None` / empty parts are left as stored.
-pub(crate) struct Batch<'a, G, O, S, N, C> {
+pub(super) struct Batch<'a, G, O, S, N, C> {
     pub global: Option<&'a G>,
     pub owners: Option<&'a O>,
     pub subnets: Vec<(NetUid, &'a S)>,
@@ -60,6 +69,7 @@ pub(crate) struct Batch<'a, G, O, S, N, C> {
     pub removed_neurons: Vec<(NetUid, Uid)>,
     pub clocks: Vec<(NetUid, &'a C)>,
     pub removed_subnets: Vec<NetUid>,
+    pub pulses: Option<&'a Pulses>,
 }
 
 impl<G, O, S, N, C> Batch<'_, G, O, S, N, C> {
@@ -72,6 +82,7 @@ impl<G, O, S, N, C> Batch<'_, G, O, S, N, C> {
             removed_neurons: Vec::new(),
             clocks: Vec::new(),
             removed_subnets: Vec::new(),
+            pulses: None,
         }
     }
 
@@ -83,11 +94,12 @@ impl<G, O, S, N, C> Batch<'_, G, O, S, N, C> {
             && self.removed_neurons.is_empty()
             && self.clocks.is_empty()
             && self.removed_subnets.is_empty()
+            && self.pulses.is_none()
     }
 }
 
 /// The open database.
-pub(crate) struct Store {
+pub(super) struct Store {
     db: Database,
 }
 
@@ -125,6 +137,10 @@ impl Store {
             Some(v) => Some(serde_json::from_slice(v.value()).map_err(storage)?),
             None => None,
         };
+        let pulses = match meta.get(PULSES_KEY).map_err(storage)? {
+            Some(v) => Some(serde_json::from_slice(v.value()).map_err(storage)?),
+            None => None,
+        };
         let mut subnets = BTreeMap::new();
         for row in txn.open_table(SUBNETS).map_err(storage)?.iter().map_err(storage)? {
             let (k, v) = row.map_err(storage)?;
@@ -142,7 +158,7 @@ impl Store {
             let (k, v) = row.map_err(storage)?;
             clocks.insert(k.value(), serde_json::from_slice(v.value()).map_err(storage)?);
         }
-        Ok(Loaded { global, owners, subnets, neurons, clocks })
+        Ok(Loaded { global, owners, subnets, neurons, clocks, pulses })
     }
 
     /// Writes a batch atomically and durably.
@@ -164,6 +180,10 @@ impl Store {
             if let Some(o) = batch.owners {
                 let v = serde_json::to_vec(o).map_err(storage)?;
                 meta.insert(OWNERS_KEY, v.as_slice()).map_err(storage)?;
+            }
+            if let Some(p) = batch.pulses {
+                let v = serde_json::to_vec(p).map_err(storage)?;
+                meta.insert(PULSES_KEY, v.as_slice()).map_err(storage)?;
             }
             let mut subnets = txn.open_table(SUBNETS).map_err(storage)?;
             for (netuid, s) in batch.subnets {
@@ -193,4 +213,90 @@ impl Store {
         }
         txn.commit().map_err(storage)
     }
+}
+pub(super) type StoreBatch<'a> = Batch<'a, Global, Owners, SubnetMeta, Neuron, Clock>;
+
+/// The records of `new` that differ from `old`.
+pub(super) fn diff<'a>(old: &State, new: &'a State) -> StoreBatch<'a> {
+    let mut b = StoreBatch::empty();
+    if old.global != new.global {
+        b.global = Some(&new.global);
+    }
+    if !Arc::ptr_eq(&old.owners, &new.owners) && old.owners != new.owners {
+        b.owners = Some(&new.owners);
+    }
+    if !Arc::ptr_eq(&old.pulses, &new.pulses) && old.pulses != new.pulses {
+        b.pulses = Some(&new.pulses);
+    }
+    for (&netuid, sn) in &new.subnets {
+        let prev = old.subnets.get(&netuid);
+        if prev.is_some_and(|p| Arc::ptr_eq(p, sn)) {
+            continue;
+        }
+        if prev.is_none_or(|p| p.meta != sn.meta) {
+            b.subnets.push((netuid, &sn.meta));
+        }
+        for (uid, n) in sn.neurons.iter().enumerate() {
+            if prev.and_then(|p| p.neurons.get(uid)) != Some(n) {
+                b.neurons.push((netuid, uid as Uid, n));
+            }
+        }
+        if let Some(p) = prev {
+            b.removed_neurons.extend((sn.n()..p.n()).map(|uid| (netuid, uid as Uid)));
+        }
+    }
+    b.removed_subnets = old.subnets.keys().filter(|k| !new.subnets.contains_key(k)).copied().collect();
+    for (&netuid, c) in &new.clocks {
+        if old.clocks.get(&netuid) != Some(c) {
+            b.clocks.push((netuid, c));
+        }
+    }
+    b
+}
+
+/// The state stored in `store`, or a fresh chain with `config` written to it when the database
+/// is new. A database of another format or with a gap in a subnet's uids is refused.
+pub(super) fn load_or_create(store: &Store, config: LocalChainConfig) -> Result<State, ChainError> {
+    let mut loaded = store.load::<Global, Owners, SubnetMeta, Neuron, Clock>()?;
+    let Some(mut global) = loaded.global else {
+        let state = State::fresh(config);
+        let mut b = StoreBatch::empty();
+        b.global = Some(&state.global);
+        b.owners = Some(&state.owners);
+        store.write(b)?;
+        return Ok(state);
+    };
+    if !(OLDEST_FORMAT..=FORMAT).contains(&global.format) {
+        return Err(ChainError::Storage(format!(
+            "the chain database is in format {}, which this subnetd cannot read (it reads formats \
+             {OLDEST_FORMAT} to {FORMAT}); open it with the version that wrote it or start a new state directory",
+            global.format
+        )));
+    }
+    let mut subnets = BTreeMap::new();
+    for (netuid, meta) in loaded.subnets {
+        let rows = loaded.neurons.remove(&netuid).unwrap_or_default();
+        // Uids are dense: a gap means a damaged database.
+        if rows.keys().enumerate().any(|(i, &uid)| usize::from(uid) != i) {
+            return Err(ChainError::Storage(format!("subnet {netuid}: uids not dense")));
+        }
+        let neurons = rows.into_values().collect();
+        subnets.insert(netuid, Arc::new(Subnet { meta, neurons }));
+    }
+    if global.format < FORMAT {
+        // Older records read as this format (new fields at their defaults): mark it upgraded,
+        // so an older subnetd refuses it from now on instead of dropping what it cannot read.
+        tracing::info!(from = global.format, to = FORMAT, "upgrading the local chain database");
+        global.format = FORMAT;
+        let mut b = StoreBatch::empty();
+        b.global = Some(&global);
+        store.write(b)?;
+    }
+    Ok(State {
+        global,
+        owners: Arc::new(loaded.owners.unwrap_or_default()),
+        subnets,
+        clocks: loaded.clocks,
+        pulses: Arc::new(loaded.pulses.unwrap_or_default()),
+    })
 }
