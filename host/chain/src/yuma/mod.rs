@@ -60,6 +60,11 @@
 pub mod epoch;
 pub mod math;
 
+#[cfg(test)]
+mod diff_tests;
+#[cfg(test)]
+mod reference;
+
 pub use substrate_fixed::types::{I32F32, I64F64, I96F32, U64F64, U96F32};
 
 /// Liquid-alpha settings (Yuma3 only): the per-bond EMA rate follows a
