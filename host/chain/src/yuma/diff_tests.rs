@@ -11,7 +11,7 @@
 
 use substrate_fixed::types::I32F32;
 
-use super::math::{self, Csr, bonds, liquid_alpha, sparse};
+use super::math::{self, Csr, bonds, liquid_alpha, passes, sparse};
 use super::reference;
 use super::{EpochInput, EpochOutput, EpochParams, LiquidAlpha, run_epoch};
 
@@ -288,20 +288,98 @@ fn helpers_equal_reference_on_malformed_rows() {
         let want = reference::consensus::weighted_median_col_sparse(&stake, &a, n as u16, kappa);
         assert_eq!(math::weighted_median_col_sparse(&stake, &a, n as u16, kappa), want, "case {case}: median");
 
-        let mut got = ca.clone();
-        let mut want = a.clone();
-        got.inplace_col_normalize(n as u16);
-        reference::math::inplace_col_normalize_sparse(&mut want, n as u16);
-        assert_eq!(got.to_rows(), want, "case {case}: column normalisation");
-        let mut got = ca.clone();
-        let mut want = a.clone();
-        got.inplace_col_max_upscale(n as u16);
-        reference::math::inplace_col_max_upscale_sparse(&mut want, n as u16);
-        assert_eq!(got.to_rows(), want, "case {case}: column max-upscale");
-        let mut got = ca.clone();
-        let mut want = a.clone();
-        got.inplace_row_normalize();
-        reference::math::inplace_row_normalize_sparse(&mut want);
-        assert_eq!(got.to_rows(), want, "case {case}: row normalisation");
+        fused_passes_equal_reference(&mut rng, case, n, rows, &a, &b, big);
     }
+}
+
+/// The epoch's fused passes against the reference steps they replace.
+fn fused_passes_equal_reference(
+    rng: &mut Rng,
+    case: usize,
+    n: usize,
+    rows: usize,
+    a: &[Vec<(u16, I32F32)>],
+    b: &[Vec<(u16, I32F32)>],
+    big: i64,
+) {
+    let cols = n as u16;
+    let stored: Vec<Vec<(u16, u16)>> = (0..rows)
+        .map(|_| {
+            let shape = pick!(rng, [Shape::Sorted, Shape::Shuffled, Shape::Duplicates, Shape::OutOfRange]);
+            let density = pick!(rng, [10, 60, 100]);
+            random_row(rng, n, density, shape)
+        })
+        .collect();
+    let keep = |i: usize, j: u16| !(i + usize::from(j)).is_multiple_of(5);
+    let read = |convert: fn(u16) -> I32F32| -> Vec<Vec<(u16, I32F32)>> {
+        (0..rows)
+            .map(|i| stored[i].iter().filter(|(j, _)| keep(i, *j)).map(|&(j, v)| (j, convert(v))).collect())
+            .collect()
+    };
+
+    let mut want = read(math::u16_to_fixed);
+    reference::math::inplace_row_normalize_sparse(&mut want);
+    assert_eq!(
+        passes::read_row_normalized(&stored, keep, math::u16_to_fixed).to_rows(),
+        want,
+        "case {case}: read rows"
+    );
+
+    let mut want = read(math::u16_to_fixed);
+    reference::math::inplace_col_normalize_sparse(&mut want, cols);
+    let got = passes::read_col_normalized(&stored, keep, math::u16_to_fixed, cols).to_rows();
+    assert_eq!(got, want, "case {case}: read columns");
+
+    let vector = |rng: &mut Rng, len: usize| -> Vec<I32F32> {
+        (0..len).map(|_| I32F32::from_bits(if rng.chance(20) { 0 } else { rng.below(big as u64) as i64 })).collect()
+    };
+    let consensus = vector(rng, n);
+    let stake = vector(rng, rows);
+    let clipped = reference::math::col_clip_sparse(a, &consensus);
+    let want = (
+        clipped.clone(),
+        reference::math::row_sum_sparse(&clipped),
+        reference::math::matmul_sparse(&clipped, &stake, cols),
+    );
+    let mut c = Csr::from_rows(a);
+    let (trust, incentive) = passes::clip_trust_incentive(&mut c, &consensus, &stake, cols);
+    assert_eq!((c.to_rows(), trust, incentive), want, "case {case}: clip, trust, incentive");
+
+    for len in [rows, rows / 2] {
+        let stake = vector(rng, len);
+        let mut want = reference::math::row_hadamard_sparse(a, &stake);
+        reference::math::inplace_col_normalize_sparse(&mut want, cols);
+        want.resize(rows, Vec::new());
+        let mut got = Csr::from_rows(a);
+        passes::scale_rows_col_normalize(&mut got, &stake, cols);
+        assert_eq!(got.to_rows(), want, "case {case}: scaled columns ({len} of {rows} rows)");
+    }
+
+    let permits: Vec<bool> = (0..rows).map(|_| rng.chance(70)).collect();
+    let mut want = b.to_vec();
+    reference::math::inplace_col_normalize_sparse(&mut want, cols);
+    let incentive = vector(rng, n);
+    let want_dot = reference::math::matmul_transpose_sparse(&want, &incentive);
+    reference::math::inplace_col_max_upscale_sparse(&mut want, cols);
+    let want_rows: Vec<Vec<(u16, u16)>> = want
+        .iter()
+        .zip(permits.iter())
+        .map(
+            |(r, p)| {
+                if *p { r.iter().map(|(j, v)| (*j, math::fixed_proportion_to_u16(*v))).collect() } else { Vec::new() }
+            },
+        )
+        .collect();
+    let mut got = Csr::from_rows(b);
+    let sums = got.col_sums(cols);
+    let upscale = passes::col_normalize_with_max(&mut got, &sums);
+    assert_eq!(got.matmul_transpose(&incentive), want_dot, "case {case}: dividends");
+    assert_eq!(passes::stored_rows(&got, &permits, Some(&upscale)), want_rows, "case {case}: upscaled rows");
+
+    let mut norm = b.to_vec();
+    reference::math::inplace_col_normalize_sparse(&mut norm, cols);
+    let want = reference::math::row_sum_sparse(&reference::consensus::mat_vec_mul_sparse(&norm, &incentive));
+    let ema = Csr::from_rows(b);
+    let got = passes::normalized_matmul_transpose(&ema, &ema.col_sums(cols), &incentive);
+    assert_eq!(got, want, "case {case}: normalised dividends");
 }

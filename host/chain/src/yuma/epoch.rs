@@ -12,7 +12,7 @@
 use substrate_fixed::types::{I32F32, I64F64, I96F32, U96F32};
 
 use super::math::liquid_alpha::{self, AlphaSigmoid};
-use super::math::{self, Csr, bonds, sparse};
+use super::math::{self, Csr, bonds, passes, sparse};
 use super::{EpochInput, EpochOutput, EpochParams, YumaError};
 
 const ZERO: I32F32 = I32F32::from_bits(0);
@@ -77,7 +77,6 @@ fn total_stake(params: &EpochParams, input: &EpochInput) -> Vec<I64F64> {
 /// the subnet has more than 65535 uids.
 pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) -> Result<EpochOutput, YumaError> {
     let n = validate(input)?;
-    let nu = n as usize;
     let current_block = input.current_block;
 
     // == Active ==
@@ -128,7 +127,7 @@ pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) ->
     // and, under commit-reveal, a weight committed before that registration.
     let registered = &input.block_at_registration;
     let commit_blocks = input.commit_blocks.as_deref();
-    let mut weights = Csr::from_stored(
+    let weights = passes::read_row_normalized(
         &input.weights,
         |i, j| {
             let ju = usize::from(j);
@@ -140,19 +139,23 @@ pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) ->
         },
         math::u16_to_fixed,
     );
-    weights.inplace_row_normalize();
 
     // == Consensus, validator trust, incentive ==
     let kappa = float_u16(params.kappa);
     let consensus = math::weighted_median_cols(&active_stake, &weights, n, kappa);
-    let clipped = weights.col_clip(&consensus);
-    let validator_trust = clipped.row_sums();
-    let mut incentive = clipped.matmul(&active_stake, n);
+    let bonds_penalty = float_u16(params.bonds_penalty);
+    // Clipping works in place; the unclipped weights are kept only if the bonds
+    // interpolate between the two (penalty below 1).
+    let (unclipped, mut clipped) =
+        if bonds_penalty == math::fixed::ONE { (None, weights) } else { (Some(weights.clone()), weights) };
+    let (validator_trust, mut incentive) = passes::clip_trust_incentive(&mut clipped, &consensus, &active_stake, n);
     math::inplace_normalize(&mut incentive);
 
     // == Bonds and dividends ==
-    let bonds_penalty = float_u16(params.bonds_penalty);
-    let weights_for_bonds = sparse::interpolate(weights, clipped, n, bonds_penalty);
+    let weights_for_bonds = match unclipped {
+        Some(weights) => sparse::interpolate(weights, clipped, n, bonds_penalty),
+        None => clipped,
+    };
     // Bonds to a uid registered since the previous epoch belong to its predecessor.
     let last_tempo = if input.last_epoch_block == 0 {
         current_block.saturating_sub(u64::from(params.tempo))
@@ -165,11 +168,11 @@ pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) ->
     let ema_rate = bonds_ema_rate(params.bonds_moving_average);
 
     let mut dividends: Vec<I32F32>;
-    let ema_bonds: Csr;
+    let out_bonds: Vec<Vec<(u16, u16)>>;
     if params.yuma3 {
         let bonds = Csr::from_stored(&input.bonds, keep_bond, math::u16_proportion_to_fixed);
         let liquid = params.liquid_alpha.filter(|_| consensus.iter().any(|c| *c != ZERO));
-        ema_bonds = match liquid {
+        let ema = match liquid {
             // The pallet's `compute_liquid_alpha_values_sparse` + `mat_ema_alpha_sparse`,
             // fused: same result, rates computed only where they are used.
             Some(la) => {
@@ -182,24 +185,22 @@ pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) ->
             }
             None => bonds::mat_ema(&weights_for_bonds, &bonds, ema_rate),
         };
-        let mut norm = ema_bonds.clone();
-        norm.inplace_col_normalize(n);
-        let per_validator = norm.matmul_transpose(&incentive);
+        // Dividends from the column-normalised bonds; the stored bonds are the EMA itself.
+        let per_validator = passes::normalized_matmul_transpose(&ema, &ema.col_sums(n), &incentive);
         dividends = math::vec_mul(&per_validator, &active_stake);
         math::inplace_normalize(&mut dividends);
+        out_bonds = passes::stored_rows(&ema, &new_permits, None);
     } else {
-        let mut bonds = Csr::from_stored(&input.bonds, keep_bond, math::u16_to_fixed);
-        bonds.inplace_col_normalize(n);
+        let bonds = passes::read_col_normalized(&input.bonds, keep_bond, math::u16_to_fixed, n);
         let mut delta = weights_for_bonds;
-        delta.inplace_row_scale(&active_stake);
-        delta.inplace_col_normalize(n);
+        passes::scale_rows_col_normalize(&mut delta, &active_stake, n);
         let mut ema = bonds::mat_ema(&delta, &bonds, ema_rate);
-        ema.inplace_col_normalize(n);
+        let sums = ema.col_sums(n);
+        let column_max = passes::col_normalize_with_max(&mut ema, &sums);
         dividends = ema.matmul_transpose(&incentive);
         math::inplace_normalize(&mut dividends);
         // Stored bonds are column max-upscaled so the largest holder reads 65535.
-        ema.inplace_col_max_upscale(n);
-        ema_bonds = ema;
+        out_bonds = passes::stored_rows(&ema, &new_permits, Some(&column_max));
     }
 
     // == Emission ==
@@ -226,18 +227,6 @@ pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) ->
     let emission = to_rao(&norm_combined);
 
     let to_u16 = |v: &[I32F32]| -> Vec<u16> { v.iter().map(|x| math::fixed_proportion_to_u16(*x)).collect() };
-
-    // Only permitted validators keep bonds; everyone else's row is cleared.
-    let out_bonds: Vec<Vec<(u16, u16)>> = (0..nu)
-        .map(|i| {
-            if new_permits.get(i).copied().unwrap_or(false) {
-                let (cols, vals) = ema_bonds.row(i);
-                cols.iter().zip(vals.iter()).map(|(j, v)| (*j, math::fixed_proportion_to_u16(*v))).collect()
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
 
     tracing::trace!(n, emission_rao, yuma3 = params.yuma3, "yuma epoch done");
 

@@ -26,7 +26,16 @@ pub fn mat_ema(new: &Csr, old: &Csr, alpha: I32F32) -> Csr {
     for i in 0..n {
         let (nc, nv) = new.row(i);
         let (oc, ov) = if i < old.rows() { old.row(i) } else { (&[][..], &[][..]) };
-        if strictly_increasing(nc) && strictly_increasing(oc) {
+        if nc == oc && strictly_increasing(nc) {
+            // Steady state: the bonds cover exactly the weighted columns.
+            let len = nc.partition_point(|&j| usize::from(j) < n).min(nv.len()).min(ov.len());
+            for k in 0..len {
+                let acc = add(mul(alpha, nv[k]), mul(one_minus_alpha, ov[k]));
+                if acc > ZERO {
+                    out.push(nc[k], acc);
+                }
+            }
+        } else if strictly_increasing(nc) && strictly_increasing(oc) {
             merge_rows((nc, nv), (oc, ov), n, |j, new, old| {
                 // `0 + x` is `x`: the pallet's accumulator starts at zero.
                 let acc = match (new, old) {

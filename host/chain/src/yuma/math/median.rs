@@ -20,7 +20,7 @@ use substrate_fixed::types::I32F32;
 
 use super::fixed::{ZERO, add};
 use super::pool;
-use super::sparse::Csr;
+use super::sparse::{Csr, strictly_increasing};
 use super::vector::{inplace_normalize, sum};
 
 /// Stake-weighted median of `score` over the indices in `partition`: the
@@ -154,7 +154,18 @@ impl Drop for Columns {
 fn by_column(score: &Csr, staked: &[usize], columns: usize, tag_of: impl Fn(usize) -> i64) -> Columns {
     let mut len = pool::filled(columns, 0usize);
     let mut mark = vec![u32::MAX; columns];
+    // Rows without duplicate columns (strictly increasing, as stored weights
+    // are) skip the duplicate marks.
+    let unique: Vec<bool> = staked.iter().map(|&i| strictly_increasing(score.row(i).0)).collect();
     for (k, &i) in staked.iter().enumerate() {
+        if unique[k] {
+            for &j in score.row(i).0 {
+                if let Some(l) = len.get_mut(usize::from(j)) {
+                    *l += 1;
+                }
+            }
+            continue;
+        }
         let k = k as u32;
         for &j in score.row(i).0 {
             let j = usize::from(j);
@@ -178,8 +189,20 @@ fn by_column(score: &Csr, staked: &[usize], columns: usize, tag_of: impl Fn(usiz
     let mut out = Columns { start, len, score: pool::filled(at, 0), tag: pool::filled(at, 0) };
     for (k, &i) in staked.iter().enumerate() {
         let tag = tag_of(k);
-        let k = k as u32;
         let (cols, vals) = score.row(i);
+        if unique[k] {
+            for (&j, &v) in cols.iter().zip(vals.iter()) {
+                let j = usize::from(j);
+                if j < columns {
+                    let at = out.start[j] + out.len[j];
+                    out.score[at] = v.to_bits();
+                    out.tag[at] = tag;
+                    out.len[j] += 1;
+                }
+            }
+            continue;
+        }
+        let k = k as u32;
         for (&j, &v) in cols.iter().zip(vals.iter()) {
             let j = usize::from(j);
             let Some(m) = mark.get_mut(j) else { continue };

@@ -3,6 +3,7 @@
 //! * [`fixed`]: scalar conversions, the pallet's zero-safe division and `exp`.
 //! * [`vector`]: per-uid vectors (sums, normalisation, masks, top-k, upscale).
 //! * [`sparse`]: the [`Csr`] matrix and its row/column operations.
+//! * `passes`: several of those steps fused into one sweep, for the epoch.
 //! * [`median`]: stake-weighted column medians (consensus).
 //! * [`bonds`]: the single-rate bonds EMA.
 //! * [`liquid_alpha`]: the liquid-alpha rate sigmoid and its bonds EMA.
@@ -33,6 +34,7 @@ pub mod bonds;
 pub mod fixed;
 pub mod liquid_alpha;
 pub mod median;
+pub(crate) mod passes;
 mod pool;
 pub mod sparse;
 pub mod vector;

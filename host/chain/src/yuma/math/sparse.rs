@@ -1,5 +1,6 @@
-//! Compressed sparse rows ([`Csr`]) and the row/column operations of the epoch
-//! on them: masking, normalisation, clipping, products and interpolation.
+//! Compressed sparse rows ([`Csr`]): building them from stored rows (with the
+//! weight and bond masks applied on the way), row merges, column sums, the
+//! row-by-vector product, and the bonds-penalty interpolation.
 //!
 //! The pallet stores sparse matrices as `Vec<Vec<(u16, I32F32)>>`; here one
 //! matrix is three flat arrays, so a pass over it touches contiguous memory and
@@ -19,7 +20,7 @@
 
 use substrate_fixed::types::I32F32;
 
-use super::fixed::{Divisor, ZERO, add, mul};
+use super::fixed::{ZERO, add, mul};
 use super::pool;
 
 /// A sparse row-major matrix: for each row, `(column, value)` pairs (the pallet's layout).
@@ -30,9 +31,9 @@ pub type SparseMatrix = Vec<Vec<(u16, I32F32)>>;
 /// The arrays come from and return to the per-thread buffer pool (`super::pool`).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Csr {
-    ptr: Vec<usize>,
-    col: Vec<u16>,
-    val: Vec<I32F32>,
+    pub(super) ptr: Vec<usize>,
+    pub(super) col: Vec<u16>,
+    pub(super) val: Vec<I32F32>,
 }
 
 impl Clone for Csr {
@@ -108,19 +109,43 @@ impl Csr {
     /// holds and converting each value with `convert`.
     pub fn from_stored(
         rows: &[Vec<(u16, u16)>],
-        mut keep: impl FnMut(usize, u16) -> bool,
+        keep: impl FnMut(usize, u16) -> bool,
         convert: impl Fn(u16) -> I32F32,
     ) -> Self {
-        let mut m = Self::with_capacity(rows.len(), rows.iter().map(Vec::len).sum());
+        Self::read_stored(rows, keep, convert, |_, _| {})
+    }
+
+    /// [`Csr::from_stored`], calling `row_done(columns, values)` on each row once it is read.
+    ///
+    /// Entries are written unconditionally and kept by advancing the write
+    /// position by `keep`'s answer: a mask that drops entries at random would
+    /// cost a mispredicted branch per entry.
+    pub(super) fn read_stored(
+        rows: &[Vec<(u16, u16)>],
+        mut keep: impl FnMut(usize, u16) -> bool,
+        convert: impl Fn(u16) -> I32F32,
+        mut row_done: impl FnMut(&[u16], &mut [I32F32]),
+    ) -> Self {
+        let total: usize = rows.iter().map(Vec::len).sum();
+        let mut ptr = pool::take(rows.len() + 1);
+        ptr.push(0);
+        let mut col = pool::filled(total, 0u16);
+        let mut val = pool::filled(total, ZERO);
+        let mut w = 0;
         for (i, row) in rows.iter().enumerate() {
+            let start = w;
             for &(j, v) in row {
-                if keep(i, j) {
-                    m.push(j, convert(v));
-                }
+                // `w` counts kept entries among those seen, so it is below `total` here.
+                col[w] = j;
+                val[w] = convert(v);
+                w += usize::from(keep(i, j));
             }
-            m.end_row();
+            row_done(&col[start..w], &mut val[start..w]);
+            ptr.push(w);
         }
-        m
+        col.truncate(w);
+        val.truncate(w);
+        Self { ptr, col, val }
     }
 
     /// Converts the pallet's layout.
@@ -185,59 +210,9 @@ impl Csr {
         (&self.col[r.clone()], &self.val[r])
     }
 
-    /// Values of row `i`, mutable.
-    #[inline]
-    fn row_vals_mut(&mut self, i: usize) -> &mut [I32F32] {
-        let r = self.span(i);
-        &mut self.val[r]
-    }
-
-    /// Replaces each entry by `f(row, column, value)`, dropping it on `None`; order is kept.
-    pub fn filter_map(&mut self, mut f: impl FnMut(usize, u16, I32F32) -> Option<I32F32>) {
-        let mut w = 0;
-        let mut start = 0;
-        for i in 0..self.rows() {
-            let end = self.ptr[i + 1];
-            for k in start..end {
-                if let Some(v) = f(i, self.col[k], self.val[k]) {
-                    self.col[w] = self.col[k];
-                    self.val[w] = v;
-                    w += 1;
-                }
-            }
-            start = end;
-            self.ptr[i + 1] = w;
-        }
-        self.col.truncate(w);
-        self.val.truncate(w);
-    }
-
-    /// Saturating sum of each row, in stored order.
-    pub fn row_sums(&self) -> Vec<I32F32> {
-        (0..self.rows()).map(|i| self.row(i).1.iter().fold(ZERO, |a, v| add(a, *v))).collect()
-    }
-
-    /// Normalises each row to sum 1 (rows with a non-positive sum are left as is).
-    pub fn inplace_row_normalize(&mut self) {
-        for i in 0..self.rows() {
-            let row = self.row_vals_mut(i);
-            let s = row.iter().fold(ZERO, |a, v| add(a, *v));
-            if s > ZERO {
-                let d = Divisor::new(s);
-                row.iter_mut().for_each(|v| *v = d.div_or_zero(*v));
-            }
-        }
-    }
-
-    /// Multiplies row `i` by `vector[i]` (saturating; rows beyond the vector are emptied,
-    /// as the pallet's `zip` drops them).
-    pub fn inplace_row_scale(&mut self, vector: &[I32F32]) {
-        for (i, &s) in vector.iter().enumerate().take(self.rows()) {
-            self.row_vals_mut(i).iter_mut().for_each(|v| *v = mul(*v, s));
-        }
-        if self.rows() > vector.len() {
-            self.filter_map(|r, _, v| (r < vector.len()).then_some(v));
-        }
+    /// Saturating sum of each of the first `columns` columns, in row-major order.
+    pub fn col_sums(&self, columns: u16) -> Vec<I32F32> {
+        self.col_fold(columns, |a, v| *a = add(*a, v))
     }
 
     /// Per-column reduction over the first `columns` columns, in row-major order.
@@ -249,62 +224,6 @@ impl Csr {
             }
         }
         acc
-    }
-
-    /// Divides every entry by its column's divisor; zero divisors and columns
-    /// beyond `divisors` leave entries untouched.
-    fn inplace_col_divide(&mut self, divisors: &[Divisor]) {
-        for (j, v) in self.col.iter().zip(self.val.iter_mut()) {
-            if let Some(d) = divisors.get(usize::from(*j))
-                && !d.is_zero()
-            {
-                *v = d.div_or_zero(*v);
-            }
-        }
-    }
-
-    /// Normalises each of the first `columns` columns to sum 1 (zero columns untouched).
-    pub fn inplace_col_normalize(&mut self, columns: u16) {
-        let sums = self.col_fold(columns, |a, v| *a = add(*a, v));
-        let divisors: Vec<Divisor> = sums.iter().map(|s| Divisor::new(*s)).collect();
-        self.inplace_col_divide(&divisors);
-    }
-
-    /// Scales each of the first `columns` columns so its maximum becomes 1 (zero columns untouched).
-    pub fn inplace_col_max_upscale(&mut self, columns: u16) {
-        let maxes = self.col_fold(columns, |a, v| {
-            if *a < v {
-                *a = v
-            }
-        });
-        let divisors: Vec<Divisor> = maxes.iter().map(|m| Divisor::new(*m)).collect();
-        self.inplace_col_divide(&divisors);
-    }
-
-    /// Clips each entry at its column threshold; entries clipped to a zero (or
-    /// missing) threshold are removed (pallet `col_clip_sparse`).
-    pub fn col_clip(&self, threshold: &[I32F32]) -> Csr {
-        let mut out = self.clone();
-        out.filter_map(|_, j, v| {
-            let th = threshold.get(usize::from(j)).copied().unwrap_or(ZERO);
-            if th < v { (th > ZERO).then_some(th) } else { Some(v) }
-        });
-        out
-    }
-
-    /// `result[j] = Σ_i vector[i] * m[i][j]` over `columns` columns (pallet `matmul_sparse`).
-    pub fn matmul(&self, vector: &[I32F32], columns: u16) -> Vec<I32F32> {
-        let mut out = vec![ZERO; usize::from(columns)];
-        for i in 0..self.rows() {
-            let s = vector.get(i).copied().unwrap_or(ZERO);
-            let (cols, vals) = self.row(i);
-            for (j, v) in cols.iter().zip(vals.iter()) {
-                if let Some(r) = out.get_mut(usize::from(*j)) {
-                    *r = add(*r, mul(s, *v));
-                }
-            }
-        }
-        out
     }
 
     /// `result[i] = Σ_j vector[j] * m[i][j]`, missing vector entries reading 0
@@ -435,13 +354,6 @@ mod tests {
 
     fn f(x: f64) -> I32F32 {
         I32F32::saturating_from_num(x)
-    }
-
-    #[test]
-    fn filter_map_keeps_order_and_row_bounds() {
-        let mut m = Csr::from_rows(&[vec![(2, f(0.5)), (0, f(0.25))], vec![], vec![(1, f(1.0)), (1, f(0.125))]]);
-        m.filter_map(|i, j, v| (i != 2 || v < f(0.5)).then_some(v.saturating_mul(f(2.0))).filter(|_| j != 0));
-        assert_eq!(m.to_rows(), vec![vec![(2, f(1.0))], vec![], vec![(1, f(0.25))]]);
     }
 
     #[test]
