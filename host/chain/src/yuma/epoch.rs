@@ -6,6 +6,13 @@
 //! operations is part of the contract: reordering a sum is harmless (fixed
 //! addition is exact), but moving a division or a truncation is not.
 //!
+//! Matrices are [`Csr`]; consecutive steps over the same matrix run as one
+//! sweep (`math::passes`), and the arithmetic uses the exact fast paths of
+//! [`math`]. The pre-rewrite implementation, a literal transcription of the
+//! pallet, is kept under `cfg(test)` (`super::reference`), and the
+//! differential tests (`super::diff_tests`) require identical output from both
+//! on random subnets, well-formed and not.
+//!
 //! Input validation happens once, up front; after that every helper is total
 //! and saturating, so the epoch cannot panic.
 

@@ -278,6 +278,9 @@ fn quantile_within(score: &mut [i64], stake: &mut [i64], minority: i64, mut roun
     let mut len = score.len().min(stake.len());
     let mut below = 0i64;
     while len > 0 && rounds_left > 0 {
+        if len <= SMALL_WINDOW {
+            return small_quantile(&score[..len], &stake[..len], below, minority);
+        }
         rounds_left -= 1;
         let (sc, st) = (&mut score[..len], &mut stake[..len]);
         let pivot = median_of_three(sc[0], sc[len / 2], sc[len - 1]);
@@ -309,6 +312,28 @@ fn quantile_within(score: &mut [i64], stake: &mut [i64], minority: i64, mut roun
         }
     }
     rest.last().map_or(0, |e| e.0)
+}
+
+/// Windows this small are solved directly: quickselect rounds on them cost
+/// more in mispredicted loop exits than the quadratic scan costs in arithmetic.
+const SMALL_WINDOW: usize = 12;
+
+/// [`quantile`] of a small window by brute force, branch-free: for every entry
+/// the stake at or below its score, then the smallest score whose stake
+/// exceeds `minority`, else the largest score.
+fn small_quantile(score: &[i64], stake: &[i64], below: i64, minority: i64) -> i64 {
+    let (mut best, mut found, mut max) = (i64::MAX, false, i64::MIN);
+    for &x in score {
+        let mut at_or_below = below;
+        for (&y, &w) in score.iter().zip(stake.iter()) {
+            at_or_below += w & -i64::from(y <= x);
+        }
+        let qualifies = at_or_below > minority;
+        best = if qualifies { best.min(x) } else { best };
+        found |= qualifies;
+        max = max.max(x);
+    }
+    if found { best } else { max }
 }
 
 /// Moves the entries whose score satisfies `keep` to the front, in order

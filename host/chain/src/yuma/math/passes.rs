@@ -151,10 +151,9 @@ pub fn col_normalize_with_max(m: &mut Csr, sums: &[I32F32]) -> Vec<Divisor> {
     for (j, v) in m.col.iter().zip(m.val.iter_mut()) {
         let ju = usize::from(*j);
         *v = col_divide(&divisors, *j, *v);
-        if let Some(mx) = maxes.get_mut(ju)
-            && *mx < *v
-        {
-            *mx = *v;
+        // A running maximum updates at random rows: select, don't branch.
+        if let Some(mx) = maxes.get_mut(ju) {
+            *mx = (*mx).max(*v);
         }
     }
     maxes.iter().map(|x| Divisor::new(*x)).collect()
