@@ -51,23 +51,22 @@ pub fn div_bits(a: i64, b: i64) -> Option<i64> {
 /// (`a >= 0`, `0 < b < 2^62`, `0 <= estimate < 2^49`; floor and truncation agree).
 ///
 /// The estimate's absolute error is below `1/4` (at most four roundings of
-/// relative size `2^-53` on a value below `2^49`). Rounding it to an integer
-/// (adding `2^52` leaves the rounded value in the low mantissa bits) therefore
-/// gives the floor or the floor plus one; the true remainder then lies in
-/// `[-b, b)`, inside `i64`, so 64-bit wrapping arithmetic computes it exactly,
-/// and its sign says which. The corrections are branch-free: the off-by-one
-/// falls either way about as often, which a branch would mispredict.
+/// relative size `2^-53` on a value below `2^49`). Rounded to the nearest
+/// integer (adding `2^52` leaves it in the low mantissa bits) it is within
+/// `3/4` of the true quotient, so it is the floor or the floor plus one; the
+/// true remainder then lies in `[-b, b)`, inside `i64`, so 64-bit wrapping
+/// arithmetic computes it exactly, and its sign says which. The correction is
+/// branch-free: which way the estimate falls is a coin flip.
 #[inline]
 fn correct_quotient(a: i64, b: i64, estimate: f64) -> i64 {
     const MAGIC: f64 = (1u64 << 52) as f64;
     let q = ((estimate + MAGIC).to_bits() & ((1u64 << 52) - 1)) as i64;
     let r = ((a as u64) << 32).wrapping_sub((q as u64).wrapping_mul(b as u64)) as i64;
-    // Floor plus one: the remainder is negative.
+    // Floor plus one: the remainder is negative. (Floor minus one would need an
+    // estimate error above 1/2.)
     let neg = r >> 63;
-    let (q, r) = (q + neg, r + (b & neg));
-    // Floor minus one cannot happen by the bound above; correcting it anyway
-    // costs one comparison and keeps the result exact if the bound were loose.
-    q + i64::from(r >= b)
+    debug_assert!((0..b).contains(&(r + (b & neg))), "quotient estimate off by more than one");
+    q + neg
 }
 
 #[cold]
@@ -88,6 +87,9 @@ pub struct Divisor {
     bits: i64,
     /// `2^32 / bits` in `f64` when the fast path applies to this divisor, else 0.
     scale: f64,
+    /// Dividends in `0..limit` take the fast path: for them `x * scale < 2^49`.
+    /// Zero when the fast path does not apply to this divisor.
+    limit: u64,
 }
 
 impl Divisor {
@@ -95,25 +97,31 @@ impl Divisor {
     #[inline]
     pub fn new(y: I32F32) -> Self {
         let bits = y.to_bits();
-        let fast = bits > 0 && bits < FAST_DIVISOR_LIMIT;
-        Self { bits, scale: if fast { TWO_POW_32 / bits as f64 } else { 0.0 } }
+        if bits > 0 && bits < FAST_DIVISOR_LIMIT {
+            let scale = TWO_POW_32 / bits as f64;
+            // Half the estimate limit, so the float rounding of the bound cannot
+            // matter; at most `i64::MAX`, so negative dividends (huge as `u64`) never qualify.
+            let limit = (((EXACT_ESTIMATE_LIMIT / 2.0) / scale) as u64).min(i64::MAX as u64);
+            Self { bits, scale, limit }
+        } else {
+            Self { bits, scale: 0.0, limit: 0 }
+        }
     }
 
-    /// True when dividing by zero (the pallet's normalisations skip such rows and columns).
+    /// The divisor a pallet normalisation applies for a row or column sum: the
+    /// sum itself, or 1 (which leaves every value unchanged, exactly) where the
+    /// sum is zero and the pallet skips the division.
     #[inline]
-    pub fn is_zero(&self) -> bool {
-        self.bits == 0
+    pub fn normalizing(sum: I32F32) -> Self {
+        Self::new(if sum == ZERO { ONE } else { sum })
     }
 
     /// `x / y`, or zero when `y` is zero or the quotient overflows.
     #[inline]
     pub fn div_or_zero(&self, x: I32F32) -> I32F32 {
         let a = x.to_bits();
-        if a >= 0 {
-            let estimate = a as f64 * self.scale;
-            if estimate < EXACT_ESTIMATE_LIMIT && self.scale > 0.0 {
-                return I32F32::from_bits(correct_quotient(a, self.bits, estimate));
-            }
+        if (a as u64) < self.limit {
+            return I32F32::from_bits(correct_quotient(a, self.bits, a as f64 * self.scale));
         }
         I32F32::from_bits(slow_div_bits(a, self.bits).unwrap_or(0))
     }
@@ -312,6 +320,14 @@ mod tests {
         for x in 0..=u16::MAX {
             let want = I32F32::saturating_from_num(x).checked_div(I32F32::saturating_from_num(u16::MAX));
             assert_eq!(Some(u16_proportion_to_fixed(x)), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn normalizing_by_a_zero_sum_leaves_values_alone() {
+        let d = Divisor::normalizing(ZERO);
+        for a in [0, 1, 12_345, 1 << 40, (1 << 48) + 3, i64::MAX, -7, i64::MIN] {
+            assert_eq!(d.div_or_zero(I32F32::from_bits(a)), I32F32::from_bits(a), "{a}");
         }
     }
 

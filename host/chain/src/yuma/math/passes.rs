@@ -53,20 +53,18 @@ pub fn read_col_normalized(
 
 /// Divides every entry by its column's sum, as `inplace_col_normalize_sparse` does.
 fn col_divide_all(m: &mut Csr, sums: &[I32F32]) {
-    let divisors: Vec<Divisor> = sums.iter().map(|s| Divisor::new(*s)).collect();
+    let divisors: Vec<Divisor> = sums.iter().map(|s| Divisor::normalizing(*s)).collect();
     for (j, v) in m.col.iter().zip(m.val.iter_mut()) {
         *v = col_divide(&divisors, *j, *v);
     }
 }
 
 /// What `inplace_col_normalize_sparse` makes of entry `(_, column)`: divided by
-/// its column's divisor, or unchanged for a zero column or one beyond `divisors`.
+/// its column's divisor (from [`Divisor::normalizing`], so a zero column leaves
+/// it unchanged), or unchanged for a column beyond `divisors`.
 #[inline]
 pub fn col_divide(divisors: &[Divisor], column: u16, v: I32F32) -> I32F32 {
-    match divisors.get(usize::from(column)) {
-        Some(d) if !d.is_zero() => d.div_or_zero(v),
-        _ => v,
-    }
+    divisors.get(usize::from(column)).map_or(v, |d| d.div_or_zero(v))
 }
 
 /// `col_clip_sparse(m, consensus)` in place, returning its row sums
@@ -146,7 +144,7 @@ pub fn scale_rows_col_normalize(m: &mut Csr, stake: &[I32F32], columns: u16) {
 /// the normalised columns as divisors (what `inplace_col_max_upscale_sparse`
 /// would divide by afterwards; zero for an all-zero column, which it skips).
 pub fn col_normalize_with_max(m: &mut Csr, sums: &[I32F32]) -> Vec<Divisor> {
-    let divisors: Vec<Divisor> = sums.iter().map(|s| Divisor::new(*s)).collect();
+    let divisors: Vec<Divisor> = sums.iter().map(|s| Divisor::normalizing(*s)).collect();
     let mut maxes = vec![ZERO; sums.len()];
     for (j, v) in m.col.iter().zip(m.val.iter_mut()) {
         let ju = usize::from(*j);
@@ -156,13 +154,13 @@ pub fn col_normalize_with_max(m: &mut Csr, sums: &[I32F32]) -> Vec<Divisor> {
             *mx = (*mx).max(*v);
         }
     }
-    maxes.iter().map(|x| Divisor::new(*x)).collect()
+    maxes.iter().map(|x| Divisor::normalizing(*x)).collect()
 }
 
 /// `row_sum_sparse(mat_vec_mul_sparse(col_normalized(m), vector))` with the
 /// column sums given, without materialising the normalised copy.
 pub fn normalized_matmul_transpose(m: &Csr, sums: &[I32F32], vector: &[I32F32]) -> Vec<I32F32> {
-    let divisors: Vec<Divisor> = sums.iter().map(|s| Divisor::new(*s)).collect();
+    let divisors: Vec<Divisor> = sums.iter().map(|s| Divisor::normalizing(*s)).collect();
     (0..m.rows())
         .map(|i| {
             let (cols, vals) = m.row(i);

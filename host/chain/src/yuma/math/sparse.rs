@@ -245,11 +245,11 @@ impl Csr {
 /// A dense scratch row for the unsorted-row fallbacks: values by column plus
 /// the list of touched columns, so that resetting costs only what was written.
 #[derive(Debug, Default)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     /// Value per column.
-    pub dense: Vec<I32F32>,
+    pub(crate) dense: Vec<I32F32>,
     /// Second value per column (interpolation reads two rows).
-    pub dense2: Vec<I32F32>,
+    pub(crate) dense2: Vec<I32F32>,
     /// Columns written since the last [`Scratch::sorted_touched`] + reset.
     touched: Vec<u16>,
     seen: Vec<bool>,
@@ -257,7 +257,7 @@ pub struct Scratch {
 
 impl Scratch {
     /// Scratch for rows of `columns` columns.
-    pub fn new(columns: usize) -> Self {
+    pub(crate) fn new(columns: usize) -> Self {
         Self {
             dense: vec![ZERO; columns],
             dense2: vec![ZERO; columns],
@@ -268,7 +268,7 @@ impl Scratch {
 
     /// Records that column `j` (in range) was written.
     #[inline]
-    pub fn touch(&mut self, j: u16) {
+    pub(crate) fn touch(&mut self, j: u16) {
         if let Some(s) = self.seen.get_mut(usize::from(j))
             && !*s
         {
@@ -278,14 +278,14 @@ impl Scratch {
     }
 
     /// Touched columns in increasing order; the caller reads them, then calls [`Scratch::reset`].
-    pub fn sorted_touched(&mut self) -> Vec<u16> {
+    pub(crate) fn sorted_touched(&mut self) -> Vec<u16> {
         let mut t = std::mem::take(&mut self.touched);
         t.sort_unstable();
         t
     }
 
     /// Clears what `touched` (from [`Scratch::sorted_touched`]) wrote.
-    pub fn reset(&mut self, touched: Vec<u16>) {
+    pub(crate) fn reset(&mut self, touched: Vec<u16>) {
         for &j in &touched {
             let j = usize::from(j);
             self.dense[j] = ZERO;
