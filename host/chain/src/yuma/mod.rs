@@ -54,8 +54,9 @@
 //! # Cost
 //!
 //! An epoch is linear in the stored weights and bonds plus `O(n log n)` for
-//! the permits: about 0.7 ms for 256 uids with 64 validators weighting every
-//! uid, and 20-30 ms for 4096 uids, on one core (`benches/yuma.rs`). It runs on
+//! the permits: about 0.8 ms for 256 uids with 64 validators weighting every
+//! uid, and about 15 ms for 4096 uids, either bond mode, on one core of the
+//! development machine (`benches/yuma.rs`). It runs on
 //! the calling thread only; callers that run many independent epochs spread
 //! them over threads themselves. Each thread keeps a small pool of the large
 //! per-epoch buffers between epochs (`math::pool`): a few times the largest
