@@ -6,12 +6,20 @@
 //! operations is part of the contract: reordering a sum is harmless (fixed
 //! addition is exact), but moving a division or a truncation is not.
 //!
+//! Matrices are [`Csr`]; consecutive steps over the same matrix run as one
+//! sweep (`math::passes`), and the arithmetic uses the exact fast paths of
+//! [`math`]. The pre-rewrite implementation, a literal transcription of the
+//! pallet, is kept under `cfg(test)` (`super::reference`), and the
+//! differential tests (`super::diff_tests`) require identical output from both
+//! on random subnets, well-formed and not.
+//!
 //! Input validation happens once, up front; after that every helper is total
 //! and saturating, so the epoch cannot panic.
 
 use substrate_fixed::types::{I32F32, I64F64, I96F32, U96F32};
 
-use super::math::{self, SparseMatrix};
+use super::math::liquid_alpha::{self, AlphaSigmoid};
+use super::math::{self, Csr, bonds, passes, sparse};
 use super::{EpochInput, EpochOutput, EpochParams, YumaError};
 
 const ZERO: I32F32 = I32F32::from_bits(0);
@@ -68,17 +76,6 @@ fn total_stake(params: &EpochParams, input: &EpochInput) -> Vec<I64F64> {
         .collect()
 }
 
-/// Converts stored `(uid, u16)` rows to fixed point. Rows beyond `n` cannot
-/// exist (lengths are validated); `filter_cols` drops columns `>= n` as the
-/// pallet's weight reader does (its bond reader does not).
-fn read_sparse(rows: &[Vec<(u16, u16)>], n: u16, filter_cols: bool) -> SparseMatrix {
-    rows.iter()
-        .map(|row| {
-            row.iter().filter(|(j, _)| !filter_cols || *j < n).map(|(j, v)| (*j, math::u16_to_fixed(*v))).collect()
-        })
-        .collect()
-}
-
 /// Runs one Yuma epoch. See the parent module for the contract.
 ///
 /// # Errors
@@ -87,7 +84,6 @@ fn read_sparse(rows: &[Vec<(u16, u16)>], n: u16, filter_cols: bool) -> SparseMat
 /// the subnet has more than 65535 uids.
 pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) -> Result<EpochOutput, YumaError> {
     let n = validate(input)?;
-    let nu = n as usize;
     let current_block = input.current_block;
 
     // == Active ==
@@ -120,92 +116,98 @@ pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) ->
             *p = true;
         }
     }
-    let forbids: Vec<bool> = permits.iter().map(|p| !p).collect();
 
     // == Active stake ==
     let mut active_stake = stake.clone();
-    math::inplace_mask_vector(&inactive, &mut active_stake);
-    math::inplace_mask_vector(&forbids, &mut active_stake);
+    for ((s, off), permitted) in active_stake.iter_mut().zip(inactive.iter()).zip(permits.iter()) {
+        if *off || !permitted {
+            *s = ZERO;
+        }
+    }
     math::inplace_normalize(&mut active_stake);
 
     // == Weights ==
-    let mut weights = read_sparse(&input.weights, n, true);
-    weights = math::mask_rows_sparse(&forbids, &weights);
-    weights = math::mask_diag_sparse(&weights, owner);
-    // A weight set before its target re-registered refers to the old occupant.
-    weights = math::vec_mask_sparse_matrix(
-        &weights,
-        &input.last_update,
-        &input.block_at_registration,
-        |updated, registered| updated <= registered,
+    // The pallet's weight reader and its four masks, as one filter (each drops
+    // entries by a predicate on `(row, column)`, so their order is immaterial):
+    // columns `>= n`, rows without a permit, the diagonal except the owner's, a
+    // weight set before its target (re)registered (it refers to the old occupant)
+    // and, under commit-reveal, a weight committed before that registration.
+    let registered = &input.block_at_registration;
+    let commit_blocks = input.commit_blocks.as_deref();
+    let weights = passes::read_row_normalized(
+        &input.weights,
+        |i, j| {
+            let ju = usize::from(j);
+            let Some(&reg_j) = registered.get(ju) else { return false };
+            permits.get(i).copied().unwrap_or(false)
+                && (i != ju || owner == Some(j))
+                && input.last_update.get(i).is_none_or(|&u| u > reg_j)
+                && commit_blocks.is_none_or(|cb| cb.get(i).is_none_or(|&c| c >= reg_j))
+        },
+        math::u16_to_fixed,
     );
-    if let Some(commit_blocks) = &input.commit_blocks {
-        weights =
-            math::vec_mask_sparse_matrix(&weights, commit_blocks, &input.block_at_registration, |cb, reg| cb < reg);
-    }
-    math::inplace_row_normalize_sparse(&mut weights);
 
     // == Consensus, validator trust, incentive ==
     let kappa = float_u16(params.kappa);
-    let consensus = math::weighted_median_col_sparse(&active_stake, &weights, n, kappa);
-    let clipped = math::col_clip_sparse(&weights, &consensus);
-    let validator_trust = math::row_sum_sparse(&clipped);
-    let mut incentive = math::matmul_sparse(&clipped, &active_stake, n);
+    let consensus = math::weighted_median_cols(&active_stake, &weights, n, kappa);
+    let bonds_penalty = float_u16(params.bonds_penalty);
+    // Clipping works in place; the unclipped weights are kept only if the bonds
+    // interpolate between the two (penalty below 1).
+    let (unclipped, mut clipped) =
+        if bonds_penalty == math::fixed::ONE { (None, weights) } else { (Some(weights.clone()), weights) };
+    let (validator_trust, mut incentive) = passes::clip_trust_incentive(&mut clipped, &consensus, &active_stake, n);
     math::inplace_normalize(&mut incentive);
 
     // == Bonds and dividends ==
-    let bonds_penalty = float_u16(params.bonds_penalty);
-    let weights_for_bonds = math::interpolate_sparse(&weights, &clipped, n, bonds_penalty);
+    let weights_for_bonds = match unclipped {
+        Some(weights) => sparse::interpolate(weights, clipped, n, bonds_penalty),
+        None => clipped,
+    };
     // Bonds to a uid registered since the previous epoch belong to its predecessor.
     let last_tempo = if input.last_epoch_block == 0 {
         current_block.saturating_sub(u64::from(params.tempo))
     } else {
         input.last_epoch_block.saturating_add(1)
     };
-    let mut bonds = read_sparse(&input.bonds, n, false);
+    // The bond reader keeps columns `>= n` (they read registration block 0 and
+    // fall out in the EMA); the scalar mask drops bonds to re-registered uids.
+    let keep_bond = |_: usize, j: u16| last_tempo > registered.get(usize::from(j)).copied().unwrap_or(0);
+    let ema_rate = bonds_ema_rate(params.bonds_moving_average);
 
     let mut dividends: Vec<I32F32>;
-    let ema_bonds: SparseMatrix;
+    let out_bonds: Vec<Vec<(u16, u16)>>;
     if params.yuma3 {
-        for row in bonds.iter_mut() {
-            for (_, b) in row.iter_mut() {
-                *b = math::fixed_to_fixed_u16_proportion(*b);
-            }
-        }
-        bonds =
-            math::scalar_vec_mask_sparse_matrix(&bonds, last_tempo, &input.block_at_registration, |lt, reg| lt <= reg);
+        let bonds = Csr::from_stored(&input.bonds, keep_bond, math::u16_proportion_to_fixed);
         let liquid = params.liquid_alpha.filter(|_| consensus.iter().any(|c| *c != ZERO));
-        ema_bonds = match liquid {
+        let ema = match liquid {
             // The pallet's `compute_liquid_alpha_values_sparse` + `mat_ema_alpha_sparse`,
             // fused: same result, rates computed only where they are used.
-            Some(la) => math::mat_ema_liquid_alpha_sparse(
-                &weights_for_bonds,
-                &bonds,
-                &consensus,
-                float_u16(la.alpha_low),
-                float_u16(la.alpha_high),
-                I32F32::saturating_from_num(la.alpha_sigmoid_steepness),
-            ),
-            None => math::mat_ema_sparse(&weights_for_bonds, &bonds, bonds_ema_rate(params.bonds_moving_average)),
+            Some(la) => {
+                let sigmoid = AlphaSigmoid::new(
+                    float_u16(la.alpha_low),
+                    float_u16(la.alpha_high),
+                    I32F32::saturating_from_num(la.alpha_sigmoid_steepness),
+                );
+                liquid_alpha::mat_ema_liquid_alpha(&weights_for_bonds, &bonds, &consensus, &sigmoid)
+            }
+            None => bonds::mat_ema(&weights_for_bonds, &bonds, ema_rate),
         };
-        let mut norm = ema_bonds.clone();
-        math::inplace_col_normalize_sparse(&mut norm, n);
-        let per_validator = math::row_sum_sparse(&math::mat_vec_mul_sparse(&norm, &incentive));
+        // Dividends from the column-normalised bonds; the stored bonds are the EMA itself.
+        let per_validator = passes::normalized_matmul_transpose(&ema, &ema.col_sums(n), &incentive);
         dividends = math::vec_mul(&per_validator, &active_stake);
         math::inplace_normalize(&mut dividends);
+        out_bonds = passes::stored_rows(&ema, &new_permits, None);
     } else {
-        bonds =
-            math::scalar_vec_mask_sparse_matrix(&bonds, last_tempo, &input.block_at_registration, |lt, reg| lt <= reg);
-        math::inplace_col_normalize_sparse(&mut bonds, n);
-        let mut delta = math::row_hadamard_sparse(&weights_for_bonds, &active_stake);
-        math::inplace_col_normalize_sparse(&mut delta, n);
-        let mut ema = math::mat_ema_sparse(&delta, &bonds, bonds_ema_rate(params.bonds_moving_average));
-        math::inplace_col_normalize_sparse(&mut ema, n);
-        dividends = math::matmul_transpose_sparse(&ema, &incentive);
+        let bonds = passes::read_col_normalized(&input.bonds, keep_bond, math::u16_to_fixed, n);
+        let mut delta = weights_for_bonds;
+        passes::scale_rows_col_normalize(&mut delta, &active_stake, n);
+        let mut ema = bonds::mat_ema(&delta, &bonds, ema_rate);
+        let sums = ema.col_sums(n);
+        let column_max = passes::col_normalize_with_max(&mut ema, &sums);
+        dividends = ema.matmul_transpose(&incentive);
         math::inplace_normalize(&mut dividends);
         // Stored bonds are column max-upscaled so the largest holder reads 65535.
-        math::inplace_col_max_upscale_sparse(&mut ema, n);
-        ema_bonds = ema;
+        out_bonds = passes::stored_rows(&ema, &new_permits, Some(&column_max));
     }
 
     // == Emission ==
@@ -232,20 +234,6 @@ pub fn run_epoch(params: &EpochParams, input: &EpochInput, emission_rao: u64) ->
     let emission = to_rao(&norm_combined);
 
     let to_u16 = |v: &[I32F32]| -> Vec<u16> { v.iter().map(|x| math::fixed_proportion_to_u16(*x)).collect() };
-
-    // Only permitted validators keep bonds; everyone else's row is cleared.
-    let out_bonds: Vec<Vec<(u16, u16)>> = (0..nu)
-        .map(|i| {
-            if new_permits.get(i).copied().unwrap_or(false) {
-                ema_bonds
-                    .get(i)
-                    .map(|row| row.iter().map(|(j, v)| (*j, math::fixed_proportion_to_u16(*v))).collect())
-                    .unwrap_or_default()
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
 
     tracing::trace!(n, emission_rao, yuma3 = params.yuma3, "yuma epoch done");
 

@@ -51,6 +51,17 @@
 //!   caller passes those earliest commit blocks in
 //!   [`EpochInput::commit_blocks`] (`None` = commit-reveal off).
 //!
+//! # Cost
+//!
+//! An epoch is linear in the stored weights and bonds plus `O(n log n)` for
+//! the permits: about 0.8 ms for 256 uids with 64 validators weighting every
+//! uid, and about 15 ms for 4096 uids, either bond mode, on one core of the
+//! development machine (`benches/yuma.rs`). It runs on
+//! the calling thread only; callers that run many independent epochs spread
+//! them over threads themselves. Each thread keeps a small pool of the large
+//! per-epoch buffers between epochs (`math::pool`): a few times the largest
+//! subnet's stored weights, released when the thread ends.
+//!
 //! # Failure modes
 //!
 //! Only malformed input fails ([`YumaError`]). Degenerate but valid input
@@ -59,6 +70,11 @@
 
 pub mod epoch;
 pub mod math;
+
+#[cfg(test)]
+mod diff_tests;
+#[cfg(test)]
+mod reference;
 
 pub use substrate_fixed::types::{I32F32, I64F64, I96F32, U64F64, U96F32};
 
