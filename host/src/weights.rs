@@ -25,7 +25,7 @@ use crate::util::unix_ms;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use subnet_chain::{AccountId, Chain, ChainError, Hyperparams, Metagraph, NetUid};
+use subnet_chain::{AccountId, Chain, ChainError, EpochSchedule, Hyperparams, MechId, Metagraph, NetUid};
 
 use crate::bindings::types::Weight;
 
@@ -82,6 +82,12 @@ pub struct CommitRecord {
     pub block: Option<u64>,
     /// Hash of the module version whose weights these are.
     pub module: String,
+    /// The epoch the commit belongs to (the chain's epoch of its inclusion block).
+    #[serde(default)]
+    pub epoch: u64,
+    /// The epoch it is revealed in (`epoch + RevealPeriodEpochs`).
+    #[serde(default)]
+    pub reveal_epoch: u64,
 }
 
 /// Where a validator's pending commit is kept. The daemon's is its database (durable before
@@ -256,11 +262,6 @@ pub fn chain_weights(
     Ok((uids, values))
 }
 
-/// The epoch index subtensor gives `block` before spec 423: `(block + netuid + 1) / (tempo + 1)`.
-fn legacy_epoch(block: u64, netuid: NetUid, tempo: u16) -> u64 {
-    (block + u64::from(netuid) + 1) / (u64::from(tempo) + 1)
-}
-
 /// One validator's weight setting on one subnet.
 pub struct WeightSetter<'a> {
     /// The chain.
@@ -269,6 +270,8 @@ pub struct WeightSetter<'a> {
     pub hotkey: AccountId,
     /// The subnet.
     pub netuid: NetUid,
+    /// The mechanism (0, the main one, on most subnets).
+    pub mecid: MechId,
     /// Cadence, version key, exclude quantile.
     pub policy: WeightPolicy,
     /// Where its pending commit is kept.
@@ -277,11 +280,14 @@ pub struct WeightSetter<'a> {
 
 impl WeightSetter<'_> {
     /// Sets (or commits, or reveals) `weights` if due. See the module docs for the steps.
+    /// `metagraph` is the mechanism's (its `last_update` paces the cadence); `schedule` the
+    /// subnet's epoch clock now.
     pub async fn submit(
         &self,
         weights: &[Weight],
         metagraph: &Metagraph,
         hyper: &Hyperparams,
+        schedule: &EpochSchedule,
         module: &str,
     ) -> Submission {
         let Some(uid) = metagraph.uid_of(&self.hotkey) else {
@@ -289,7 +295,7 @@ impl WeightSetter<'_> {
         };
         if hyper.commit_reveal_enabled {
             match self.commits.load() {
-                Ok(Some(commit)) => return self.reveal_when_due(metagraph, hyper, commit).await,
+                Ok(Some(commit)) => return self.reveal_when_due(schedule, commit).await,
                 Ok(None) => {}
                 Err(e) => return Submission::Store(e),
             }
@@ -309,9 +315,9 @@ impl WeightSetter<'_> {
         };
         let version_key = self.policy.version_key.max(hyper.weights_version_key);
         if hyper.commit_reveal_enabled {
-            return self.commit(metagraph, hyper, uids, values, version_key, module).await;
+            return self.commit(metagraph, schedule, uids, values, version_key, module).await;
         }
-        match self.chain.set_weights(&self.hotkey, self.netuid, &uids, &values, version_key).await {
+        match self.chain.set_weights(&self.hotkey, self.netuid, self.mecid, &uids, &values, version_key).await {
             Ok(included) => Submission::Set(WeightsRecord {
                 block: included.block,
                 uids,
@@ -330,7 +336,7 @@ impl WeightSetter<'_> {
     async fn commit(
         &self,
         metagraph: &Metagraph,
-        hyper: &Hyperparams,
+        schedule: &EpochSchedule,
         uids: Vec<u16>,
         weights: Vec<u16>,
         version_key: u64,
@@ -341,7 +347,10 @@ impl WeightSetter<'_> {
             let mut rng = rand::rng();
             (0..8).map(|_| rng.random()).collect()
         };
-        let hash = subnet_chain::commit_hash(&self.hotkey, self.netuid, &uids, &weights, &salt, version_key);
+        let netuid_index = subnet_chain::netuid_index(self.netuid, self.mecid);
+        let hash = subnet_chain::commit_hash(&self.hotkey, netuid_index, &uids, &weights, &salt, version_key);
+        let epoch = schedule.epoch();
+        let reveal_epoch = epoch + schedule.reveal_period_epochs.max(1);
         let mut record = CommitRecord {
             hash,
             uids,
@@ -351,20 +360,21 @@ impl WeightSetter<'_> {
             sent_at: metagraph.block,
             block: None,
             module: module.to_owned(),
+            epoch,
+            reveal_epoch,
         };
         if let Err(e) = self.commits.store(Some(&record)) {
             return Submission::Store(format!("commit not sent: recording it failed: {e}"));
         }
-        match self.chain.commit_weights(&self.hotkey, self.netuid, hash).await {
+        match self.chain.commit_weights(&self.hotkey, self.netuid, self.mecid, hash).await {
             Ok(included) => {
                 record.block = Some(included.block);
                 if let Err(e) = self.commits.store(Some(&record)) {
                     tracing::error!(subnet = self.netuid, error = %e, "commit sent but its block not recorded");
                 }
-                let epoch = legacy_epoch(included.block, self.netuid, hyper.tempo);
                 Submission::Committed {
                     block: included.block,
-                    reveal_epoch: epoch + hyper.commit_reveal_period.max(1),
+                    reveal_epoch,
                     uids: record.uids,
                     weights: record.weights,
                 }
@@ -377,18 +387,27 @@ impl WeightSetter<'_> {
         }
     }
 
-    /// Reveals the pending commit once its reveal epoch has come; a chain whose boundaries
-    /// differ answers `RevealTooEarly`, and the next round tries again.
-    async fn reveal_when_due(&self, metagraph: &Metagraph, hyper: &Hyperparams, commit: CommitRecord) -> Submission {
+    /// Reveals the pending commit once its reveal epoch has come (by the chain's epoch
+    /// definition, [`EpochSchedule::epoch`]); a chain that still disagrees answers
+    /// `RevealTooEarly`, and the next round tries again.
+    async fn reveal_when_due(&self, schedule: &EpochSchedule, commit: CommitRecord) -> Submission {
         use subnet_chain::SubtensorError as E;
         let committed_at = commit.block.unwrap_or(commit.sent_at + 1);
-        let reveal_epoch = legacy_epoch(committed_at, self.netuid, hyper.tempo) + hyper.commit_reveal_period.max(1);
-        if legacy_epoch(metagraph.block, self.netuid, hyper.tempo) < reveal_epoch {
+        let reveal_epoch = commit.reveal_epoch;
+        if schedule.epoch() < reveal_epoch {
             return Submission::Waiting { committed_at, reveal_epoch };
         }
         let result = self
             .chain
-            .reveal_weights(&self.hotkey, self.netuid, &commit.uids, &commit.weights, &commit.salt, commit.version_key)
+            .reveal_weights(
+                &self.hotkey,
+                self.netuid,
+                self.mecid,
+                &commit.uids,
+                &commit.weights,
+                &commit.salt,
+                commit.version_key,
+            )
             .await;
         match result {
             Ok(included) => {

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use subnet_chain::{AccountId, Chain, Hyperparams, Metagraph};
+use subnet_chain::{AccountId, Chain, EpochSchedule, Hyperparams, Metagraph};
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -319,13 +319,18 @@ impl SubnetRunner {
 
     async fn step_with(&self, version: &ModuleVersion) {
         let started = Instant::now();
+        let mecid = self.config.mechanism;
         let chain_state = async {
-            let metagraph = self.chain.metagraph(self.netuid).await?;
+            let metagraph = match mecid {
+                0 => self.chain.metagraph(self.netuid).await?,
+                m => self.chain.mechanism_metagraph(self.netuid, m).await?,
+            };
             let hyper = self.chain.hyperparams(self.netuid).await?;
-            Ok::<_, subnet_chain::ChainError>((metagraph, hyper))
+            let schedule = self.chain.epoch_schedule(self.netuid).await?;
+            Ok::<_, subnet_chain::ChainError>((metagraph, hyper, schedule))
         }
         .await;
-        let (metagraph, hyper) = match chain_state {
+        let (metagraph, hyper, schedule) = match chain_state {
             Ok(state) => state,
             Err(e) => return self.note_round_error(format!("chain: {e}"), started.elapsed(), Some(version)),
         };
@@ -337,7 +342,7 @@ impl SubnetRunner {
                 Some(version),
             );
         }
-        let epoch = metagraph.block / (u64::from(hyper.tempo) + 1);
+        let epoch = schedule.epoch();
         self.slot.set_round_context(&metagraph, epoch);
         let mut record = lock(&self.record).clone();
         let seed = round_seed(self.round_secret, &self.hotkey, self.netuid, metagraph.block, record.rounds);
@@ -413,7 +418,7 @@ impl SubnetRunner {
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             error: None,
         });
-        self.submit_weights(&metagraph, &hyper, version).await;
+        self.submit_weights(&metagraph, &hyper, &schedule, version).await;
     }
 
     fn weights_note(&self, note: Option<String>) {
@@ -421,7 +426,13 @@ impl SubnetRunner {
     }
 
     /// Hands the round's weights to the shared weight-setting path and records what it did.
-    async fn submit_weights(&self, metagraph: &Metagraph, hyper: &Hyperparams, version: &ModuleVersion) {
+    async fn submit_weights(
+        &self,
+        metagraph: &Metagraph,
+        hyper: &Hyperparams,
+        schedule: &EpochSchedule,
+        version: &ModuleVersion,
+    ) {
         let pending: Vec<Weight> =
             lock(&self.record).pending_weights.iter().map(|(uid, value)| Weight { uid: *uid, value: *value }).collect();
         let commits = DbCommits { db: self.db.clone(), netuid: self.netuid };
@@ -429,10 +440,11 @@ impl SubnetRunner {
             chain: &*self.chain,
             hotkey: self.hotkey,
             netuid: self.netuid,
+            mecid: self.config.mechanism,
             policy: self.config.weights.policy(),
             commits: &commits,
         };
-        let submission = setter.submit(&pending, metagraph, hyper, &version.hash).await;
+        let submission = setter.submit(&pending, metagraph, hyper, schedule, &version.hash).await;
         match &submission {
             Submission::NotDue { .. } => {}
             Submission::Set(record) => return self.weights_landed(record.clone(), "weights set").await,

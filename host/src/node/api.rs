@@ -3,11 +3,11 @@
 //!
 //! Every extrinsic body names its `signer`, and the node accepts it only when the request's
 //! `btauth/1` signature is by that account: the hotkey for `set_weights`, `commit_weights`,
-//! `reveal_weights` and `serve_axon`; the coldkey for `register`, `add_stake`,
+//! `reveal_weights`, `commit_timelocked_weights` and `serve_axon`; the coldkey for `register`, `add_stake`,
 //! `create_subnet` and `set_hyperparams` (the subnet owner's).
 
 use serde::{Deserialize, Serialize};
-use subnet_chain::{AccountId, AxonInfo, BlockNumber, ChainError, ChainEvent, Hyperparams, NetUid, Uid};
+use subnet_chain::{AccountId, AxonInfo, BlockNumber, ChainError, ChainEvent, Hyperparams, MechId, NetUid, Uid};
 
 /// Path prefix of every chain node endpoint.
 pub const PREFIX: &str = "/v1/chain";
@@ -61,6 +61,9 @@ pub struct SetWeightsCall {
     pub signer: AccountId,
     /// Subnet.
     pub netuid: NetUid,
+    /// Mechanism (0, the main one, when absent).
+    #[serde(default)]
+    pub mecid: MechId,
     /// Destination uids.
     pub uids: Vec<Uid>,
     /// Weights, as the pallet takes them.
@@ -76,6 +79,9 @@ pub struct CommitWeightsCall {
     pub signer: AccountId,
     /// Subnet.
     pub netuid: NetUid,
+    /// Mechanism (0, the main one, when absent).
+    #[serde(default)]
+    pub mecid: MechId,
     /// The commit hash, 64 hex digits.
     pub hash: String,
 }
@@ -87,6 +93,9 @@ pub struct RevealWeightsCall {
     pub signer: AccountId,
     /// Subnet.
     pub netuid: NetUid,
+    /// Mechanism (0, the main one, when absent).
+    #[serde(default)]
+    pub mecid: MechId,
     /// Uids.
     pub uids: Vec<Uid>,
     /// Values.
@@ -95,6 +104,24 @@ pub struct RevealWeightsCall {
     pub salt: Vec<u16>,
     /// Version key.
     pub version_key: u64,
+}
+
+/// `POST /v1/chain/extrinsics/commit_timelocked_weights` (commit-reveal v4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitTimelockedCall {
+    /// The committing hotkey.
+    pub signer: AccountId,
+    /// Subnet.
+    pub netuid: NetUid,
+    /// Mechanism.
+    #[serde(default)]
+    pub mecid: MechId,
+    /// The timelock-encrypted payload, hex.
+    pub commit: String,
+    /// The drand round it is encrypted to.
+    pub reveal_round: u64,
+    /// The commit-reveal version the payload follows.
+    pub commit_reveal_version: u16,
 }
 
 /// `POST /v1/chain/extrinsics/serve_axon`.

@@ -24,8 +24,8 @@ use hyper::header::CONTENT_TYPE;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use subnet_chain::{
-    AccountId, AxonInfo, BlockNumber, Chain, ChainError, ChainEvent, ExtrinsicOutcome, Hyperparams, Metagraph, NetUid,
-    Uid,
+    AccountId, AxonInfo, BlockNumber, Chain, ChainError, ChainEvent, EpochSchedule, ExtrinsicOutcome, Hyperparams,
+    MechId, Metagraph, NetUid, TimelockedCommit, Uid,
 };
 use subnet_keys::Keypair;
 use subnet_keys::btauth::{fresh_nonce, sign_request};
@@ -272,16 +272,31 @@ impl Chain for RemoteChain {
         self.inner.get(&format!("/v1/chain/subnets/{netuid}/hyperparams"), self.inner.timeout).await
     }
 
+    async fn mechanism_metagraph(&self, netuid: NetUid, mecid: MechId) -> Result<Metagraph, ChainError> {
+        self.inner.get(&format!("/v1/chain/subnets/{netuid}/mechanisms/{mecid}/metagraph"), self.inner.timeout).await
+    }
+
+    async fn epoch_schedule(&self, netuid: NetUid) -> Result<EpochSchedule, ChainError> {
+        self.inner.get(&format!("/v1/chain/subnets/{netuid}/epoch"), self.inner.timeout).await
+    }
+
     async fn set_weights(
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         weights: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let call =
-            SetWeightsCall { signer: *signer, netuid, uids: uids.to_vec(), weights: weights.to_vec(), version_key };
+        let call = SetWeightsCall {
+            signer: *signer,
+            netuid,
+            mecid,
+            uids: uids.to_vec(),
+            weights: weights.to_vec(),
+            version_key,
+        };
         self.inner.post(Some(signer), "/v1/chain/extrinsics/set_weights", &call).await
     }
 
@@ -289,9 +304,10 @@ impl Chain for RemoteChain {
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         hash: [u8; 32],
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let call = CommitWeightsCall { signer: *signer, netuid, hash: hex::encode(hash) };
+        let call = CommitWeightsCall { signer: *signer, netuid, mecid, hash: hex::encode(hash) };
         self.inner.post(Some(signer), "/v1/chain/extrinsics/commit_weights", &call).await
     }
 
@@ -299,6 +315,7 @@ impl Chain for RemoteChain {
         &self,
         signer: &AccountId,
         netuid: NetUid,
+        mecid: MechId,
         uids: &[Uid],
         values: &[u16],
         salt: &[u16],
@@ -307,12 +324,49 @@ impl Chain for RemoteChain {
         let call = RevealWeightsCall {
             signer: *signer,
             netuid,
+            mecid,
             uids: uids.to_vec(),
             values: values.to_vec(),
             salt: salt.to_vec(),
             version_key,
         };
         self.inner.post(Some(signer), "/v1/chain/extrinsics/reveal_weights", &call).await
+    }
+
+    async fn commit_timelocked_weights(
+        &self,
+        signer: &AccountId,
+        netuid: NetUid,
+        mecid: MechId,
+        commit: &[u8],
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    ) -> Result<ExtrinsicOutcome, ChainError> {
+        let call = CommitTimelockedCall {
+            signer: *signer,
+            netuid,
+            mecid,
+            commit: hex::encode(commit),
+            reveal_round,
+            commit_reveal_version,
+        };
+        self.inner.post(Some(signer), "/v1/chain/extrinsics/commit_timelocked_weights", &call).await
+    }
+
+    async fn timelocked_commits(
+        &self,
+        netuid: NetUid,
+        mecid: MechId,
+        who: &AccountId,
+    ) -> Result<Vec<TimelockedCommit>, ChainError> {
+        let path = format!("/v1/chain/subnets/{netuid}/mechanisms/{mecid}/timelocked/{}", who.to_ss58());
+        self.inner.get(&path, self.inner.timeout).await
+    }
+
+    async fn weights_row(&self, netuid: NetUid, mecid: MechId, uid: Uid) -> Result<Vec<(Uid, u16)>, ChainError> {
+        self.inner
+            .get(&format!("/v1/chain/subnets/{netuid}/mechanisms/{mecid}/weights/{uid}"), self.inner.timeout)
+            .await
     }
 
     async fn serve_axon(

@@ -48,7 +48,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use subnet_chain::local::LocalChain;
-use subnet_chain::{AccountId, Chain, ChainError, NetUid};
+use subnet_chain::{AccountId, Chain, ChainError, MechId, NetUid, Uid};
 use subnet_keys::Keypair;
 use subnet_keys::btauth::{Verifier, VerifierConfig, unix_time_ns};
 
@@ -147,6 +147,10 @@ pub async fn spawn_chain_node(chain: Arc<LocalChain>, config: ChainNodeConfig) -
         .route("/v1/chain/subnets", get(subnets))
         .route("/v1/chain/subnets/{netuid}/metagraph", get(metagraph))
         .route("/v1/chain/subnets/{netuid}/hyperparams", get(hyperparams))
+        .route("/v1/chain/subnets/{netuid}/epoch", get(epoch_schedule))
+        .route("/v1/chain/subnets/{netuid}/mechanisms/{mecid}/metagraph", get(mechanism_metagraph))
+        .route("/v1/chain/subnets/{netuid}/mechanisms/{mecid}/weights/{uid}", get(weights_row))
+        .route("/v1/chain/subnets/{netuid}/mechanisms/{mecid}/timelocked/{hotkey}", get(timelocked_commits))
         .route("/v1/chain/extrinsics/{name}", post(extrinsic))
         .route("/v1/chain/dev/advance", post(advance))
         .fallback(|| async { error(404, ApiError::refusal("not_found", "no such endpoint")) })
@@ -230,6 +234,32 @@ async fn metagraph(State(node): State<Arc<Node>>, Path(netuid): Path<NetUid>) ->
 
 async fn hyperparams(State(node): State<Arc<Node>>, Path(netuid): Path<NetUid>) -> Response {
     answer(node.chain.hyperparams(netuid).await)
+}
+
+async fn epoch_schedule(State(node): State<Arc<Node>>, Path(netuid): Path<NetUid>) -> Response {
+    answer(node.chain.epoch_schedule(netuid).await)
+}
+
+async fn mechanism_metagraph(State(node): State<Arc<Node>>, Path((netuid, mecid)): Path<(NetUid, MechId)>) -> Response {
+    answer(node.chain.mechanism_metagraph(netuid, mecid).await)
+}
+
+async fn weights_row(
+    State(node): State<Arc<Node>>,
+    Path((netuid, mecid, uid)): Path<(NetUid, MechId, Uid)>,
+) -> Response {
+    answer(node.chain.weights_row(netuid, mecid, uid).await)
+}
+
+async fn timelocked_commits(
+    State(node): State<Arc<Node>>,
+    Path((netuid, mecid, hotkey)): Path<(NetUid, MechId, String)>,
+) -> Response {
+    let who = match AccountId::from_ss58(&hotkey) {
+        Ok(who) => who,
+        Err(e) => return error(400, ApiError::refusal("invalid_input", format!("hotkey: {e}"))),
+    };
+    answer(node.chain.timelocked_commits(netuid, mecid, &who).await)
 }
 
 async fn advance(State(node): State<Arc<Node>>, req: Request) -> Response {
@@ -319,21 +349,51 @@ async fn run_extrinsic(node: &Node, name: &str, caller: AccountId, body: &[u8]) 
             let c: SetWeightsCall = parse_json(body)?;
             signed_by(&caller, &c.signer)?;
             answer(
-                blocking(move || chain.set_weights_now(&c.signer, c.netuid, &c.uids, &c.weights, c.version_key)).await,
+                blocking(move || {
+                    chain.set_mechanism_weights_now(&c.signer, c.netuid, c.mecid, &c.uids, &c.weights, c.version_key)
+                })
+                .await,
             )
         }
         "commit_weights" => {
             let c: CommitWeightsCall = parse_json(body)?;
             signed_by(&caller, &c.signer)?;
             let hash = parse_hash(&c.hash)?;
-            answer(blocking(move || chain.commit_weights_now(&c.signer, c.netuid, hash)).await)
+            answer(blocking(move || chain.commit_mechanism_weights_now(&c.signer, c.netuid, c.mecid, hash)).await)
         }
         "reveal_weights" => {
             let c: RevealWeightsCall = parse_json(body)?;
             signed_by(&caller, &c.signer)?;
             answer(
                 blocking(move || {
-                    chain.reveal_weights_now(&c.signer, c.netuid, &c.uids, &c.values, &c.salt, c.version_key)
+                    chain.reveal_mechanism_weights_now(
+                        &c.signer,
+                        c.netuid,
+                        c.mecid,
+                        &c.uids,
+                        &c.values,
+                        &c.salt,
+                        c.version_key,
+                    )
+                })
+                .await,
+            )
+        }
+        "commit_timelocked_weights" => {
+            let c: CommitTimelockedCall = parse_json(body)?;
+            signed_by(&caller, &c.signer)?;
+            let commit = hex::decode(c.commit.strip_prefix("0x").unwrap_or(&c.commit))
+                .map_err(|_| error(400, ApiError::refusal("invalid_input", "commit must be hex")))?;
+            answer(
+                blocking(move || {
+                    chain.commit_timelocked_weights_now(
+                        &c.signer,
+                        c.netuid,
+                        c.mecid,
+                        &commit,
+                        c.reveal_round,
+                        c.commit_reveal_version,
+                    )
                 })
                 .await,
             )

@@ -104,6 +104,8 @@ pub struct SandboxConfig {
     pub limits: RoundLimits,
     /// Model calls for the validators (and miners) of subnets that use the compute capability.
     pub compute: Option<Arc<dyn ComputeBackend>>,
+    /// Commit-reveal of weights on the subnet, as on today's network (the chain's default).
+    pub commit_reveal: bool,
     /// Serve every miner over HTTP on loopback and query it with signed requests (the real
     /// path); latencies are then real, so reports are no longer byte-identical across runs.
     pub network: bool,
@@ -122,6 +124,7 @@ impl Default for SandboxConfig {
             state_dir: None,
             limits: RoundLimits::default(),
             compute: None,
+            commit_reveal: false,
             network: false,
         }
     }
@@ -356,6 +359,7 @@ pub async fn run(
     }
     let configure = |h: &mut subnet_chain::Hyperparams, created: bool| {
         if created {
+            h.commit_reveal_enabled = config.commit_reveal;
             h.tempo = config.tempo;
             h.weights_rate_limit = h.weights_rate_limit.min(u64::from(config.tempo));
             h.yuma3_enabled = config.yuma3;
@@ -407,7 +411,8 @@ pub async fn run(
 
     for e in 0..config.epochs {
         progress(e, config.epochs);
-        let epoch = chain.epoch_index(netuid)?;
+        let schedule = chain.epoch_schedule_now(netuid)?;
+        let epoch = schedule.epoch();
         let metagraph = chain.metagraph_now(netuid)?;
         let hyper = chain.hyperparams_now(netuid)?;
         let view = MetagraphView::from(&metagraph);
@@ -418,6 +423,7 @@ pub async fn run(
             let chain = chain.clone();
             let module = &module;
             let hyper = &hyper;
+            let schedule = &schedule;
             let transport: &dyn MinerTransport = match http.get(i) {
                 Some(http) => http,
                 None => &in_process,
@@ -466,10 +472,12 @@ pub async fn run(
                             chain: &*chain,
                             hotkey,
                             netuid,
+                            mecid: 0,
                             policy: WeightPolicy { every_blocks: 0, ..WeightPolicy::default() },
                             commits: &v.commits,
                         };
-                        let submission = setter.submit(&wanted, metagraph, hyper, module.info().hash.as_str()).await;
+                        let submission =
+                            setter.submit(&wanted, metagraph, hyper, schedule, module.info().hash.as_str()).await;
                         let weights =
                             submission.sent().map(|(uids, values)| normalised(uids, values)).unwrap_or_default();
                         let error = submission.is_failure().then(|| submission.describe());

@@ -284,8 +284,17 @@ impl LocalChain {
         Ok(r)
     }
 
-    fn outcome(&self, events: Vec<ChainEvent>) -> ExtrinsicOutcome {
-        ExtrinsicOutcome { block: self.block(), events }
+    /// Runs an extrinsic as one transaction; its outcome names the block it was applied in,
+    /// read inside the transaction (a block produced right after cannot be mistaken for it).
+    fn extrinsic(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<Vec<ChainEvent>, ChainError>,
+    ) -> Result<ExtrinsicOutcome, ChainError> {
+        let (events, block) = self.transact(|st| {
+            let events = f(st)?;
+            Ok((events, st.global.block))
+        })?;
+        Ok(ExtrinsicOutcome { block, events })
     }
 
     /// The current block height.

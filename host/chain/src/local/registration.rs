@@ -198,20 +198,22 @@ impl LocalChain {
         netuid: NetUid,
         amount: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let ev = self.transact(|st| {
-            st.subnet(netuid)?;
-            if amount == 0 {
-                return Err(err(E::AmountTooLow));
+        self.extrinsic(|st| {
+            {
+                st.subnet(netuid)?;
+                if amount == 0 {
+                    return Err(err(E::AmountTooLow));
+                }
+                if !st.owners.contains_key(hotkey) {
+                    return Err(err(E::HotKeyAccountNotExists));
+                }
+                let sn = st.subnet_mut(netuid)?;
+                let s = sn.meta.stake.entry(*hotkey).or_default();
+                *s = s.saturating_add(amount);
+                Ok(ChainEvent::StakeAdded { coldkey: *coldkey, hotkey: *hotkey, netuid, amount })
             }
-            if !st.owners.contains_key(hotkey) {
-                return Err(err(E::HotKeyAccountNotExists));
-            }
-            let sn = st.subnet_mut(netuid)?;
-            let s = sn.meta.stake.entry(*hotkey).or_default();
-            *s = s.saturating_add(amount);
-            Ok(ChainEvent::StakeAdded { coldkey: *coldkey, hotkey: *hotkey, netuid, amount })
-        })?;
-        Ok(self.outcome(vec![ev]))
+            .map(|e| vec![e])
+        })
     }
 
     /// Sync form of [`Chain::register`](crate::Chain::register).
@@ -221,7 +223,6 @@ impl LocalChain {
         coldkey: &AccountId,
         netuid: NetUid,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let ev = self.transact(|st| st.register(hotkey, coldkey, netuid))?;
-        Ok(self.outcome(vec![ev]))
+        self.extrinsic(|st| st.register(hotkey, coldkey, netuid).map(|e| vec![e]))
     }
 }

@@ -50,7 +50,6 @@ impl LocalChain {
         netuid: NetUid,
         axon: AxonInfo,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let ev = self.transact(|st| st.serve_axon(signer, netuid, axon))?;
-        Ok(self.outcome(vec![ev]))
+        self.extrinsic(|st| st.serve_axon(signer, netuid, axon).map(|e| vec![e]))
     }
 }

@@ -339,8 +339,9 @@ impl LocalChain {
         weights: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let ev = self.transact(|st| st.set_weights_extrinsic(signer, netuid, mecid, uids, weights, version_key))?;
-        Ok(self.outcome(vec![ev]))
+        self.extrinsic(|st| {
+            st.set_weights_extrinsic(signer, netuid, mecid, uids, weights, version_key).map(|e| vec![e])
+        })
     }
 
     /// Sync form of [`Chain::commit_weights`](crate::Chain::commit_weights) for mechanism 0.
@@ -361,8 +362,7 @@ impl LocalChain {
         mecid: MechId,
         hash: [u8; 32],
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let evs = self.transact(|st| st.commit_weights(signer, netuid, mecid, hash))?;
-        Ok(self.outcome(evs))
+        self.extrinsic(|st| st.commit_weights(signer, netuid, mecid, hash))
     }
 
     /// Sync form of [`Chain::reveal_weights`](crate::Chain::reveal_weights) for mechanism 0.
@@ -390,8 +390,7 @@ impl LocalChain {
         salt: &[u16],
         version_key: u64,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let evs = self.transact(|st| st.reveal_weights(signer, netuid, mecid, uids, values, salt, version_key))?;
-        Ok(self.outcome(evs))
+        self.extrinsic(|st| st.reveal_weights(signer, netuid, mecid, uids, values, salt, version_key))
     }
 
     /// Sync form of [`Chain::commit_timelocked_weights`](crate::Chain::commit_timelocked_weights).
@@ -405,8 +404,6 @@ impl LocalChain {
         reveal_round: u64,
         commit_reveal_version: u16,
     ) -> Result<ExtrinsicOutcome, ChainError> {
-        let evs = self
-            .transact(|st| st.commit_timelocked(signer, netuid, mecid, commit, reveal_round, commit_reveal_version))?;
-        Ok(self.outcome(evs))
+        self.extrinsic(|st| st.commit_timelocked(signer, netuid, mecid, commit, reveal_round, commit_reveal_version))
     }
 }

@@ -23,6 +23,11 @@ pub struct SubnetConfig {
     pub netuid: u16,
     /// A label for logs and status; default `subnet-<netuid>`.
     pub name: Option<String>,
+    /// The mechanism (sub-subnet) this entry validates and sets weights for; default 0, the
+    /// subnet's main one. One daemon validates one mechanism of a netuid (its state, store and
+    /// metrics are keyed by netuid); validate another mechanism with another daemon.
+    #[serde(default)]
+    pub mechanism: u8,
     /// The validator module: a `.wasm` file, or a directory holding one (`validator.wasm`, or
     /// its only `.wasm` file). Both are watched for changes.
     pub module: PathBuf,

@@ -47,7 +47,8 @@ async fn remote_chain_is_the_node_chain_and_only_signers_act() {
     // Subnet administration, signed by coldkeys.
     let admin = RemoteChain::connect(&url, [owner.clone(), vcold.clone(), mcold.clone()]).await.unwrap();
     assert_eq!(admin.node_key(), node_key.account_id());
-    let hyper = Hyperparams { tempo: 10, weights_rate_limit: 5, ..Hyperparams::default() };
+    let hyper =
+        Hyperparams { tempo: 10, weights_rate_limit: 5, commit_reveal_enabled: false, ..Hyperparams::default() };
     let netuid = admin.create_subnet(&owner.account_id(), None, Some(hyper.clone())).await.unwrap();
     assert_eq!(admin.hyperparams(netuid).await.unwrap(), hyper);
     admin.register(&vhot.account_id(), &vcold.account_id(), netuid).await.unwrap();
@@ -73,14 +74,14 @@ async fn remote_chain_is_the_node_chain_and_only_signers_act() {
         let m = local.metagraph_now(netuid).unwrap();
         (m.uid_of(&vhot.account_id()).unwrap(), m.uid_of(&mhot.account_id()).unwrap())
     };
-    validator.set_weights(&vhot.account_id(), netuid, &[muid], &[65535], 0).await.unwrap();
+    validator.set_weights(&vhot.account_id(), netuid, 0, &[muid], &[65535], 0).await.unwrap();
     assert_eq!(local.weights(netuid, vuid), vec![(muid, 65535)]);
     assert_eq!(
-        validator.set_weights(&vhot.account_id(), netuid, &[muid], &[65535], 0).await.unwrap_err(),
+        validator.set_weights(&vhot.account_id(), netuid, 0, &[muid], &[65535], 0).await.unwrap_err(),
         ChainError::Module { pallet: "SubtensorModule".into(), name: "SettingWeightsTooFast".into() }
     );
     // Nobody can act for another hotkey: not through the client...
-    let e = validator.set_weights(&mhot.account_id(), netuid, &[vuid], &[1], 0).await.unwrap_err();
+    let e = validator.set_weights(&mhot.account_id(), netuid, 0, &[vuid], &[1], 0).await.unwrap_err();
     assert!(
         matches!(&e, ChainError::InvalidInput(m) if m.contains("no key for signer") && m.contains(&mhot.ss58_address())),
         "{e}"
@@ -88,6 +89,7 @@ async fn remote_chain_is_the_node_chain_and_only_signers_act() {
     // ...nor by signing a call that names someone else.
     let path = "/v1/chain/extrinsics/set_weights";
     let forged = serde_json::to_vec(&SetWeightsCall {
+        mecid: 0,
         signer: mhot.account_id(),
         netuid,
         uids: vec![vuid],
@@ -130,15 +132,15 @@ async fn remote_chain_is_the_node_chain_and_only_signers_act() {
     admin.advance_blocks(5).await.unwrap();
     let salt = [7u16, 8];
     let hash = commit_hash(&vhot.account_id(), netuid, &[muid], &[100], &salt, 0);
-    validator.commit_weights(&vhot.account_id(), netuid, hash).await.unwrap();
+    validator.commit_weights(&vhot.account_id(), netuid, 0, hash).await.unwrap();
     assert_eq!(
-        validator.reveal_weights(&vhot.account_id(), netuid, &[muid], &[100], &salt, 0).await.unwrap_err(),
+        validator.reveal_weights(&vhot.account_id(), netuid, 0, &[muid], &[100], &salt, 0).await.unwrap_err(),
         ChainError::subtensor(SubtensorError::RevealTooEarly)
     );
     let mut revealed = false;
     for _ in 0..40 {
         admin.advance_blocks(1).await.unwrap();
-        match validator.reveal_weights(&vhot.account_id(), netuid, &[muid], &[100], &salt, 0).await {
+        match validator.reveal_weights(&vhot.account_id(), netuid, 0, &[muid], &[100], &salt, 0).await {
             Ok(_) => {
                 revealed = true;
                 break;
