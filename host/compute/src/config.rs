@@ -106,6 +106,10 @@ pub struct OpenAiEndpoint {
     /// Text embedding: the vector length the server returns (replies of another length fail).
     /// Unset: whatever the server returns, and `embedding_dim` answers 0.
     pub dim: Option<usize>,
+    /// Server-specific fields added to every request body (never replacing the standard ones),
+    /// e.g. `{ repeat_penalty = 1.0 }` for llama-cpp-python, whose default 1.1 differs from
+    /// OpenAI's no-penalty default.
+    pub extra_body: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One model the operator makes available, under a name modules use.
@@ -131,6 +135,7 @@ pub struct OpenAiEndpoint {
 /// api = "chat"                     # or "completions"
 /// max_concurrency = 4              # HTTP requests in flight (default 4)
 /// timeout_ms = 60000               # optional
+/// extra_body = { repeat_penalty = 1.0 }   # optional server-specific request fields
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawModelSpec", into = "RawModelSpec")]
@@ -261,6 +266,8 @@ struct RawModelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dim: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    extra_body: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_concurrency: Option<usize>,
@@ -281,6 +288,7 @@ impl TryFrom<RawModelSpec> for ModelSpec {
                     ("api", r.api.is_some()),
                     ("timeout_ms", r.timeout_ms.is_some()),
                     ("dim", r.dim.is_some()),
+                    ("extra_body", r.extra_body.is_some()),
                 ];
                 if let Some((k, _)) = remote_keys.iter().find(|(_, set)| *set) {
                     return Err(format!("model {name:?}: `{k}` needs backend = \"openai\""));
@@ -301,6 +309,7 @@ impl TryFrom<RawModelSpec> for ModelSpec {
                     api: r.api.unwrap_or_default(),
                     timeout: r.timeout_ms.map(Duration::from_millis),
                     dim: r.dim,
+                    extra_body: r.extra_body,
                 })
             }
         };
@@ -333,6 +342,7 @@ impl From<ModelSpec> for RawModelSpec {
             api: None,
             timeout_ms: None,
             dim: None,
+            extra_body: None,
             max_tokens: Some(s.max_tokens),
             max_concurrency: Some(s.max_concurrency),
             context_length: s.context_length,
@@ -347,6 +357,7 @@ impl From<ModelSpec> for RawModelSpec {
                 raw.api = Some(e.api);
                 raw.timeout_ms = e.timeout.map(|t| t.as_millis() as u64);
                 raw.dim = e.dim;
+                raw.extra_body = e.extra_body;
             }
         }
         raw

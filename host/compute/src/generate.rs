@@ -380,3 +380,7 @@ impl Stream {
         }))
     }
 }
+
+#[cfg(test)]
+#[path = "generate_tests.rs"]
+mod tests;

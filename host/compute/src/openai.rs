@@ -136,6 +136,7 @@ impl OpenAiModel {
         if !req.stop.is_empty() {
             body["stop"] = json!(req.stop);
         }
+        self.add_extra(&mut body);
         let started = Instant::now();
         let reply = self.exchange(route, body, MAX_GENERATION_REPLY, call_timeout).await?;
         let total = started.elapsed();
@@ -170,7 +171,8 @@ impl OpenAiModel {
 
     /// One L2-normalised vector per text, in order.
     pub(crate) async fn embed(&self, texts: &[String], call_timeout: Duration) -> Result<Vec<Vec<f32>>, ComputeError> {
-        let body = json!({"model": self.endpoint.model, "input": texts, "encoding_format": "float"});
+        let mut body = json!({"model": self.endpoint.model, "input": texts, "encoding_format": "float"});
+        self.add_extra(&mut body);
         let reply = self.exchange("/v1/embeddings", body, MAX_EMBEDDING_REPLY, call_timeout).await?;
         let data = reply.get("data").and_then(Value::as_array).ok_or_else(|| self.shape("a reply without data"))?;
         if data.len() != texts.len() {
@@ -207,6 +209,14 @@ impl OpenAiModel {
     /// Vector length configured for this model (0 when not configured).
     pub(crate) fn dim(&self) -> usize {
         self.endpoint.dim.unwrap_or(0)
+    }
+
+    fn add_extra(&self, body: &mut Value) {
+        if let (Some(extra), Some(obj)) = (&self.endpoint.extra_body, body.as_object_mut()) {
+            for (k, v) in extra {
+                obj.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
     }
 
     fn shape(&self, what: &str) -> ComputeError {
