@@ -52,15 +52,24 @@ fn main() {
     let device = std::env::var("SUBNETD_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into()).parse().expect("device");
     let mut spec = ModelSpec::local("smol", ModelKind::TextGeneration, gguf());
     spec.max_concurrency = 8;
-    let config = ComputeConfig { models: vec![spec], device, call_timeout: Duration::from_secs(600), ..Default::default() };
+    let config =
+        ComputeConfig { models: vec![spec], device, call_timeout: Duration::from_secs(600), ..Default::default() };
     let svc = ComputeService::start(config).expect("service starts");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     println!("generate bench: SmolLM2-135M-Instruct Q4_1 on {}, {TOKENS} tokens per request", svc.device());
     rt.block_on(round(&svc, 1)); // warm-up
     for streams in [1, 4, 8] {
         let (tps, ttft) = rt.block_on(round(&svc, streams));
-        println!("  {streams} concurrent: {tps:7.1} tokens/s in total, mean time to first token {:6.1} ms", ttft.as_secs_f64() * 1e3);
+        println!(
+            "  {streams} concurrent: {tps:7.1} tokens/s in total, mean time to first token {:6.1} ms",
+            ttft.as_secs_f64() * 1e3
+        );
     }
     let m = &svc.metrics().models[0];
-    println!("  worker: {} tokens, {} forward passes, {:.1} tokens per busy second", m.items, m.batches, m.items_per_busy_second());
+    println!(
+        "  worker: {} tokens, {} forward passes, {:.1} tokens per busy second",
+        m.items,
+        m.batches,
+        m.items_per_busy_second()
+    );
 }

@@ -102,8 +102,12 @@ mod tests {
 
     #[test]
     fn a_runaway_template_runs_out_of_fuel() {
-        let t = ChatTemplate::new("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", "", "")
-            .unwrap();
+        let t = ChatTemplate::new(
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
         assert!(t.render(None, "u").is_err());
     }
 }

@@ -215,7 +215,10 @@ impl ModelSpec {
         }
         if let ModelSource::OpenAi(e) = &self.source {
             if !matches!(self.kind, ModelKind::TextGeneration | ModelKind::TextEmbedding) {
-                return bad(format!("backend openai serves text-generation and text-embedding models, not {}", self.kind));
+                return bad(format!(
+                    "backend openai serves text-generation and text-embedding models, not {}",
+                    self.kind
+                ));
             }
             if !(e.url.starts_with("http://") || e.url.starts_with("https://")) {
                 return bad(format!("url {:?} must start with http:// or https://", e.url));

@@ -175,7 +175,8 @@ impl TextGenerator {
     pub(crate) fn load(path: &Path, device: &Device, limits: GenLimits) -> Result<Self, ComputeError> {
         let file = gguf_file_at(path)?;
         let cfg = |e: candle_core::Error| ComputeError::Config(format!("{}: {e}", file.display()));
-        let mut reader = std::fs::File::open(&file).map_err(|e| ComputeError::Config(format!("{}: {e}", file.display())))?;
+        let mut reader =
+            std::fs::File::open(&file).map_err(|e| ComputeError::Config(format!("{}: {e}", file.display())))?;
         let content = gguf_file::Content::read(&mut reader).map_err(cfg)?;
         let arch = content.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned();
         if arch.as_deref() != Some("llama") {
@@ -249,7 +250,8 @@ impl TextGenerator {
                 ));
             }
         };
-        let enc = self.vocab.tokenizer.encode(text, false).map_err(|e| ComputeError::Failed(format!("tokenizer: {e}")))?;
+        let enc =
+            self.vocab.tokenizer.encode(text, false).map_err(|e| ComputeError::Failed(format!("tokenizer: {e}")))?;
         let mut ids = enc.get_ids().to_vec();
         if let Some((bos, _)) = self.vocab.bos.as_ref().filter(|_| self.vocab.add_bos)
             && ids.first() != Some(bos)
@@ -323,7 +325,9 @@ impl Stream {
         let fwd = |e: candle_core::Error| format!("generation forward pass: {e}");
         let logits = if self.fed < self.prompt.len() {
             let end = (self.fed + PREFILL_CHUNK).min(self.prompt.len());
-            let chunk = Tensor::new(&self.prompt[self.fed..end], &generator.device).and_then(|t| t.unsqueeze(0)).map_err(fwd)?;
+            let chunk = Tensor::new(&self.prompt[self.fed..end], &generator.device)
+                .and_then(|t| t.unsqueeze(0))
+                .map_err(fwd)?;
             let logits = self.model.forward(&chunk, self.fed).map_err(fwd)?;
             self.fed = end;
             if self.fed < self.prompt.len() {
@@ -364,7 +368,12 @@ impl Stream {
         self.out.len() as u32
     }
 
-    fn finish(&mut self, generator: &TextGenerator, finish: FinishReason, text: Option<String>) -> Result<Step, String> {
+    fn finish(
+        &mut self,
+        generator: &TextGenerator,
+        finish: FinishReason,
+        text: Option<String>,
+    ) -> Result<Step, String> {
         let text = match text {
             Some(t) => t,
             None => generator.decode(&self.out)?,

@@ -153,7 +153,9 @@ fn tokenizer_document(
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            m.split_once(' ').map(|(a, b)| [a, b]).ok_or_else(|| ComputeError::Config(format!("GGUF merge {i} {m:?} is not \"a b\"")))
+            m.split_once(' ')
+                .map(|(a, b)| [a, b])
+                .ok_or_else(|| ComputeError::Config(format!("GGUF merge {i} {m:?} is not \"a b\"")))
         })
         .collect::<Result<_, _>>()?;
     let mut vocab = serde_json::Map::with_capacity(tokens.len());

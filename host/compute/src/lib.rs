@@ -247,7 +247,13 @@ fn start_local(
     let (tx, rx) = sync_channel(config.queue_capacity);
     worker::spawn(&spec.name, engine, params, worker.clone(), rx).map_err(thread_err)?;
     let queued = Arc::new(QueuedBytes { used: AtomicUsize::new(0), limit: QUEUED_BYTES_PER_MODEL });
-    Ok(ModelHandle { kind: spec.kind, dim, backend: Backend::Embed { tx, queued }, calls: CallStats::default(), worker })
+    Ok(ModelHandle {
+        kind: spec.kind,
+        dim,
+        backend: Backend::Embed { tx, queued },
+        calls: CallStats::default(),
+        worker,
+    })
 }
 
 impl ComputeService {
@@ -412,7 +418,9 @@ impl ComputeService {
         let tx = match &handle.backend {
             Backend::Generate { tx } => tx,
             Backend::Remote(remote) => return remote.generate(&request, timeout).await,
-            Backend::Embed { .. } => return Err(ComputeError::Failed(format!("model {model:?} has no generation worker"))),
+            Backend::Embed { .. } => {
+                return Err(ComputeError::Failed(format!("model {model:?} has no generation worker")));
+            }
         };
         let submitted = Instant::now();
         let (reply, rx) = oneshot::channel();
@@ -500,7 +508,9 @@ impl ComputeService {
                     Payload::Images(_) => Err(ComputeError::InvalidInput(format!("model {model:?} takes no images"))),
                 };
             }
-            Backend::Generate { .. } => return Err(ComputeError::Failed(format!("model {model:?} has no embedding worker"))),
+            Backend::Generate { .. } => {
+                return Err(ComputeError::Failed(format!("model {model:?} has no embedding worker")));
+            }
         };
         let reservation = Reservation::try_new(queued, payload.bytes())
             .ok_or_else(|| ComputeError::Failed(format!("model {model:?} is overloaded: too much input queued")))?;

@@ -62,7 +62,11 @@ pub(crate) struct OpenAiModel {
 
 impl OpenAiModel {
     /// Reads the API key from the environment and builds the client; no request is sent.
-    pub(crate) fn new(spec: &ModelSpec, endpoint: &OpenAiEndpoint, queue_capacity: usize) -> Result<Self, ComputeError> {
+    pub(crate) fn new(
+        spec: &ModelSpec,
+        endpoint: &OpenAiEndpoint,
+        queue_capacity: usize,
+    ) -> Result<Self, ComputeError> {
         let cfg = |m: String| ComputeError::Config(format!("model {:?}: {m}", spec.name));
         let authorization = match &endpoint.api_key_env {
             None => None,
@@ -102,7 +106,11 @@ impl OpenAiModel {
     }
 
     /// Runs `req` on the server within `call_timeout`.
-    pub(crate) async fn generate(&self, req: &GenerateRequest, call_timeout: Duration) -> Result<Generation, ComputeError> {
+    pub(crate) async fn generate(
+        &self,
+        req: &GenerateRequest,
+        call_timeout: Duration,
+    ) -> Result<Generation, ComputeError> {
         req.validate()?;
         let max_tokens = if req.max_tokens == 0 { self.max_tokens } else { req.max_tokens.min(self.max_tokens) };
         let mut body = json!({
@@ -140,10 +148,8 @@ impl OpenAiModel {
         let started = Instant::now();
         let reply = self.exchange(route, body, MAX_GENERATION_REPLY, call_timeout).await?;
         let total = started.elapsed();
-        let choice = reply
-            .get("choices")
-            .and_then(|c| c.get(0))
-            .ok_or_else(|| self.shape("a reply without choices[0]"))?;
+        let choice =
+            reply.get("choices").and_then(|c| c.get(0)).ok_or_else(|| self.shape("a reply without choices[0]"))?;
         let text = match self.endpoint.api {
             OpenAiApi::Chat => choice.get("message").and_then(|m| m.get("content")),
             OpenAiApi::Completions => choice.get("text"),
@@ -157,7 +163,11 @@ impl OpenAiModel {
             _ => FinishReason::Stop,
         };
         let usage = |k: &str| {
-            reply.get("usage").and_then(|u| u.get(k)).and_then(Value::as_u64).map_or(0, |n| n.min(u32::MAX as u64) as u32)
+            reply
+                .get("usage")
+                .and_then(|u| u.get(k))
+                .and_then(Value::as_u64)
+                .map_or(0, |n| n.min(u32::MAX as u64) as u32)
         };
         Ok(Generation {
             text,
@@ -192,7 +202,9 @@ impl OpenAiModel {
             if let Some(dim) = self.endpoint.dim
                 && vector.len() != dim
             {
-                return Err(self.shape(&format!("an embedding of {} values; the model is configured as {dim}", vector.len())));
+                return Err(
+                    self.shape(&format!("an embedding of {} values; the model is configured as {dim}", vector.len()))
+                );
             }
             match out.get_mut(index) {
                 Some(slot @ None) => *slot = Some(normalise(vector)),
@@ -225,7 +237,13 @@ impl OpenAiModel {
 
     /// Waits for a slot, sends `body` to `route` and parses the JSON reply, all within
     /// `call_timeout` (and the HTTP part within the endpoint's timeout).
-    async fn exchange(&self, route: &str, body: Value, limit: usize, call_timeout: Duration) -> Result<Value, ComputeError> {
+    async fn exchange(
+        &self,
+        route: &str,
+        body: Value,
+        limit: usize,
+        call_timeout: Duration,
+    ) -> Result<Value, ComputeError> {
         let deadline = tokio::time::Instant::now() + call_timeout;
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue_capacity {
             self.waiting.fetch_sub(1, Ordering::AcqRel);

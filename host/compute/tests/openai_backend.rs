@@ -76,12 +76,25 @@ async fn server() -> (String, Arc<Seen>) {
 }
 
 fn endpoint(url: &str, model: &str) -> OpenAiEndpoint {
-    OpenAiEndpoint { url: url.into(), model: model.into(), api_key_env: None, api: OpenAiApi::Chat, timeout: None, dim: None, extra_body: None }
+    OpenAiEndpoint {
+        url: url.into(),
+        model: model.into(),
+        api_key_env: None,
+        api: OpenAiApi::Chat,
+        timeout: None,
+        dim: None,
+        extra_body: None,
+    }
 }
 
 fn start(models: Vec<ModelSpec>, timeout: Duration) -> ComputeService {
-    ComputeService::start(ComputeConfig { models, device: DevicePreference::Cpu, call_timeout: timeout, ..Default::default() })
-        .unwrap()
+    ComputeService::start(ComputeConfig {
+        models,
+        device: DevicePreference::Cpu,
+        call_timeout: timeout,
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,7 +113,8 @@ async fn requests_and_replies_have_the_openai_shape() {
         ModelKind::TextGeneration,
         OpenAiEndpoint { api: OpenAiApi::Completions, ..endpoint(&url, "m2") },
     );
-    let emb = ModelSpec::openai("emb", ModelKind::TextEmbedding, OpenAiEndpoint { dim: Some(3), ..endpoint(&url, "e") });
+    let emb =
+        ModelSpec::openai("emb", ModelKind::TextEmbedding, OpenAiEndpoint { dim: Some(3), ..endpoint(&url, "e") });
     let svc = start(vec![chat, completions, emb], Duration::from_secs(10));
 
     let req = GenerateRequest {
@@ -119,7 +133,10 @@ async fn requests_and_replies_have_the_openai_shape() {
     assert_eq!(sent["model"], "m1");
     assert_eq!(sent["max_tokens"], 50, "the configured max_tokens caps the request");
     assert_eq!(sent["messages"], json!([{"role": "system", "content": "sys"}, {"role": "user", "content": "hello"}]));
-    assert_eq!((sent["seed"].clone(), sent["stop"].clone(), sent["stream"].clone()), (json!(42), json!(["END"]), json!(false)));
+    assert_eq!(
+        (sent["seed"].clone(), sent["stop"].clone(), sent["stream"].clone()),
+        (json!(42), json!(["END"]), json!(false))
+    );
 
     let g = svc.generate("plain", GenerateRequest::greedy("once upon", 5)).await.unwrap();
     let echo: Value = serde_json::from_str(&g.text).unwrap();
@@ -145,9 +162,15 @@ async fn down_refusing_slow_and_oversized_servers_fail_clearly() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let spec = |name: &str, url: &str, model: &str| ModelSpec::openai(name, ModelKind::TextGeneration, endpoint(url, model));
+    let spec =
+        |name: &str, url: &str, model: &str| ModelSpec::openai(name, ModelKind::TextGeneration, endpoint(url, model));
     let svc = start(
-        vec![spec("down", &closed, "m"), spec("refuse", &url, "refuse"), spec("slow", &url, "slow"), spec("huge", &url, "huge")],
+        vec![
+            spec("down", &closed, "m"),
+            spec("refuse", &url, "refuse"),
+            spec("slow", &url, "slow"),
+            spec("huge", &url, "huge"),
+        ],
         Duration::from_millis(1500),
     );
     let ask = |m: &'static str| {
@@ -205,7 +228,10 @@ fn a_missing_api_key_fails_start() {
     let spec = ModelSpec::openai(
         "m",
         ModelKind::TextGeneration,
-        OpenAiEndpoint { api_key_env: Some("SUBNET_COMPUTE_SURELY_UNSET".into()), ..endpoint("http://127.0.0.1:9", "m") },
+        OpenAiEndpoint {
+            api_key_env: Some("SUBNET_COMPUTE_SURELY_UNSET".into()),
+            ..endpoint("http://127.0.0.1:9", "m")
+        },
     );
     match ComputeService::start(ComputeConfig { models: vec![spec], ..Default::default() }) {
         Err(ComputeError::Config(m)) => assert!(m.contains("SUBNET_COMPUTE_SURELY_UNSET"), "{m}"),

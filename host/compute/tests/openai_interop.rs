@@ -64,6 +64,9 @@ async fn llama_cpp_server_agrees_with_the_in_process_model() {
         agree_all += prefix;
         total_all += n;
     }
-    println!("INTEROP total: {agree_all}/{total_all} characters identical ({:.1} %)", 100.0 * agree_all as f64 / total_all as f64);
+    println!(
+        "INTEROP total: {agree_all}/{total_all} characters identical ({:.1} %)",
+        100.0 * agree_all as f64 / total_all as f64
+    );
     assert!(agree_all * 10 >= total_all * 9, "{agree_all}/{total_all}");
 }
