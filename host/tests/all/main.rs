@@ -11,6 +11,7 @@ mod compute_capability;
 mod contract;
 mod daemon;
 mod faults;
+mod hostile;
 mod languages;
 mod net;
 mod round;
