@@ -124,6 +124,26 @@ impl Metagraph {
     pub fn uid_of(&self, hotkey: &AccountId) -> Option<Uid> {
         self.neurons.iter().find(|n| &n.hotkey == hotkey).map(|n| n.uid)
     }
+
+    /// Checks the invariant every user relies on (`neurons[i].uid == i`, at most 65536
+    /// neurons), so that indexing by uid cannot go wrong. Backends that read a metagraph from
+    /// outside the process call this on receipt.
+    pub fn check_dense(&self) -> Result<(), crate::ChainError> {
+        if self.neurons.len() > usize::from(Uid::MAX) + 1 {
+            return Err(crate::ChainError::Malformed(format!(
+                "subnet {} metagraph has {} neurons, more than uids exist",
+                self.netuid,
+                self.neurons.len()
+            )));
+        }
+        match self.neurons.iter().enumerate().find(|(i, n)| usize::from(n.uid) != *i) {
+            None => Ok(()),
+            Some((i, n)) => Err(crate::ChainError::Malformed(format!(
+                "subnet {} metagraph is not dense: position {i} holds uid {}",
+                self.netuid, n.uid
+            ))),
+        }
+    }
 }
 
 /// Subnet hyperparameters, named and typed as the pallet stores them.

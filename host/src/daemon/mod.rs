@@ -41,6 +41,9 @@ pub mod reload;
 pub mod signing;
 pub mod store;
 pub mod subnet;
+pub mod supervise;
+
+use supervise::Backoff;
 
 use crate::util::unix_ms;
 use std::collections::BTreeMap;
@@ -435,8 +438,26 @@ impl Daemon {
             tracing::warn!(path = %addr_file.display(), error = %e, "cannot record the admin address");
         }
 
-        let loops =
-            shared.subnets.values().map(|runner| tokio::spawn(runner.clone().run(shutdown_rx.clone()))).collect();
+        let loops = shared
+            .subnets
+            .values()
+            .map(|runner| {
+                let runner = runner.clone();
+                let shutdown = shutdown_rx.clone();
+                tokio::spawn(async move {
+                    let name = format!("subnet {} validator loop", runner.netuid);
+                    let metrics = runner.metrics.clone();
+                    let netuid = runner.netuid;
+                    let make = {
+                        let runner = runner.clone();
+                        let shutdown = shutdown.clone();
+                        move || runner.clone().run(shutdown.clone())
+                    };
+                    let on_death = |_: &str| metrics.loop_died(netuid);
+                    supervise::supervise(&name, &runner.health, Backoff::default(), shutdown, on_death, make).await;
+                })
+            })
+            .collect();
         tracing::info!(%admin_addr, "daemon running");
         Ok(Self {
             shared,

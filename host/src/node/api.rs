@@ -242,6 +242,7 @@ impl ApiError {
             ChainError::InvalidInput(m) => (400, Self::refusal("invalid_input", m.clone())),
             ChainError::Transport(m) => (502, Self::refusal("transport", m.clone())),
             ChainError::Storage(m) => (500, Self::refusal("storage", m.clone())),
+            ChainError::Malformed(m) => (502, Self::refusal("malformed", m.clone())),
         }
     }
 
@@ -256,6 +257,7 @@ impl ApiError {
             "invalid_input" => ChainError::InvalidInput(self.message),
             "storage" => ChainError::Storage(self.message),
             "transport" => ChainError::Transport(self.message),
+            "malformed" => ChainError::Malformed(self.message),
             code => ChainError::InvalidInput(format!("the chain node refused the request ({code}): {}", self.message)),
         }
     }

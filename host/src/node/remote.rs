@@ -265,7 +265,9 @@ impl Chain for RemoteChain {
     }
 
     async fn metagraph(&self, netuid: NetUid) -> Result<Metagraph, ChainError> {
-        self.inner.get(&format!("/v1/chain/subnets/{netuid}/metagraph"), self.inner.timeout).await
+        let m: Metagraph = self.inner.get(&format!("/v1/chain/subnets/{netuid}/metagraph"), self.inner.timeout).await?;
+        m.check_dense()?;
+        Ok(m)
     }
 
     async fn hyperparams(&self, netuid: NetUid) -> Result<Hyperparams, ChainError> {
@@ -273,7 +275,12 @@ impl Chain for RemoteChain {
     }
 
     async fn mechanism_metagraph(&self, netuid: NetUid, mecid: MechId) -> Result<Metagraph, ChainError> {
-        self.inner.get(&format!("/v1/chain/subnets/{netuid}/mechanisms/{mecid}/metagraph"), self.inner.timeout).await
+        let m: Metagraph = self
+            .inner
+            .get(&format!("/v1/chain/subnets/{netuid}/mechanisms/{mecid}/metagraph"), self.inner.timeout)
+            .await?;
+        m.check_dense()?;
+        Ok(m)
     }
 
     async fn epoch_schedule(&self, netuid: NetUid) -> Result<EpochSchedule, ChainError> {
@@ -351,6 +358,10 @@ impl Chain for RemoteChain {
             commit_reveal_version,
         };
         self.inner.post(Some(signer), "/v1/chain/extrinsics/commit_timelocked_weights", &call).await
+    }
+
+    async fn drand_beacon(&self) -> Result<Option<subnet_drand::BeaconInfo>, ChainError> {
+        self.inner.get("/v1/chain/drand", self.inner.timeout).await
     }
 
     async fn timelocked_commits(

@@ -5,17 +5,30 @@
 //! wasmtime's `precompile_compatibility_hash` (wasmtime version, target, and every setting that
 //! changes generated code). An engine configured differently never reads another's artifacts.
 //!
-//! Invariants and failure modes:
-//! - Artifacts are written to a temporary file and renamed into place, so a crash or a
-//!   concurrent writer never leaves a half-written `.cwasm` under the final name.
-//! - A cache entry that fails to load (corrupt, truncated, foreign) is recompiled and
-//!   overwritten; a cache directory that cannot be written degrades to in-memory compilation.
-//! - Only files this cache wrote are deserialized (deserializing is `unsafe` in wasmtime
-//!   because a forged artifact is native code); the directory must not be writable by others.
+//! An artifact is native code that runs outside the wasm sandbox, so the cache trusts nothing it
+//! did not write itself:
+//! - the cache root must be a directory owned by this user with no access for group or others
+//!   (it is made `0700` when missing); any other root disables the cache (a warning says why) and
+//!   components are compiled in memory;
+//! - every artifact carries a keyed BLAKE2b MAC over the engine key, the component's hash and
+//!   the artifact, with a 32-byte key in `<root>/cache.key` (`0600`, made on first use, owned by
+//!   the same user; a key file with other permissions disables the cache too). The sandbox,
+//!   `check`, `miner` and `run` of one user share the root and the key;
+//! - the MAC is checked on the bytes in memory and those same bytes are deserialized, so a file
+//!   swapped after the check is never loaded.
+//!
+//! Failure modes: an entry that fails the MAC or fails to load (forged, corrupt, truncated,
+//! foreign) is recompiled and overwritten; a cache that cannot be written degrades to in-memory
+//! compilation. Artifacts are written to a temporary file and renamed into place, so a crash or a
+//! concurrent writer never leaves a half-written artifact under the final name.
 
 use std::hash::{Hash, Hasher};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use blake2::Blake2bMac;
+use blake2::digest::consts::U32;
+use blake2::digest::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -30,9 +43,111 @@ pub enum CacheOutcome {
 }
 
 /// A directory of precompiled components for one engine configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CompileCache {
     dir: Option<PathBuf>,
+    key: [u8; 32],
+    engine_key: String,
+}
+
+impl std::fmt::Debug for CompileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompileCache").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+/// Name of the MAC key file in the cache root.
+pub const KEY_FILE: &str = "cache.key";
+/// Bytes of the MAC in front of each artifact.
+const MAC_LEN: usize = 32;
+
+/// Why a cache root cannot be trusted.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheRootError {
+    /// The root or its key is not this user's, or others may read or write it.
+    #[error("{path}: {reason}")]
+    Untrusted {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong (owner, mode).
+        reason: String,
+    },
+    /// The root or its key cannot be made or read.
+    #[error("{path}: {error}")]
+    Io {
+        /// The directory or file.
+        path: PathBuf,
+        /// What the OS said.
+        error: std::io::Error,
+    },
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), CacheRootError> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let untrusted = |reason: String| CacheRootError::Untrusted { path: path.to_path_buf(), reason };
+    if meta.uid() != me {
+        return Err(untrusted(format!("owned by uid {}, not by this user (uid {me})", meta.uid())));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(untrusted(format!(
+            "mode {:o} lets others in; `chmod go-rwx` it (the cache holds native code)",
+            meta.mode() & 0o777
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path, _: &std::fs::Metadata) -> Result<(), CacheRootError> {
+    Ok(())
+}
+
+/// Makes (or checks) the cache root and returns its MAC key. See the module docs.
+pub fn open_root(root: &Path) -> Result<[u8; 32], CacheRootError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| CacheRootError::Io { path, error }
+    };
+    if !root.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(root).map_err(io(root))?;
+    }
+    let meta = std::fs::symlink_metadata(root).map_err(io(root))?;
+    if !meta.is_dir() {
+        return Err(CacheRootError::Untrusted { path: root.to_path_buf(), reason: "not a directory".into() });
+    }
+    check_private(root, &meta)?;
+    let key_path = root.join(KEY_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&key_path) {
+        Ok(mut file) => {
+            let mut key = [0u8; 32];
+            rand::fill(&mut key);
+            file.write_all(&key).and_then(|()| file.sync_all()).map_err(io(&key_path))?;
+            return Ok(key);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(&key_path)(e)),
+    }
+    let meta = std::fs::symlink_metadata(&key_path).map_err(io(&key_path))?;
+    if !meta.is_file() {
+        return Err(CacheRootError::Untrusted { path: key_path, reason: "not a regular file".into() });
+    }
+    check_private(&key_path, &meta)?;
+    let bytes = std::fs::read(&key_path).map_err(io(&key_path))?;
+    bytes.try_into().map_err(|_| CacheRootError::Untrusted {
+        path: key_path.clone(),
+        reason: "not a 32-byte key (remove it to make a new one)".into(),
+    })
 }
 
 /// Feeds `Hash` output into SHA-256, giving a key that is stable across processes and
@@ -61,9 +176,31 @@ pub fn content_hash(bytes: &[u8]) -> String {
 }
 
 impl CompileCache {
-    /// A cache under `dir` for `engine`'s configuration; `None` disables caching.
+    /// A cache under `dir` for `engine`'s configuration; `None` disables caching, and so does a
+    /// root that cannot be trusted (logged with the reason).
     pub fn new(engine: &Engine, dir: Option<&Path>) -> Self {
-        Self { dir: dir.map(|d| d.join(engine_key(engine))) }
+        let engine_key = engine_key(engine);
+        let opened = dir.and_then(|root| match open_root(root) {
+            Ok(key) => Some((root.join(&engine_key), key)),
+            Err(e) => {
+                tracing::warn!(error = %e, "compile cache disabled; components are compiled in memory");
+                None
+            }
+        });
+        match opened {
+            Some((dir, key)) => Self { dir: Some(dir), key, engine_key },
+            None => Self { dir: None, key: [0; 32], engine_key },
+        }
+    }
+
+    /// The MAC of `artifact` for component `hash`, ready to finalize or verify.
+    fn mac(&self, hash: &str, artifact: &[u8]) -> Blake2bMac<U32> {
+        // The key is 32 bytes, which BLAKE2b takes (up to 64), so this cannot fail.
+        let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(&self.key).expect("a 32-byte BLAKE2b key is valid");
+        mac.update(self.engine_key.as_bytes());
+        mac.update(hash.as_bytes());
+        mac.update(artifact);
+        mac
     }
 
     /// The directory artifacts of this engine go to, if caching is on.
@@ -85,18 +222,28 @@ impl CompileCache {
             return Ok((Component::new(engine, bytes)?, CacheOutcome::Compiled));
         };
         let path = dir.join(format!("{hash}.cwasm"));
-        if path.is_file() {
-            // SAFETY: the file was written by `store` below from `precompile_component` of an
-            // engine with the same compatibility hash (the directory name); wasmtime checks
-            // the header and configuration again when loading.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok((component, CacheOutcome::Hit)),
-                Err(err) => tracing::warn!(path = %path.display(), error = %err,
-                    "discarding unreadable compile-cache entry"),
+        if let Ok(file) = std::fs::read(&path) {
+            let authentic = file.len() > MAC_LEN && {
+                let (mac, artifact) = file.split_at(MAC_LEN);
+                self.mac(hash, artifact).verify_slice(mac).is_ok()
+            };
+            if authentic {
+                // SAFETY: these bytes carry this cache's MAC, so `store` below wrote them from
+                // `precompile_component` of an engine with the same compatibility hash; they are
+                // the bytes checked (not re-read), and wasmtime checks header and settings again.
+                match unsafe { Component::deserialize(engine, &file[MAC_LEN..]) } {
+                    Ok(component) => return Ok((component, CacheOutcome::Hit)),
+                    Err(err) => tracing::warn!(path = %path.display(), error = %err,
+                        "discarding unreadable compile-cache entry"),
+                }
+            } else {
+                tracing::warn!(path = %path.display(), "discarding a compile-cache entry this cache did not write");
             }
         }
         let artifact = engine.precompile_component(bytes)?;
-        if let Err(err) = store(dir, &path, &artifact) {
+        let mut file = self.mac(hash, &artifact).finalize().into_bytes().to_vec();
+        file.extend_from_slice(&artifact);
+        if let Err(err) = store(dir, &path, &file) {
             tracing::warn!(dir = %dir.display(), error = %err,
                 "compile cache not writable; continuing without it");
         }

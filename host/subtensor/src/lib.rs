@@ -268,7 +268,9 @@ impl Chain for SubtensorChain {
     }
 
     async fn metagraph(&self, netuid: NetUid) -> Result<Metagraph, ChainError> {
-        read::metagraph(&self.client()?, netuid, 0).await
+        let m = read::metagraph(&self.client()?, netuid, 0).await?;
+        m.check_dense()?;
+        Ok(m)
     }
 
     async fn hyperparams(&self, netuid: NetUid) -> Result<Hyperparams, ChainError> {
@@ -276,7 +278,9 @@ impl Chain for SubtensorChain {
     }
 
     async fn mechanism_metagraph(&self, netuid: NetUid, mecid: MechId) -> Result<Metagraph, ChainError> {
-        read::metagraph(&self.client()?, netuid, mecid).await
+        let m = read::metagraph(&self.client()?, netuid, mecid).await?;
+        m.check_dense()?;
+        Ok(m)
     }
 
     async fn epoch_schedule(&self, netuid: NetUid) -> Result<EpochSchedule, ChainError> {
@@ -337,6 +341,10 @@ impl Chain for SubtensorChain {
         commit_reveal_version: u16,
     ) -> Result<ExtrinsicOutcome, ChainError> {
         self.inner.commit_timelocked(signer, netuid, mecid, commit, reveal_round, commit_reveal_version).await
+    }
+
+    async fn drand_beacon(&self) -> Result<Option<subnet_drand::BeaconInfo>, ChainError> {
+        weights::drand_beacon(&self.client()?).await
     }
 
     async fn timelocked_commits(
