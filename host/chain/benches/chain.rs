@@ -5,6 +5,10 @@
 //!   and bonds (after two epochs), in memory and with a redb database.
 //! * `epoch_block/{memory,redb}/256`: the block in which that subnet runs its epoch
 //!   (Yuma over 256 uids / 64 validators, payouts, persistence).
+//! * `timelocked_commit/memory/256`: what a validator's commit-reveal v4 costs, to inclusion:
+//!   encrypting a 256-uid `WeightsTlockPayload` to the chain's drand round
+//!   (`encrypt`) and that plus the `commit_timelocked_mechanism_weights` extrinsic
+//!   (`encrypt+commit`), each of the 64 validators once per epoch.
 //!
 //! The rate limit is 0 so one validator can set weights on every iteration.
 // criterion's `criterion_group!` generates undocumented public functions.
@@ -112,5 +116,53 @@ fn bench_epoch_block(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_set_weights, bench_epoch_block);
+fn bench_timelocked_commit(c: &mut Criterion) {
+    use subnet_drand::{WeightsTlockPayload, encrypt};
+    let mut g = c.benchmark_group("timelocked_commit");
+    g.sample_size(20);
+    let chain = LocalChain::in_memory();
+    let netuid = populated(&chain);
+    chain.update_hyperparams(netuid, |h| h.commit_reveal_enabled = true).expect("commit-reveal on");
+    let beacon = chain.beacon();
+    let (uids, values) = dense_row(997);
+    let payload = |v: u16| {
+        WeightsTlockPayload { hotkey: key(1, v).0.to_vec(), uids: uids.clone(), values: values.clone(), version_key: 0 }
+            .encode()
+    };
+    let round = |chain: &LocalChain| {
+        let s = chain.epoch_schedule_now(netuid).expect("schedule");
+        s.reveal_round_at(beacon.genesis_unix, beacon.period_secs, s.timestamp_secs().unwrap_or_default())
+    };
+    g.bench_function(BenchmarkId::new("encrypt", N), |b| {
+        let plaintext = payload(0);
+        let r = round(&chain);
+        b.iter(|| encrypt(black_box(&beacon), r, black_box(&plaintext), [5; 32]).expect("encrypt"))
+    });
+    let mut next = 0u16;
+    g.bench_function(BenchmarkId::new("encrypt+commit", N), |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                if next.is_multiple_of(VALIDATORS) {
+                    // Each validator commits once per epoch.
+                    chain.advance_to_next_epoch(netuid).expect("epoch");
+                }
+                let v = next % VALIDATORS;
+                next = next.wrapping_add(1);
+                let plaintext = payload(v);
+                let t = std::time::Instant::now();
+                let r = round(&chain);
+                let commit = encrypt(&beacon, r, &plaintext, [v as u8; 32]).expect("encrypt");
+                chain
+                    .commit_timelocked_weights_now(&key(1, v), netuid, 0, black_box(&commit), r, 4)
+                    .expect("commit included");
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_set_weights, bench_epoch_block, bench_timelocked_commit);
 criterion_main!(benches);

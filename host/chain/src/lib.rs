@@ -63,7 +63,10 @@ pub use epoch::EpochSchedule;
 
 pub use subnet_keys::{AccountId, SS58_PREFIX};
 
-pub use types::{AxonInfo, ChainEvent, ExtrinsicOutcome, Hyperparams, Metagraph, NeuronInfo, TimelockedCommit};
+pub use types::{
+    AxonInfo, ChainEvent, DEFAULT_COMMIT_REVEAL_VERSION, ExtrinsicOutcome, Hyperparams, Metagraph, NeuronInfo,
+    TimelockedCommit,
+};
 
 /// The pallet name subtensor's errors come from.
 pub const SUBTENSOR_PALLET: &str = "SubtensorModule";
@@ -154,6 +157,10 @@ pub enum ChainError {
     /// The local chain's database failed.
     #[error("chain storage: {0}")]
     Storage(String),
+    /// The chain (or a node answering for it) sent data that breaks this interface's
+    /// invariants, such as a metagraph whose uids are not `0..n` in order.
+    #[error("malformed chain data: {0}")]
+    Malformed(String),
 }
 
 impl ChainError {
@@ -271,6 +278,11 @@ pub trait Chain: Send + Sync {
         reveal_round: u64,
         commit_reveal_version: u16,
     ) -> Result<ExtrinsicOutcome, ChainError>;
+
+    /// The drand beacon the chain reveals timelocked (v4) commits with: quicknet on a runtime
+    /// with the `Drand` pallet and a timelocked commit call, the chain's own beacon on a local
+    /// chain, `None` when the runtime has no timelocked commit-reveal (then commit-reveal is v2).
+    async fn drand_beacon(&self) -> Result<Option<subnet_drand::BeaconInfo>, ChainError>;
 
     /// Timelocked commits of `who` still stored (not yet revealed or expired), oldest epoch
     /// first (`TimelockedWeightCommits[netuid_index]`).

@@ -104,3 +104,70 @@ async fn an_undecryptable_commit_is_dropped_and_one_without_its_pulse_expires() 
     assert!(c.timelocked_commits(netuid, 0, v).await.unwrap().is_empty());
     assert_eq!(c.weights(netuid, uid), before);
 }
+
+/// The SCALE `WeightsTlockPayload` of `who` on every miner, encrypted to `round` of `beacon`.
+fn sealed(
+    net: &Net,
+    who: &subnet_chain::AccountId,
+    beacon: &subnet_drand::BeaconInfo,
+    round: u64,
+) -> (Vec<u8>, Vec<(u16, u16)>) {
+    let uids: Vec<u16> = net.miners.iter().map(|m| net.uid(m)).collect();
+    let values: Vec<u16> = (0..uids.len()).map(|i| 65535 - i as u16 * 1000).collect();
+    let payload = subnet_drand::WeightsTlockPayload {
+        hotkey: who.0.to_vec(),
+        uids: uids.clone(),
+        values: values.clone(),
+        version_key: 0,
+    };
+    let commit = subnet_drand::encrypt(beacon, round, &payload.encode(), [3; 32]).unwrap();
+    (commit, uids.into_iter().zip(values).collect())
+}
+
+#[tokio::test]
+async fn the_local_beacon_reveals_a_commit_in_its_reveal_epoch_through_set_weights() {
+    let net = net();
+    let (c, netuid) = (&net.chain, net.netuid);
+    let v = &net.validators[0];
+    let uid = net.uid(v);
+    let schedule = c.epoch_schedule_now(netuid).unwrap();
+    let beacon = c.beacon();
+    let round = schedule.reveal_round_at(beacon.genesis_unix, beacon.period_secs, schedule.timestamp_secs().unwrap());
+    let (commit, expected) = sealed(&net, v, &beacon, round);
+    c.commit_timelocked_weights_now(v, netuid, 0, &commit, round, 4).unwrap();
+    // A commit naming another hotkey than its signer is dropped at reveal.
+    let other = &net.validators[1];
+    let (forged, _) = sealed(&net, v, &beacon, round);
+    c.commit_timelocked_weights_now(other, netuid, 0, &forged, round, 4).unwrap();
+    assert!(c.weights(netuid, uid).is_empty(), "nothing before the reveal");
+    let mut events = c.advance_to_next_epoch(netuid).unwrap();
+    events.extend(c.advance_to_next_epoch(netuid).unwrap());
+    let revealed: Vec<_> =
+        events.iter().filter(|e| matches!(e, ChainEvent::TimelockedWeightsRevealed { .. })).collect();
+    assert_eq!(revealed.len(), 1, "only the honest commit is revealed: {events:?}");
+    assert_eq!(c.weights(netuid, uid), expected, "the Weights row is the committed payload");
+    assert!(c.weights(netuid, net.uid(other)).is_empty(), "the forged commit changed nothing");
+    assert!(c.timelocked_commits(netuid, 0, v).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_quicknet_chain_reveals_with_a_recorded_real_pulse() {
+    use subnet_chain::local::{BeaconSource, LocalChainConfig};
+    let config = LocalChainConfig { beacon: BeaconSource::Quicknet, ..LocalChainConfig::default() };
+    let net = Net::with(LocalChain::in_memory_with(config), 2, 2);
+    net.chain.update_hyperparams(net.netuid, |h| h.commit_reveal_enabled = true).unwrap();
+    let (c, netuid) = (&net.chain, net.netuid);
+    let v = &net.validators[0];
+    let uid = net.uid(v);
+    // Round 1000's real signature is recorded; commits to it are valid while it is not stored.
+    let (commit, expected) = sealed(&net, v, &subnet_drand::BeaconInfo::quicknet(), 1000);
+    c.commit_timelocked_weights_now(v, netuid, 0, &commit, 1000, 4).unwrap();
+    // A forged pulse is refused; the real one is stored and the reveal epoch opens the commit.
+    let mut forged = subnet_drand::recorded::quicknet_round_1000();
+    forged.signature = subnet_drand::recorded::quicknet_round_2000().signature;
+    assert!(c.store_pulse(&forged).is_err());
+    c.store_pulse(&subnet_drand::recorded::quicknet_round_1000()).unwrap();
+    c.advance_to_next_epoch(netuid).unwrap();
+    c.advance_to_next_epoch(netuid).unwrap();
+    assert_eq!(c.weights(netuid, uid), expected);
+}

@@ -1,6 +1,8 @@
 //! Timelock commit cost: encrypting one 256-uid `WeightsTlockPayload` to a quicknet round (what
 //! the daemon does per commit), decrypting it with the round's signature (what the chain does per
 //! reveal), and verifying a pulse (what the chain does per stored round).
+// criterion's `criterion_group!` generates undocumented public functions.
+#![allow(missing_docs)]
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use subnet_drand::{BeaconInfo, LocalBeacon, WeightsTlockPayload, decrypt, encrypt, recorded, verify_pulse};

@@ -48,6 +48,10 @@ pub struct SandboxArgs {
     /// Classic bonds instead of Yuma3.
     #[arg(long)]
     classic: bool,
+    /// Commit-reveal of weights: `on` (the default, as on today's network: timelocked commits
+    /// revealed by the chain with its drand beacon) or `off` (plain set_weights).
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off)]
+    commit_reveal: bool,
     /// Keep the local chain in this directory (resume a stopped run by passing it again).
     #[arg(long)]
     state: Option<PathBuf>,
@@ -76,6 +80,14 @@ fn parse_mix(text: &str) -> Result<Vec<(String, usize)>> {
 }
 
 /// Runs `subnetd sandbox`.
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("`{other}`: use on or off")),
+    }
+}
+
 pub async fn run(args: SandboxArgs) -> Result<()> {
     let toolchain = Toolchain::locate();
     let mut bundle = Bundle::resolve(&args.path)?;
@@ -107,6 +119,7 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         mix: args.mix.as_deref().map(parse_mix).transpose()?,
         tempo: args.tempo,
         yuma3: !args.classic,
+        commit_reveal: args.commit_reveal,
         state_dir: args.state.clone(),
         network: args.network,
         ..SandboxConfig::default()

@@ -259,6 +259,13 @@ async fn setup_local_subnet(
         h.tempo = l.tempo;
         h.weights_rate_limit = l.weights_rate_limit;
         h.commit_reveal_enabled = l.commit_reveal;
+        h.commit_reveal_version = l.commit_reveal_version;
+        if h.mechanism_count != l.mechanisms {
+            h.mechanism_count = l.mechanisms;
+            h.mechanism_emission_split = None;
+            // Mechanisms share the subnet's 256 uids (`TooManyUIDsPerMechanism`).
+            h.max_allowed_uids = h.max_allowed_uids.min(256 / u16::from(l.mechanisms.max(1)));
+        }
         // Simulated miners get new ports at every start and must be able to re-serve.
         h.serving_rate_limit = 0;
         if created {

@@ -16,9 +16,10 @@
 //! | `subnetd_reload_duration_seconds` | histogram | subnet | read, verify, compile, smoke and swap |
 //! | `subnetd_module_info` | gauge | subnet, hash, version | 1 for the version serving now |
 //! | `subnetd_module_generation` | gauge | subnet | versions applied since start (1 = the first) |
-//! | `subnetd_weights_set_total` | counter | subnet, outcome | `set_weights` calls `ok` or `rejected` |
+//! | `subnetd_weights_set_total` | counter | subnet, outcome | weight submissions: `ok` (set), `committed`, `revealed`, `dropped` (a timelocked commit the chain did not apply), `rejected` |
 //! | `subnetd_last_weights_block` | gauge | subnet | block of the last weights set |
 //! | `subnetd_chain_block` | gauge | — | latest block seen |
+//! | `subnetd_loop_restarts_total` | counter | subnet | deaths of the subnet's loop (a host bug), each restarted with backoff |
 //! | `subnetd_compute_calls_total` | counter | model, kind, device | calls to a served model (all outcomes) |
 //! | `subnetd_compute_items_total` | counter | model, kind, device | texts or images embedded by calls that succeeded |
 //! | `subnetd_compute_batches_total` | counter | model, kind, device | forward passes (calls are batched across subnets) |
@@ -205,6 +206,8 @@ pub struct Metrics {
     pub last_weights_block: Family<SubnetLabels, Gauge>,
     /// Latest block.
     pub chain_block: Gauge,
+    /// Deaths (and restarts) of subnet loops.
+    pub loop_restarts: Family<SubnetLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -239,6 +242,7 @@ impl Metrics {
         let weights_set = Family::<OutcomeLabels, Counter>::default();
         let last_weights_block = Family::<SubnetLabels, Gauge>::default();
         let chain_block = Gauge::default();
+        let loop_restarts = Family::<SubnetLabels, Counter>::default();
         registry.register("module_calls", "Calls into validator modules", calls.clone());
         registry.register("module_call_errors", "Failed module calls by kind", call_errors.clone());
         registry.register(
@@ -258,9 +262,19 @@ impl Metrics {
         );
         registry.register("module_info", "The module version serving now (value 1)", module_info.clone());
         registry.register("module_generation", "Module versions applied since start", module_generation.clone());
-        registry.register("weights_set", "set_weights calls by outcome", weights_set.clone());
+        registry.register(
+            "weights_set",
+            "Weight submissions by outcome: ok (set), committed, revealed, dropped (a timelocked commit the \
+             chain did not apply), rejected",
+            weights_set.clone(),
+        );
         registry.register("last_weights_block", "Block of the last weights set", last_weights_block.clone());
         registry.register("chain_block", "Latest block seen", chain_block.clone());
+        registry.register(
+            "loop_restarts",
+            "Deaths of a subnet's validator loop (a host bug), each followed by a restart",
+            loop_restarts.clone(),
+        );
         Self {
             registry,
             calls,
@@ -277,6 +291,7 @@ impl Metrics {
             weights_set,
             last_weights_block,
             chain_block,
+            loop_restarts,
         }
     }
 
@@ -326,7 +341,12 @@ impl Metrics {
         self.round_seconds.get_or_create(&SubnetLabels { subnet }).observe(elapsed.as_secs_f64());
     }
 
-    /// Records a `set_weights` outcome.
+    /// Counts a death (and restart) of a subnet's loop.
+    pub fn loop_died(&self, netuid: u16) {
+        self.loop_restarts.get_or_create(&SubnetLabels { subnet: netuid.to_string() }).inc();
+    }
+
+    /// Records a weight submission's outcome (`ok`, `committed`, `revealed`, `dropped`, `rejected`).
     pub fn weights(&self, netuid: u16, outcome: &str, block: Option<u64>) {
         let subnet = netuid.to_string();
         self.weights_set.get_or_create(&OutcomeLabels { subnet: subnet.clone(), outcome: outcome.into() }).inc();

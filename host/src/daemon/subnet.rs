@@ -13,10 +13,15 @@
 //! `reward`) commits nothing and changes nothing in memory; the next tick tries again. A
 //! rejected `set_weights` is logged and counted, and retried when next due.
 //!
-//! On a subnet with commit-reveal on, weights are committed instead (v2 hash with a random
-//! salt; the commit is stored in the database before it is sent) and revealed in the epoch the
-//! chain opens for them; no new commit is made while one waits. An expired or unmatched commit
-//! is dropped and the next due round commits afresh. The chain's
+//! On a subnet with commit-reveal on, weights are committed instead, and the runtime decides
+//! how: a timelocked commit (v4: encrypted to a drand round, revealed by the chain itself) when
+//! the chain has a drand beacon ([`Chain::drand_beacon`]), else a v2 hash commit with a random
+//! salt that this loop reveals in the epoch the chain opens for it. Either is stored in the
+//! database before it is sent, and no new commit is made while one waits, so a daemon killed
+//! between commit and reveal never commits the same window twice. A v4 commit is settled by
+//! reading the chain (revealed: the Weights row is the commit; dropped: it is gone and the row
+//! is not); both show in status (`weights_note`, `last_weights`) and in the
+//! `subnetd_weights_set_total{outcome}` metric (`revealed`, `dropped`). The chain's
 //! `last_update` is the source of truth for the cadence, so a daemon killed between
 //! `set_weights` and its own commit does not set weights twice too fast.
 
@@ -34,6 +39,7 @@ use super::config::SubnetConfig;
 use super::metrics::{Metrics, StatusLabels, SubnetLabels, short};
 use super::reload::{ModuleSlot, ModuleVersion, ReloadRecord};
 use super::store::{StateDb, ValidatorRecord};
+use super::supervise::LoopHealth;
 use crate::bindings::types::{ResponseStatus, Weight};
 use crate::runtime::SubnetEnv;
 use crate::validator::{MinerTransport, RoundInput, round_seed, run_round};
@@ -123,6 +129,10 @@ pub struct SubnetStatus {
     pub resumed: ValidatorRecord,
     /// The last weights the database held at start.
     pub resumed_weights: Option<WeightsRecord>,
+    /// Times the subnet's loop died (a host bug) and was restarted.
+    pub loop_restarts: u64,
+    /// The panic message of its last death.
+    pub loop_last_death: Option<String>,
 }
 
 #[derive(Default)]
@@ -164,6 +174,8 @@ pub struct SubnetRunner {
     live: Mutex<Live>,
     rounds_ok: AtomicU64,
     rounds_failed: AtomicU64,
+    /// Deaths and restarts of this subnet's loop (see [`super::supervise`]).
+    pub health: LoopHealth,
     tasks_unscored: AtomicU64,
 }
 
@@ -228,6 +240,7 @@ impl SubnetRunner {
             rounds_ok: AtomicU64::new(0),
             rounds_failed: AtomicU64::new(0),
             tasks_unscored: AtomicU64::new(0),
+            health: LoopHealth::default(),
         })
     }
 
@@ -250,6 +263,8 @@ impl SubnetRunner {
             weights_note: live.weights_note.clone(),
             resumed: self.resumed.clone(),
             resumed_weights: self.resumed_weights.clone(),
+            loop_restarts: self.health.restarts(),
+            loop_last_death: self.health.last_death(),
         }
     }
 
@@ -334,6 +349,9 @@ impl SubnetRunner {
             Ok(state) => state,
             Err(e) => return self.note_round_error(format!("chain: {e}"), started.elapsed(), Some(version)),
         };
+        if let Err(e) = metagraph.check_dense() {
+            return self.note_round_error(format!("chain: {e}"), started.elapsed(), Some(version));
+        }
         self.metrics.chain_block.set(metagraph.block as i64);
         if metagraph.uid_of(&self.hotkey).is_none() {
             return self.note_round_error(
@@ -436,6 +454,19 @@ impl SubnetRunner {
         let pending: Vec<Weight> =
             lock(&self.record).pending_weights.iter().map(|(uid, value)| Weight { uid: *uid, value: *value }).collect();
         let commits = DbCommits { db: self.db.clone(), netuid: self.netuid };
+        // Timelocked (v4) or hash (v2) commits: the runtime decides, not the config.
+        let beacon = if hyper.commit_reveal_enabled {
+            match self.chain.drand_beacon().await {
+                Ok(beacon) => beacon,
+                Err(error) => {
+                    tracing::warn!(subnet = self.netuid, %error, "cannot read the chain's drand beacon; retried next round");
+                    self.weights_note(Some(format!("cannot read the chain's drand beacon: {error}")));
+                    return;
+                }
+            }
+        } else {
+            None
+        };
         let setter = WeightSetter {
             chain: &*self.chain,
             hotkey: self.hotkey,
@@ -443,12 +474,20 @@ impl SubnetRunner {
             mecid: self.config.mechanism,
             policy: self.config.weights.policy(),
             commits: &commits,
+            beacon: beacon.as_ref(),
         };
         let submission = setter.submit(&pending, metagraph, hyper, schedule, &version.hash).await;
         match &submission {
             Submission::NotDue { .. } => {}
-            Submission::Set(record) => return self.weights_landed(record.clone(), "weights set").await,
-            Submission::Revealed(record) => return self.weights_landed(record.clone(), "weights revealed").await,
+            Submission::Set(record) => return self.weights_landed(record.clone(), "weights set", "ok").await,
+            Submission::Revealed(record) => {
+                return self.weights_landed(record.clone(), "weights revealed", "revealed").await;
+            }
+            Submission::Dropped { .. } => {
+                tracing::warn!(subnet = self.netuid, "{}", submission.describe());
+                self.metrics.weights(self.netuid, "dropped", None);
+                self.weights_note(Some(submission.describe()));
+            }
             Submission::Committed { block, .. } => {
                 tracing::info!(subnet = self.netuid, block, "weights committed");
                 self.metrics.weights(self.netuid, "committed", None);
@@ -468,7 +507,7 @@ impl SubnetRunner {
     }
 
     /// Records weights that are now on chain: the database, the metrics, the status.
-    async fn weights_landed(&self, record: WeightsRecord, what: &'static str) {
+    async fn weights_landed(&self, record: WeightsRecord, what: &'static str, outcome: &str) {
         let db = self.db.clone();
         let netuid = self.netuid;
         let to_commit = record.clone();
@@ -478,7 +517,7 @@ impl SubnetRunner {
             Err(e) => tracing::error!(subnet = self.netuid, error = %e, "{what} but not recorded"),
         }
         tracing::info!(subnet = self.netuid, block = record.block, uids = record.uids.len(), "{what}");
-        self.metrics.weights(self.netuid, "ok", Some(record.block));
+        self.metrics.weights(self.netuid, outcome, Some(record.block));
         let mut live = lock(&self.live);
         live.last_weights = Some(record);
         live.weights_note = None;

@@ -144,6 +144,7 @@ pub async fn spawn_chain_node(chain: Arc<LocalChain>, config: ChainNodeConfig) -
         .route("/v1/chain/info", get(info))
         .route("/v1/chain/block", get(block))
         .route("/v1/chain/blocks/wait", get(wait_block))
+        .route("/v1/chain/drand", get(drand_beacon))
         .route("/v1/chain/subnets", get(subnets))
         .route("/v1/chain/subnets/{netuid}/metagraph", get(metagraph))
         .route("/v1/chain/subnets/{netuid}/hyperparams", get(hyperparams))
@@ -249,6 +250,10 @@ async fn weights_row(
     Path((netuid, mecid, uid)): Path<(NetUid, MechId, Uid)>,
 ) -> Response {
     answer(node.chain.weights_row(netuid, mecid, uid).await)
+}
+
+async fn drand_beacon(State(node): State<Arc<Node>>) -> Response {
+    answer(node.chain.drand_beacon().await)
 }
 
 async fn timelocked_commits(

@@ -42,8 +42,8 @@ use crate::sim::{InProcessMiners, SimMiner, serve_sim_miners, sim_key};
 use crate::validator::MinerTransport;
 use crate::validator::state::ScoreState;
 use crate::validator::{RoundInput, RoundLimits, round_seed, run_round};
-use crate::weights::{MemoryCommits, WeightPolicy, WeightSetter};
-pub use report::{EpochReport, NeuronReport, RoleTotal, SandboxReport};
+use crate::weights::{CommitStore, MemoryCommits, Submission, WeightPolicy, WeightSetter};
+pub use report::{EpochReport, NeuronReport, RoleTotal, SandboxReport, ValidatorWeightsReport};
 
 /// How a simulated validator sets its weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -124,7 +124,7 @@ impl Default for SandboxConfig {
             state_dir: None,
             limits: RoundLimits::default(),
             compute: None,
-            commit_reveal: false,
+            commit_reveal: true,
             network: false,
         }
     }
@@ -230,9 +230,69 @@ struct SimValidator {
 
 /// What one validator did in one epoch.
 struct ValidatorTurn {
-    /// Normalised weights it asked for, by uid.
+    /// Normalised weights it sent (set or committed), by uid.
     weights: BTreeMap<u16, f64>,
     error: Option<String>,
+    /// How they went out.
+    report: ValidatorWeightsReport,
+    /// The block an earlier commit was revealed in by this turn (v2 reveals).
+    revealed: Option<u64>,
+}
+
+/// The report entry of one submission.
+/// Advances to the next epoch of `netuid`. While some of `waiting` have a timelocked commit
+/// pending it goes block by block and returns the block each one's commit was revealed in (the
+/// chain's `TimelockedWeightsRevealed` event): under commit-reveal the chain's `last_update`
+/// stays at the commit block, so the events are the only record of the reveal's block.
+fn advance_epoch_watching_reveals(
+    chain: &LocalChain,
+    netuid: subnet_chain::NetUid,
+    waiting: &[AccountId],
+) -> Result<BTreeMap<AccountId, u64>, ChainError> {
+    let mut revealed = BTreeMap::new();
+    if waiting.is_empty() {
+        chain.advance_to_next_epoch(netuid)?;
+        return Ok(revealed);
+    }
+    // An epoch runs within `tempo` blocks of the last, plus a few deferred by the per-block cap.
+    let bound = chain.next_epoch_block(netuid)?.saturating_sub(chain.block()) + 64;
+    for _ in 0..bound {
+        let events = chain.advance_blocks(1)?;
+        let block = chain.block();
+        for event in &events {
+            if let subnet_chain::ChainEvent::TimelockedWeightsRevealed { who, .. } = event
+                && waiting.contains(who)
+            {
+                revealed.insert(*who, block);
+            }
+        }
+        if events.iter().any(|e| matches!(e, subnet_chain::ChainEvent::EpochRun { netuid: n, .. } if *n == netuid)) {
+            return Ok(revealed);
+        }
+        if revealed.len() == waiting.len() {
+            chain.advance_to_next_epoch(netuid)?;
+            return Ok(revealed);
+        }
+    }
+    Err(ChainError::InvalidInput(format!("subnet {netuid} did not run its epoch within {bound} blocks")))
+}
+
+fn submission_report(uid: u16, submission: &Submission) -> ValidatorWeightsReport {
+    let mut r = ValidatorWeightsReport { uid, ..Default::default() };
+    r.submitted = match submission {
+        Submission::Set(_) => "set",
+        Submission::Committed { block, reveal_round, .. } => {
+            r.commit_block = Some(*block);
+            r.reveal_round = *reveal_round;
+            "committed"
+        }
+        Submission::Waiting { .. } => "waiting",
+        Submission::Revealed(_) => "revealed",
+        Submission::NotDue { .. } => "none",
+        _ => "failed",
+    }
+    .to_owned();
+    r
 }
 
 /// Submitted u16 weights as fractions of their sum, by uid.
@@ -413,6 +473,7 @@ pub async fn run(
         progress(e, config.epochs);
         let schedule = chain.epoch_schedule_now(netuid)?;
         let epoch = schedule.epoch();
+        let beacon = chain.drand_beacon().await?;
         let metagraph = chain.metagraph_now(netuid)?;
         let hyper = chain.hyperparams_now(netuid)?;
         let view = MetagraphView::from(&metagraph);
@@ -424,6 +485,7 @@ pub async fn run(
             let module = &module;
             let hyper = &hyper;
             let schedule = &schedule;
+            let beacon = &beacon;
             let transport: &dyn MinerTransport = match http.get(i) {
                 Some(http) => http,
                 None => &in_process,
@@ -459,11 +521,19 @@ pub async fn run(
                         Ok(metagraph.neurons.iter().filter(|n| Some(n.uid) != my_uid).map(|n| (n.uid, 1.0)).collect())
                     }
                 };
+                let uid = my_uid.unwrap_or(u16::MAX);
+                let quiet =
+                    |submitted: &str| ValidatorWeightsReport { uid, submitted: submitted.into(), ..Default::default() };
                 match wanted {
-                    Err(error) => ValidatorTurn { weights: BTreeMap::new(), error: Some(error) },
+                    Err(error) => ValidatorTurn {
+                        weights: BTreeMap::new(),
+                        error: Some(error),
+                        report: quiet("failed"),
+                        revealed: None,
+                    },
                     // A copier has nothing to copy before the first consensus exists.
                     Ok(wanted) if v.spec.kind == ValidatorKind::Copier && wanted.iter().all(|(_, w)| *w <= 0.0) => {
-                        ValidatorTurn { weights: BTreeMap::new(), error: None }
+                        ValidatorTurn { weights: BTreeMap::new(), error: None, report: quiet("none"), revealed: None }
                     }
                     Ok(wanted) => {
                         let wanted: Vec<Weight> =
@@ -475,13 +545,18 @@ pub async fn run(
                             mecid: 0,
                             policy: WeightPolicy { every_blocks: 0, ..WeightPolicy::default() },
                             commits: &v.commits,
+                            beacon: beacon.as_ref(),
                         };
                         let submission =
                             setter.submit(&wanted, metagraph, hyper, schedule, module.info().hash.as_str()).await;
                         let weights =
                             submission.sent().map(|(uids, values)| normalised(uids, values)).unwrap_or_default();
                         let error = submission.is_failure().then(|| submission.describe());
-                        ValidatorTurn { weights, error }
+                        let revealed = match &submission {
+                            Submission::Revealed(record) => Some(record.block),
+                            _ => None,
+                        };
+                        ValidatorTurn { weights, error, report: submission_report(uid, &submission), revealed }
                     }
                 }
             }
@@ -490,7 +565,13 @@ pub async fn run(
 
         let before: BTreeMap<AccountId, u64> = metagraph.neurons.iter().map(|n| (n.hotkey, n.stake)).collect();
         let block_before = metagraph.block;
-        chain.advance_to_next_epoch(netuid)?;
+        // Validators whose timelocked commit the chain reveals while it advances.
+        let waiting: Vec<AccountId> = validators
+            .iter()
+            .filter(|v| v.commits.load().ok().flatten().is_some_and(|c| c.reveal_round.is_some()))
+            .map(|v| v.key.account_id())
+            .collect();
+        let reveals = advance_epoch_watching_reveals(&chain, netuid, &waiting)?;
         let after = chain.metagraph_now(netuid)?;
         let blocks = after.block - block_before;
         report.push_epoch(
@@ -500,7 +581,26 @@ pub async fn run(
             blocks.saturating_mul(block_emission),
             &validators.iter().map(|v| (v.spec.kind, &v.state)).collect::<Vec<_>>(),
             &turns.iter().map(|t| (&t.weights, t.error.as_deref())).collect::<Vec<_>>(),
+            turns.iter().map(|t| t.report.clone()).collect(),
         );
+        // Reveals the chain made while it advanced (timelocked commits), and v2 reveals.
+        let schedule = chain.epoch_schedule_now(netuid)?;
+        for (v, turn) in validators.iter().zip(&turns) {
+            if let Some(block) = turn.revealed.or_else(|| reveals.get(&v.key.account_id()).copied()) {
+                report.revealed(turn.report.uid, block);
+            }
+            let setter = WeightSetter {
+                chain: &*chain,
+                hotkey: v.key.account_id(),
+                netuid,
+                mecid: 0,
+                policy: WeightPolicy::default(),
+                commits: &v.commits,
+                beacon: beacon.as_ref(),
+            };
+            // Clears a commit the chain has revealed or dropped (the block came from the events).
+            let _ = setter.settle(&after, &schedule).await;
+        }
         previous = after;
         if let Some(dir) = &config.state_dir {
             save_validator_states(dir, &validators)?;

@@ -46,6 +46,21 @@ pub struct NeuronReport {
     pub emission: f64,
 }
 
+/// What one validator did with its weights in one epoch.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ValidatorWeightsReport {
+    /// The validator's uid.
+    pub uid: u16,
+    /// `set`, `committed`, `waiting` (a commit waits for its reveal), `none` or `failed`.
+    pub submitted: String,
+    /// Block the commit landed in, when it committed.
+    pub commit_block: Option<u64>,
+    /// The drand round a timelocked commit is encrypted to.
+    pub reveal_round: Option<u64>,
+    /// Block the commit was revealed in (by the chain for a timelocked commit), once seen.
+    pub reveal_block: Option<u64>,
+}
+
 /// One epoch.
 #[derive(Debug, Clone, Serialize)]
 pub struct EpochReport {
@@ -62,6 +77,8 @@ pub struct EpochReport {
     pub neurons: Vec<NeuronReport>,
     /// What went wrong for validators this epoch (module errors, rejected set_weights).
     pub errors: Vec<String>,
+    /// Per validator, in uid order: how its weights went out.
+    pub weights: Vec<ValidatorWeightsReport>,
 }
 
 /// Earnings of one role over the whole run.
@@ -152,6 +169,7 @@ impl SandboxReport {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn push_epoch(
         &mut self,
         epoch: u64,
@@ -160,6 +178,7 @@ impl SandboxReport {
         block_emission_total: u64,
         validators: &[(ValidatorKind, &ScoreState)],
         turns: &[(&BTreeMap<u16, f64>, Option<&str>)],
+        weights: Vec<ValidatorWeightsReport>,
     ) {
         let honest: Vec<usize> =
             validators.iter().enumerate().filter(|(_, (k, _))| *k == ValidatorKind::Honest).map(|(i, _)| i).collect();
@@ -199,7 +218,21 @@ impl SandboxReport {
             block_emission_total: alpha(block_emission_total),
             neurons,
             errors,
+            weights,
         });
+    }
+
+    /// Records that validator `uid`'s latest unrevealed commit was revealed at `block`.
+    pub(crate) fn revealed(&mut self, uid: u16, block: u64) {
+        let pending = self
+            .epochs
+            .iter_mut()
+            .rev()
+            .flat_map(|e| e.weights.iter_mut())
+            .find(|w| w.uid == uid && w.commit_block.is_some() && w.reveal_block.is_none());
+        if let Some(w) = pending {
+            w.reveal_block = Some(block);
+        }
     }
 
     pub(crate) fn finish(&mut self) {

@@ -87,6 +87,18 @@ impl Inner {
     }
 }
 
+/// Quicknet when the runtime has the `Drand` pallet and one of the timelocked commit calls,
+/// else `None` (spec 218, for one: commit-reveal there is v2).
+pub(crate) async fn drand_beacon(client: &Client) -> Result<Option<subnet_drand::BeaconInfo>, ChainError> {
+    let at = at_finalized(client).await?;
+    let metadata = at.metadata();
+    let has_drand = metadata.pallet_by_name("Drand").is_some();
+    let has_call = metadata
+        .pallet_by_name(SUBTENSOR_PALLET)
+        .is_some_and(|p| TIMELOCKED_CALLS.iter().any(|(name, _)| p.call_variant_by_name(name).is_some()));
+    Ok((has_drand && has_call).then(subnet_drand::BeaconInfo::quicknet))
+}
+
 /// `TimelockedWeightCommits[netuid_index]` entries of `who`, oldest epoch first.
 pub(crate) async fn timelocked_commits(
     client: &Client,

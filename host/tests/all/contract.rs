@@ -14,8 +14,10 @@ use subnet_host::runtime::{CallEnv, LoadError, World, content_hash};
 use crate::common;
 
 /// Every published version of the contract, with the SHA-256 of its frozen text.
-const FROZEN: &[(&str, &str)] =
-    &[("wit/v0.1.0/subnet-plugin.wit", "8ae2f72875cad05b9833cb922a8014372078be162a64f285c8b1b766e422f8c6")];
+const FROZEN: &[(&str, &str)] = &[
+    ("wit/v0.1.0/subnet-plugin.wit", "8ae2f72875cad05b9833cb922a8014372078be162a64f285c8b1b766e422f8c6"),
+    ("wit/v0.1.1/subnet-plugin.wit", "888cc26b510688eae8db53893ecad7fe8736fde79a3cb78e963b70d3f0ea64a3"),
+];
 
 /// Prebuilt 0.1.0 guests (`examples/hello-subnet-c`, built when 0.1.0 was current).
 const FIXTURES: &str = "host/tests/all/fixtures/contract-0.1.0";

@@ -30,6 +30,9 @@ async fn honest_miners_take_the_incentive_and_emission_adds_up() {
             (ValidatorKind::Copier, 6_000.0),
             (ValidatorKind::Lazy, 6_000.0),
         ]),
+        // Weights land in the epoch they are set, so every epoch pays (commit-reveal delays
+        // them by the reveal period: `commit_reveal_v4_is_the_default` covers that).
+        commit_reveal: false,
         ..SandboxConfig::default()
     };
     let report = run(&config).await;
@@ -98,4 +101,55 @@ async fn over_the_network_the_same_subnet_pays_the_same_miners() {
     }
     assert_eq!(networked.final_weights, in_process.final_weights);
     assert!(networked.honest_miner_share() > 0.999, "{:?}", networked.totals);
+}
+
+fn honest_incentive(epoch: &subnet_host::sandbox::EpochReport) -> f64 {
+    epoch.neurons.iter().filter(|n| n.kind == "miner" && n.role == "honest").map(|n| n.incentive).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_reveal_v4_is_the_default() {
+    // As today's network: weights are timelocked to a drand round of the chain's beacon, and the
+    // chain reveals them in the epoch after the commit (RevealPeriodEpochs = 1).
+    let base = SandboxConfig {
+        miners: 8,
+        epochs: 4,
+        seed: 5,
+        validators: validators(&[(ValidatorKind::Honest, 10_000.0); 3]),
+        ..SandboxConfig::default()
+    };
+    let report = run(&base).await;
+    let json = serde_json::to_value(&report).unwrap();
+    for (e, epoch) in report.epochs.iter().enumerate() {
+        assert!(epoch.errors.is_empty(), "epoch {e}: {:?}", epoch.errors);
+        assert_eq!(epoch.weights.len(), 3);
+        for (v, w) in json["epochs"][e]["weights"].as_array().unwrap().iter().enumerate() {
+            for field in ["commit_block", "reveal_round", "reveal_block"] {
+                assert!(w.get(field).is_some(), "epoch {e} validator {v}: no {field} in {w}");
+            }
+        }
+    }
+    let commits: Vec<_> =
+        report.epochs.iter().flat_map(|e| &e.weights).filter(|w| w.submitted == "committed").collect();
+    assert!(commits.len() >= 6, "each validator commits in epochs 0 and 2: {commits:?}");
+    for w in &commits {
+        let (block, round) = (w.commit_block.unwrap(), w.reveal_round.expect("timelocked, so a drand round"));
+        assert!(round > 0);
+        if let Some(revealed) = w.reveal_block {
+            assert!(revealed > block, "revealed after the commit: {w:?}");
+        }
+    }
+    // The first epoch's commits are revealed (by the chain) in the next epoch.
+    assert!(report.epochs[0].weights.iter().all(|w| w.reveal_block.is_some()), "{:?}", report.epochs[0].weights);
+    assert_eq!(honest_incentive(&report.epochs[0]), 0.0, "nothing revealed before the first epoch ran");
+    for epoch in &report.epochs[1..] {
+        assert!(honest_incentive(epoch) >= 0.9, "epoch {}: {}", epoch.epoch, honest_incentive(epoch));
+    }
+
+    // `--commit-reveal off`: weights are set at once and pay from the first epoch.
+    let off = run(&SandboxConfig { commit_reveal: false, ..base }).await;
+    for epoch in &off.epochs {
+        assert!(epoch.weights.iter().all(|w| w.submitted == "set" && w.reveal_round.is_none()), "{:?}", epoch.weights);
+    }
+    assert!(honest_incentive(&off.epochs[0]) >= 0.9);
 }

@@ -39,6 +39,8 @@ async fn the_sandbox_and_the_daemon_submit_the_same_weights() {
         epochs,
         seed,
         state_dir: Some(sandbox_state.clone()),
+        // Weights set directly, so both sides' rows can be compared after one epoch.
+        commit_reveal: false,
         ..SandboxConfig::default()
     };
     assert_eq!(config(0).validators[0].kind, ValidatorKind::Honest);

@@ -55,12 +55,12 @@ pub mod wit {
             export_macro_name: "__export_miner_world",
             default_bindings_module: "subnet_sdk::wit::miner",
             with: {
-                "subnet:plugin/types@0.1.0": crate::wit::validator::subnet::plugin::types,
-                "subnet:plugin/log@0.1.0": crate::wit::validator::subnet::plugin::log,
-                "subnet:plugin/random@0.1.0": crate::wit::validator::subnet::plugin::random,
-                "subnet:plugin/kv@0.1.0": crate::wit::validator::subnet::plugin::kv,
-                "subnet:plugin/metagraph@0.1.0": crate::wit::validator::subnet::plugin::metagraph,
-                "subnet:plugin/compute@0.1.0": crate::wit::validator::subnet::plugin::compute,
+                "subnet:plugin/types@0.1.1": crate::wit::validator::subnet::plugin::types,
+                "subnet:plugin/log@0.1.1": crate::wit::validator::subnet::plugin::log,
+                "subnet:plugin/random@0.1.1": crate::wit::validator::subnet::plugin::random,
+                "subnet:plugin/kv@0.1.1": crate::wit::validator::subnet::plugin::kv,
+                "subnet:plugin/metagraph@0.1.1": crate::wit::validator::subnet::plugin::metagraph,
+                "subnet:plugin/compute@0.1.1": crate::wit::validator::subnet::plugin::compute,
             },
         });
     }

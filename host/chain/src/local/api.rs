@@ -86,6 +86,10 @@ impl Chain for LocalChain {
         self.commit_timelocked_weights_now(signer, netuid, mecid, commit, reveal_round, commit_reveal_version)
     }
 
+    async fn drand_beacon(&self) -> Result<Option<subnet_drand::BeaconInfo>, ChainError> {
+        Ok(Some(self.beacon()))
+    }
+
     async fn timelocked_commits(
         &self,
         netuid: NetUid,

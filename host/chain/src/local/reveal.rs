@@ -14,10 +14,13 @@
 //!   blocks. With [`BeaconSource::Quicknet`] only pulses given to
 //!   `LocalChain::store_pulse` exist.
 //!
-//! Not wired yet: the BLS/timelock crypto comes from the `subnet-drand` crate, which is not in
-//! this tree yet. Until it is, [`State::open_commit`] decrypts nothing, so a commit whose round
-//! has come is dropped as undecryptable (traced) and quicknet pulses cannot be stored; the
-//! commit checks, storage, listing, expiry and the round arithmetic are complete.
+//! * A local beacon's pulses are derived from its seed ([`subnet_drand::LocalBeacon`], round 1
+//!   at the chain's genesis), so they need no storage; quicknet pulses are verified against
+//!   quicknet's public key before they are stored, as the drand pallet's `QuicknetVerifier`.
+
+use std::sync::Arc;
+
+use subnet_drand::{BeaconInfo, LocalBeacon, Pulse, WeightsTlockPayload};
 
 use super::state::{State, TimelockedEntry};
 use super::{BeaconSource, LocalChain};
@@ -42,24 +45,46 @@ impl State {
         }
     }
 
-    /// The signature of `round` if the reveal step of `block` can read it.
-    fn stored_signature(&self, round: u64, block: BlockNumber) -> Option<Vec<u8>> {
+    /// The local beacon of a chain configured with one.
+    fn local_beacon(&self) -> Option<LocalBeacon> {
         match &self.global.config.beacon {
-            BeaconSource::Local { seed } => (round >= 1 && round <= self.local_round_at_block(block.saturating_sub(1)))
-                .then(|| {
-                    let _ = seed;
-                    Vec::new()
-                }),
-            BeaconSource::Quicknet => self.pulses.get(&round).cloned(),
+            BeaconSource::Local { seed } => {
+                Some(LocalBeacon::from_seed(*seed, self.global.config.genesis_unix_ms / 1000, LOCAL_BEACON_PERIOD_SECS))
+            }
+            BeaconSource::Quicknet => None,
+        }
+    }
+
+    /// The beacon whose rounds timelocked commits must be encrypted to.
+    pub(super) fn beacon_info(&self) -> BeaconInfo {
+        self.local_beacon().map_or_else(BeaconInfo::quicknet, |b| b.info())
+    }
+
+    /// The signature of `round` if the reveal step of `block` can read it.
+    pub(super) fn stored_signature(&self, round: u64, block: BlockNumber) -> Option<Vec<u8>> {
+        match self.local_beacon() {
+            Some(beacon) => (round >= 1 && round <= self.local_round_at_block(block.saturating_sub(1)))
+                .then(|| beacon.pulse(round).signature),
+            None => self.pulses.get(&round).cloned(),
         }
     }
 
     /// Decrypts a commit with the signature of its round and decodes `WeightsTlockPayload`;
-    /// `None` (traced) when any step fails or the payload names another hotkey. Without
-    /// `subnet-drand` (see the module docs) nothing decrypts.
+    /// `None` (traced) when any step fails or the payload names another hotkey.
     fn open_commit(&self, entry: &TimelockedEntry, signature: &[u8]) -> Option<(Vec<u16>, Vec<u16>, u64)> {
-        tracing::trace!(who = %entry.who, signature = signature.len(), "timelock decryption is not wired in this build");
-        None
+        let plaintext = subnet_drand::decrypt(&entry.commit, signature)
+            .inspect_err(|e| tracing::debug!(who = %entry.who, round = entry.reveal_round, error = %e, "timelocked commit does not decrypt; dropped"))
+            .ok()?;
+        let payload = WeightsTlockPayload::decode(&plaintext)
+            .inspect_err(
+                |e| tracing::debug!(who = %entry.who, error = %e, "timelocked payload does not decode; dropped"),
+            )
+            .ok()?;
+        if payload.account() != Some(entry.who.0) {
+            tracing::debug!(who = %entry.who, "timelocked payload names another hotkey; dropped");
+            return None;
+        }
+        Some((payload.uids, payload.values, payload.version_key))
     }
 
     /// `reveal_crv3_commits`: subnets whose due epoch the per-block cap defers are skipped.
@@ -140,6 +165,28 @@ impl State {
 }
 
 impl LocalChain {
+    /// Stores a drand quicknet pulse (`Drand::write_pulse`) after checking its signature
+    /// against quicknet's public key. A chain with a local beacon derives its pulses and
+    /// refuses stored ones.
+    pub fn store_pulse(&self, pulse: &Pulse) -> Result<(), ChainError> {
+        self.transact(|st| {
+            if !matches!(st.global.config.beacon, BeaconSource::Quicknet) {
+                return Err(ChainError::InvalidInput(
+                    "this chain's beacon is local: its pulses are derived, not stored".into(),
+                ));
+            }
+            subnet_drand::verify_pulse(&BeaconInfo::quicknet(), pulse)
+                .map_err(|e| ChainError::InvalidInput(format!("drand pulse refused: {e}")))?;
+            Arc::make_mut(&mut st.pulses).insert(pulse.round, pulse.signature.clone());
+            Ok(())
+        })
+    }
+
+    /// The beacon this chain reveals timelocked commits with.
+    pub fn beacon(&self) -> BeaconInfo {
+        self.lock().state.beacon_info()
+    }
+
     /// Drand `LastStoredRound` now: a timelocked commit must name a round at least this.
     pub fn last_stored_round(&self) -> u64 {
         self.lock().state.last_stored_round()

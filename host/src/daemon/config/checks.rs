@@ -86,6 +86,18 @@ impl DaemonConfig {
                 if l.tempo < 2 {
                     return Err(field_err(f("local.tempo"), "must be at least 2 blocks"));
                 }
+                if !(1..=8).contains(&l.mechanisms) {
+                    return Err(field_err(f("local.mechanisms"), "must be between 1 and 8"));
+                }
+                if s.mechanism >= l.mechanisms {
+                    return Err(field_err(
+                        f("mechanism"),
+                        format!(
+                            "mechanism {} does not exist: the subnet has {} (`local.mechanisms`)",
+                            s.mechanism, l.mechanisms
+                        ),
+                    ));
+                }
                 if !(l.validator_stake.is_finite() && l.validator_stake >= 0.0) {
                     return Err(field_err(f("local.validator_stake"), "must be a non-negative number"));
                 }

@@ -168,13 +168,29 @@ pub struct LocalSubnetConfig {
     /// Stake given to the validator's hotkey, in alpha (enough for a validator permit).
     #[serde(default = "default_stake")]
     pub validator_stake: f64,
-    /// Commit-reveal of weights (v2, reveal one epoch after the commit); default off.
+    /// Commit-reveal of weights; default off. With the default `commit_reveal_version` the
+    /// daemon makes timelocked (v4) commits that the chain reveals itself, as on today's network.
     #[serde(default)]
     pub commit_reveal: bool,
+    /// The chain's `CommitRevealWeightsVersion`: 4 (today's) takes timelocked commits; any other
+    /// value refuses them, so the daemon falls back to v2 hash commits it reveals itself (as on
+    /// a runtime without drand).
+    #[serde(default = "default_commit_reveal_version")]
+    pub commit_reveal_version: u16,
+    /// Mechanisms (sub-subnets) of the subnet (`MechanismCountCurrent`), 1..=8; default 1.
+    /// Emission is split evenly between them.
+    #[serde(default = "default_mechanisms")]
+    pub mechanisms: u8,
     /// Simulated miners registered on the subnet and served by the daemon.
     pub miners: Option<SimMinersConfig>,
 }
 
+fn default_commit_reveal_version() -> u16 {
+    subnet_chain::DEFAULT_COMMIT_REVEAL_VERSION
+}
+fn default_mechanisms() -> u8 {
+    1
+}
 fn default_tempo() -> u16 {
     360
 }

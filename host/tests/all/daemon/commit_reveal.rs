@@ -1,6 +1,8 @@
-//! Commit-reveal in the daemon, on the embedded chain: with `commit_reveal = true` the daemon
-//! commits its weights (the salt kept in its database), reveals them in the next epoch, and keeps
-//! doing so; the chain accepts every reveal (a wrong hash or window would be refused by name).
+//! Commit-reveal v2 in the daemon, on the embedded chain: on a chain whose
+//! `CommitRevealWeightsVersion` is not 4 (a runtime without timelocked commits) the daemon
+//! commits its weights as a hash (the salt kept in its database), reveals them in the next
+//! epoch, and keeps doing so; the chain accepts every reveal (a wrong hash or window would be
+//! refused by name). Timelocked (v4) commits are in `timelocked.rs`.
 
 use crate::common;
 
@@ -30,6 +32,7 @@ every_blocks = 4
 tempo = 9
 weights_rate_limit = 4
 commit_reveal = true
+commit_reveal_version = 3
 [subnet.local.miners]
 module = "{miner}"
 honest = 2
@@ -48,7 +51,7 @@ honest = 2
     let deadline = Instant::now() + Duration::from_secs(90);
     let started = Instant::now();
     let mut last_note = None;
-    while count("ok") < 2.0 {
+    while count("revealed") < 2.0 {
         let s = daemon.subnet(1).unwrap().status();
         if s.weights_note != last_note {
             eprintln!(

@@ -9,3 +9,4 @@ mod restart;
 mod signing;
 mod subtensor;
 pub mod support;
+mod timelocked;

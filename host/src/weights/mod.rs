@@ -13,21 +13,27 @@
 //!    cannot overflow f32), one value per uid (the last one given), uids outside the metagraph
 //!    dropped, then the SDK's `process_weights_for_netuid` and `convert_weights_and_uids_for_emit`;
 //! 5. version key `max(configured, WeightsVersionKey)`;
-//! 6. `set_weights`, or with commit-reveal on a v2 commit whose salt and weights are made durable
-//!    ([`CommitStore`]) before the commit is sent.
+//! 6. `set_weights`; or with commit-reveal on, a timelocked commit (v4, [`timelocked`]) when the
+//!    chain has a drand beacon, else a v2 hash commit ([`hash`]); either is made durable
+//!    ([`CommitStore`]) before it is sent. The choice comes from the chain, not from config.
 //!
 //! Failure modes: chain refusals come back as [`Submission::Rejected`] with the pallet's error
 //! name; a call whose answer was lost as [`Submission::Unanswered`] (a pending commit then stays
 //! and the reveal tells whether it landed). A commit store that fails stops the commit from
 //! being sent. Nothing here panics on module output.
 
-use crate::util::unix_ms;
+mod hash;
+mod process;
+pub mod timelocked;
+
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use subnet_chain::{AccountId, Chain, ChainError, EpochSchedule, Hyperparams, MechId, Metagraph, NetUid};
 
 use crate::bindings::types::Weight;
+use crate::util::unix_ms;
+pub use process::chain_weights;
 
 /// How a validator sets weights on one subnet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +94,10 @@ pub struct CommitRecord {
     /// The epoch it is revealed in (`epoch + RevealPeriodEpochs`).
     #[serde(default)]
     pub reveal_epoch: u64,
+    /// For a timelocked (v4) commit, the drand round it is encrypted to; `None` for a v2 hash
+    /// commit (`hash` and `salt` are then what the reveal needs).
+    #[serde(default)]
+    pub reveal_round: Option<u64>,
 }
 
 /// Where a validator's pending commit is kept. The daemon's is its database (durable before
@@ -133,12 +143,14 @@ pub enum Submission {
     Invalid(String),
     /// Weights set.
     Set(WeightsRecord),
-    /// A v2 commit landed; it is revealed in `reveal_epoch`.
+    /// A commit landed; it is revealed in `reveal_epoch`.
     Committed {
         /// Block of inclusion.
         block: u64,
         /// Epoch in which it is revealed.
         reveal_epoch: u64,
+        /// The drand round of a timelocked commit; `None` for a v2 hash commit.
+        reveal_round: Option<u64>,
         /// The uids committed.
         uids: Vec<u16>,
         /// The weights committed.
@@ -151,8 +163,15 @@ pub enum Submission {
         /// Epoch in which it is revealed.
         reveal_epoch: u64,
     },
-    /// A pending commit was revealed.
+    /// A pending commit was revealed (by the validator, v2, or by the chain, v4).
     Revealed(WeightsRecord),
+    /// The chain dropped a timelocked commit without applying it.
+    Dropped {
+        /// Block the commit landed in.
+        committed_at: u64,
+        /// Why it is taken to be dropped.
+        reason: String,
+    },
     /// The chain refused `what`.
     Rejected {
         /// The extrinsic.
@@ -191,6 +210,7 @@ impl Submission {
                 | Submission::Rejected { .. }
                 | Submission::Unanswered { .. }
                 | Submission::Store(_)
+                | Submission::Dropped { .. }
         )
     }
 
@@ -210,8 +230,15 @@ impl Submission {
             Submission::NotDue { due_at } => format!("weights are due at block {due_at}"),
             Submission::Invalid(reason) => reason.clone(),
             Submission::Set(r) => format!("weights set at block {} on {} uids", r.block, r.uids.len()),
-            Submission::Committed { block, reveal_epoch, .. } => {
+            Submission::Committed { block, reveal_epoch, reveal_round: None, .. } => {
                 format!("weights committed at block {block}; revealed in epoch {reveal_epoch}")
+            }
+            Submission::Committed { block, reveal_epoch, reveal_round: Some(round), .. } => format!(
+                "weights committed (timelocked to drand round {round}) at block {block}; the chain reveals them in \
+                 epoch {reveal_epoch}"
+            ),
+            Submission::Dropped { committed_at, reason } => {
+                format!("the commit of block {committed_at} was dropped: {reason}")
             }
             Submission::Waiting { committed_at, reveal_epoch } => {
                 format!("commit of block {committed_at} is revealed in epoch {reveal_epoch}")
@@ -222,44 +249,6 @@ impl Submission {
             Submission::Store(e) => format!("pending commit store: {e}"),
         }
     }
-}
-
-/// Turns a module's weights into what `set_weights` takes, as the SDK does for a validator's
-/// scores: a dense vector over the `n` uids (a uid given twice keeps its last value, uids past
-/// `n` are dropped, negative or non-finite values count 0), divided by its maximum in f64 so
-/// any finite input fits f32, then `process_weights_for_netuid` (min allowed weights, max weight
-/// limit, exclude quantile) and `convert_weights_and_uids_for_emit`. Errors say why the SDK
-/// would refuse; an all-zero result is an error too (nothing to set).
-pub fn chain_weights(
-    weights: &[Weight],
-    n: usize,
-    hyper: &Hyperparams,
-    exclude_quantile: u16,
-) -> Result<(Vec<u16>, Vec<u16>), String> {
-    let mut dense = vec![0f64; n];
-    for w in weights {
-        if let Some(slot) = dense.get_mut(usize::from(w.uid)) {
-            *slot = if w.value.is_finite() && w.value > 0.0 { w.value } else { 0.0 };
-        }
-    }
-    let max = dense.iter().copied().fold(0.0f64, f64::max);
-    let scaled: Vec<f32> = dense.iter().map(|w| if max > 0.0 { (w / max) as f32 } else { 0.0 }).collect();
-    let n16 = u16::try_from(n).map_err(|_| format!("{n} uids: a subnet holds at most 65535"))?;
-    let uids: Vec<u16> = (0..n16).collect();
-    let (uids, values) = subnet_chain::weights::process_weights_for_netuid(
-        &uids,
-        &scaled,
-        n16,
-        hyper.min_allowed_weights,
-        hyper.max_weight_limit,
-        exclude_quantile,
-    )
-    .and_then(|(uids, weights)| subnet_chain::weights::weights_for_emit(&uids, &weights))
-    .map_err(|e| format!("weights cannot be processed: {e}"))?;
-    if uids.is_empty() {
-        return Err("no non-zero weights to set".into());
-    }
-    Ok((uids, values))
 }
 
 /// One validator's weight setting on one subnet.
@@ -276,9 +265,23 @@ pub struct WeightSetter<'a> {
     pub policy: WeightPolicy,
     /// Where its pending commit is kept.
     pub commits: &'a dyn CommitStore,
+    /// The drand beacon the chain reveals timelocked commits with; `None` when the chain has
+    /// none (then commits are v2 hash commits).
+    pub beacon: Option<&'a subnet_drand::BeaconInfo>,
 }
 
 impl WeightSetter<'_> {
+    /// Settles a pending timelocked commit if the chain has revealed or dropped it, without
+    /// committing anything new (a caller that advances the chain learns the reveal block this
+    /// way). `None` when nothing timelocked is pending or it still waits.
+    pub async fn settle(&self, metagraph: &Metagraph, schedule: &EpochSchedule) -> Option<Submission> {
+        let commit = self.commits.load().ok().flatten().filter(|c| c.reveal_round.is_some())?;
+        match self.follow_timelocked(metagraph, schedule, commit).await {
+            Submission::Waiting { .. } => None,
+            settled => Some(settled),
+        }
+    }
+
     /// Sets (or commits, or reveals) `weights` if due. See the module docs for the steps.
     /// `metagraph` is the mechanism's (its `last_update` paces the cadence); `schedule` the
     /// subnet's epoch clock now.
@@ -295,6 +298,9 @@ impl WeightSetter<'_> {
         };
         if hyper.commit_reveal_enabled {
             match self.commits.load() {
+                Ok(Some(commit)) if commit.reveal_round.is_some() => {
+                    return self.follow_timelocked(metagraph, schedule, commit).await;
+                }
                 Ok(Some(commit)) => return self.reveal_when_due(schedule, commit).await,
                 Ok(None) => {}
                 Err(e) => return Submission::Store(e),
@@ -315,7 +321,12 @@ impl WeightSetter<'_> {
         };
         let version_key = self.policy.version_key.max(hyper.weights_version_key);
         if hyper.commit_reveal_enabled {
-            return self.commit(metagraph, schedule, uids, values, version_key, module).await;
+            return match self.beacon {
+                Some(beacon) if hyper.commit_reveal_version == timelocked::COMMIT_REVEAL_VERSION => {
+                    self.commit_timelocked(beacon, metagraph, schedule, uids, values, version_key, module).await
+                }
+                _ => self.commit_hash(metagraph, schedule, uids, values, version_key, module).await,
+            };
         }
         match self.chain.set_weights(&self.hotkey, self.netuid, self.mecid, &uids, &values, version_key).await {
             Ok(included) => Submission::Set(WeightsRecord {
@@ -328,133 +339,5 @@ impl WeightSetter<'_> {
             Err(error @ ChainError::Transport(_)) => Submission::Unanswered { what: "set_weights", error },
             Err(error) => Submission::Rejected { what: "set_weights", error },
         }
-    }
-
-    /// Commits (v2): the salt and weights are made durable before the commit is sent, so the
-    /// reveal survives a restart; a commit whose answer is lost stays pending and the reveal
-    /// tells whether it landed (`NoWeightsCommitFound` if not).
-    async fn commit(
-        &self,
-        metagraph: &Metagraph,
-        schedule: &EpochSchedule,
-        uids: Vec<u16>,
-        weights: Vec<u16>,
-        version_key: u64,
-        module: &str,
-    ) -> Submission {
-        let salt: Vec<u16> = {
-            use rand::RngExt;
-            let mut rng = rand::rng();
-            (0..8).map(|_| rng.random()).collect()
-        };
-        let netuid_index = subnet_chain::netuid_index(self.netuid, self.mecid);
-        let hash = subnet_chain::commit_hash(&self.hotkey, netuid_index, &uids, &weights, &salt, version_key);
-        let epoch = schedule.epoch();
-        let reveal_epoch = epoch + schedule.reveal_period_epochs.max(1);
-        let mut record = CommitRecord {
-            hash,
-            uids,
-            weights,
-            salt,
-            version_key,
-            sent_at: metagraph.block,
-            block: None,
-            module: module.to_owned(),
-            epoch,
-            reveal_epoch,
-        };
-        if let Err(e) = self.commits.store(Some(&record)) {
-            return Submission::Store(format!("commit not sent: recording it failed: {e}"));
-        }
-        match self.chain.commit_weights(&self.hotkey, self.netuid, self.mecid, hash).await {
-            Ok(included) => {
-                record.block = Some(included.block);
-                if let Err(e) = self.commits.store(Some(&record)) {
-                    tracing::error!(subnet = self.netuid, error = %e, "commit sent but its block not recorded");
-                }
-                Submission::Committed {
-                    block: included.block,
-                    reveal_epoch,
-                    uids: record.uids,
-                    weights: record.weights,
-                }
-            }
-            Err(error @ ChainError::Transport(_)) => Submission::Unanswered { what: "commit_weights", error },
-            Err(error) => {
-                let _ = self.commits.store(None);
-                Submission::Rejected { what: "commit_weights", error }
-            }
-        }
-    }
-
-    /// Reveals the pending commit once its reveal epoch has come (by the chain's epoch
-    /// definition, [`EpochSchedule::epoch`]); a chain that still disagrees answers
-    /// `RevealTooEarly`, and the next round tries again.
-    async fn reveal_when_due(&self, schedule: &EpochSchedule, commit: CommitRecord) -> Submission {
-        use subnet_chain::SubtensorError as E;
-        let committed_at = commit.block.unwrap_or(commit.sent_at + 1);
-        let reveal_epoch = commit.reveal_epoch;
-        if schedule.epoch() < reveal_epoch {
-            return Submission::Waiting { committed_at, reveal_epoch };
-        }
-        let result = self
-            .chain
-            .reveal_weights(
-                &self.hotkey,
-                self.netuid,
-                self.mecid,
-                &commit.uids,
-                &commit.weights,
-                &commit.salt,
-                commit.version_key,
-            )
-            .await;
-        match result {
-            Ok(included) => {
-                let _ = self.commits.store(None);
-                Submission::Revealed(WeightsRecord {
-                    block: included.block,
-                    uids: commit.uids,
-                    weights: commit.weights,
-                    at_unix_ms: unix_ms(),
-                    module: commit.module,
-                })
-            }
-            Err(e) if e.is(E::RevealTooEarly) => Submission::Waiting { committed_at, reveal_epoch },
-            Err(error @ ChainError::Transport(_)) => Submission::Unanswered { what: "reveal_weights", error },
-            Err(error) => {
-                // Expired, never landed, or no longer matching: drop it; the next round commits afresh.
-                let _ = self.commits.store(None);
-                Submission::Rejected { what: "reveal_weights", error }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn w(uid: u16, value: f64) -> Weight {
-        Weight { uid, value }
-    }
-
-    #[test]
-    fn huge_weights_do_not_overflow_and_duplicates_keep_the_last() {
-        let hyper = Hyperparams::default();
-        let (uids, values) = chain_weights(&[w(0, 1e39), w(1, 5e38)], 3, &hyper, 0).unwrap();
-        assert_eq!((uids, values), (vec![0, 1], vec![65535, 32768]));
-        let (uids, values) = chain_weights(&[w(0, 3e38), w(1, 3e38)], 2, &hyper, 0).unwrap();
-        assert_eq!((uids, values), (vec![0, 1], vec![65535, 65535]));
-        let (uids, values) = chain_weights(&[w(1, 1.0), w(1, 0.5), w(2, 1.0), w(9, 1.0)], 3, &hyper, 0).unwrap();
-        assert_eq!((uids, values), (vec![1, 2], vec![32768, 65535]));
-    }
-
-    #[test]
-    fn all_zero_weights_follow_the_sdk() {
-        // The SDK sets uniform weights when no score is positive.
-        let hyper = Hyperparams::default();
-        let (uids, values) = chain_weights(&[w(0, 0.0), w(1, f64::NAN)], 2, &hyper, 0).unwrap();
-        assert_eq!((uids, values), (vec![0, 1], vec![65535, 65535]));
     }
 }
