@@ -39,9 +39,9 @@ use crate::bindings::types::{EpochContext, Metric, MinerResponse, ResponseStatus
 use crate::caps::metagraph::MetagraphView;
 use crate::caps::random::{derive_seed, seed_part};
 use crate::runtime::{CallError, SubnetEnv, ValidatorModule};
+pub use limits::RoundLimits;
 use state::ScoreState;
 use subnet_chain::Metagraph;
-pub use limits::RoundLimits;
 pub use transport::{MinerQuery, MinerTransport, QueryRequest, SharedPayload, empty_response};
 
 /// What became of one task.
@@ -270,7 +270,8 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
 
     // Fan out every (task, miner) pair, each query made when the fan-out reaches it (the
     // pairs are indices only); results are put back in order afterwards.
-    let fanout = Fanout { tasks: &tasks, shared: &shared, caps: &caps, metagraph, validator: validator.to_ss58(), seed };
+    let fanout =
+        Fanout { tasks: &tasks, shared: &shared, caps: &caps, metagraph, validator: validator.to_ss58(), seed };
     let pairs: Vec<(usize, usize, u16)> = tasks
         .iter()
         .enumerate()
