@@ -147,7 +147,9 @@ fn host_allowed(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         // `[v6]` or `[v6]:port`.
         Some(rest) => match rest.split_once(']') {
-            Some((v6, port)) if port.is_empty() || port.starts_with(':') => return v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            Some((v6, port)) if port.is_empty() || port.starts_with(':') => {
+                return v6.parse::<std::net::Ipv6Addr>().is_ok();
+            }
             _ => return false,
         },
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
@@ -173,7 +175,8 @@ async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim);
-        let ok = matches!((&guard.token, given), (Some(token), Some(given)) if same(token.as_bytes(), given.as_bytes()));
+        let ok =
+            matches!((&guard.token, given), (Some(token), Some(given)) if same(token.as_bytes(), given.as_bytes()));
         if !ok {
             let mut response = refuse(
                 StatusCode::UNAUTHORIZED,

@@ -117,9 +117,7 @@ impl AdminClient {
             if let Some(token) = &self.token {
                 request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
             }
-            let request = request
-                .body(Empty::<Bytes>::new())
-                .map_err(|e| transport(e.to_string()))?;
+            let request = request.body(Empty::<Bytes>::new()).map_err(|e| transport(e.to_string()))?;
             let response = sender.send_request(request).await.map_err(|e| transport(e.to_string()))?;
             let status = response.status().as_u16();
             let body = response.into_body().collect().await.map_err(|e| transport(e.to_string()))?.to_bytes();

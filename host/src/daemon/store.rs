@@ -191,7 +191,10 @@ impl StateDb {
                 return Err(self.err(format!("the round's key-value writes would take netuid {netuid}'s store to {used} bytes, over its budget of {budget}")));
             }
             usage.insert(netuid, used).map_err(|e| self.err(e))?;
-            txn.open_table(VALIDATOR).map_err(|e| self.err(e))?.insert(netuid, bytes.as_slice()).map_err(|e| self.err(e))?;
+            txn.open_table(VALIDATOR)
+                .map_err(|e| self.err(e))?
+                .insert(netuid, bytes.as_slice())
+                .map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))
     }

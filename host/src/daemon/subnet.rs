@@ -382,8 +382,7 @@ impl SubnetRunner {
         let to_commit = record.clone();
         let netuid = self.netuid;
         let (writes, budget) = round_kv.map_or((Vec::new(), 0), |kv| (kv.take_writes(), kv.budget()));
-        let committed =
-            tokio::task::spawn_blocking(move || db.commit_round(netuid, &to_commit, &writes, budget)).await;
+        let committed = tokio::task::spawn_blocking(move || db.commit_round(netuid, &to_commit, &writes, budget)).await;
         match committed {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return self.note_round_error(format!("commit: {e}"), started.elapsed(), Some(version)),
