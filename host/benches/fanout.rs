@@ -118,9 +118,11 @@ async fn fan_out(
                     validator: String::new(),
                     payload: Payload { content_type: "application/json".into(), body: b"21".to_vec() },
                     timeout_ms: 10_000,
-                },
+                }
+                .into(),
                 timeout: Duration::from_secs(10),
                 seed: 0,
+                max_answer_bytes: 16 << 20,
             };
             async move {
                 let t = Instant::now();

@@ -2,8 +2,11 @@
 //! see how subnetd contains a faulty module. The task text picks the fault in `score`:
 //! `loop` spins forever, `alloc` allocates without bound, `trap` panics, `bad-uid` scores a
 //! miner the task never went to, `nan` returns a non-finite score, `error` returns an error;
+//! `kv-flood` tries 100 `kv::set`s of 4 MiB (the host bounds writes per call) and scores
+//! every answer 0.5 with the number of writes that succeeded as metric `writes`;
 //! anything else scores every answer 0.5. `generate_tasks` makes one task per miner whose
-//! text is the `faulty/mode` key of the store, or `ok`.
+//! text is the `faulty/mode` key of the store, or `ok`, except in two modes: `all` makes one
+//! task sent to every miner, `wide` one task to every miner whose text is 8 MiB long.
 use subnet_sdk::prelude::*;
 
 struct Faulty;
@@ -18,7 +21,11 @@ impl Validator for Faulty {
             .flatten()
             .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_else(|| "ok".into());
-        Ok(ctx.miners().map(|uid| TaskSpec::new(format!("{mode}-{uid}"), vec![uid], mode.clone())).collect())
+        match mode.as_str() {
+            "all" => Ok(vec![TaskSpec::new("all", ctx.miners().collect(), mode)]),
+            "wide" => Ok(vec![TaskSpec::new("wide", ctx.miners().collect(), "w".repeat(8 << 20))]),
+            _ => Ok(ctx.miners().map(|uid| TaskSpec::new(format!("{mode}-{uid}"), vec![uid], mode.clone())).collect()),
+        }
     }
 
     fn score(_ctx: &EpochContext, task: &String, answers: &[Answer<Payload>]) -> Result<Vec<Score>, String> {
@@ -40,6 +47,11 @@ impl Validator for Faulty {
             "error" => Err("faulty-subnet was asked to fail".into()),
             "bad-uid" => Ok(vec![Score::new(60_000, 1.0)]),
             "nan" => Ok(answers.iter().map(|a| Score::new(a.uid, f64::NAN)).collect()),
+            "kv-flood" => {
+                let value = vec![7u8; 4 << 20];
+                let writes = (0..100).filter(|i| kv::set(&format!("flood/{i}"), &value).is_ok()).count();
+                Ok(answers.iter().map(|a| Score::new(a.uid, 0.5).metric("writes", writes as f64)).collect())
+            }
             _ => Ok(answers.iter().map(|a| Score::new(a.uid, 0.5)).collect()),
         }
     }

@@ -4,6 +4,17 @@
 //! sees the writes of the calls that finished before it. Limits (key and value size, keys per
 //! listing) are checked here, before the backend, so every backend enforces the same ones.
 //! A subnet without a granted store gets `denied` from every operation.
+//!
+//! Writes per call are bounded: at most [`MAX_WRITES_PER_CALL`] `set`s and `delete`s and
+//! [`MAX_WRITE_BYTES_PER_CALL`] bytes of keys and values per call; past either, the call's
+//! further writes get `too-large` (the guest sees the error and goes on; nothing is written).
+//! So one call cannot hold the durable store's single writer for more than a bounded amount
+//! of work.
+//!
+//! Rounds: a validator round writes to a [`BufferedKv`] over the subnet's store. Its calls see
+//! each other's writes as usual, but nothing reaches the store until the round is committed
+//! with its scores ([`crate::daemon::store::StateDb::commit_round`]) in one transaction; a
+//! round that fails drops its writes with its scores.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +33,10 @@ pub const MAX_VALUE: usize = 4 << 20;
 pub const MAX_LIST: u32 = 10_000;
 /// Default budget of a subnet's store.
 pub const DEFAULT_BUDGET: u64 = 64 << 20;
+/// Most `set`s and `delete`s one call may make.
+pub const MAX_WRITES_PER_CALL: u32 = 256;
+/// Most bytes of keys and values one call may write.
+pub const MAX_WRITE_BYTES_PER_CALL: u64 = 16 << 20;
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +61,10 @@ pub trait KvStore: Send + Sync {
     fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, KvError>;
     /// A throwaway in-memory copy of the store (what a smoke round writes to).
     fn snapshot(&self) -> Result<Arc<dyn KvStore>, KvError>;
+    /// Bytes of keys and values held.
+    fn usage(&self) -> Result<u64, KvError>;
+    /// Bytes of keys and values the store may hold.
+    fn budget(&self) -> u64;
 }
 
 /// Opens subnets' durable stores: what the host process offers the capability.
@@ -106,6 +125,143 @@ impl KvStore for MemoryKv {
         let copy = Self { entries: Mutex::new(self.lock()?.clone()), budget: self.budget };
         Ok(Arc::new(copy))
     }
+
+    fn usage(&self) -> Result<u64, KvError> {
+        Ok(self.lock()?.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum())
+    }
+
+    fn budget(&self) -> u64 {
+        self.budget as u64
+    }
+}
+
+/// A round's writes, in key order: `Some(value)` to set, `None` to delete.
+pub type KvWrites = Vec<(String, Option<Vec<u8>>)>;
+
+/// Writes buffered over a store until the round that made them commits: reads see the buffer
+/// first, the budget counts the store and the buffer together, and [`BufferedKv::take_writes`]
+/// hands the net changes (one per key) to whoever commits them.
+pub struct BufferedKv {
+    base: Arc<dyn KvStore>,
+    overlay: Mutex<Overlay>,
+}
+
+struct Overlay {
+    changes: BTreeMap<String, Option<Vec<u8>>>,
+    usage: u64,
+}
+
+impl BufferedKv {
+    /// A buffer over `base`, empty.
+    pub fn over(base: Arc<dyn KvStore>) -> Result<Arc<Self>, KvError> {
+        let usage = base.usage()?;
+        Ok(Arc::new(Self { base, overlay: Mutex::new(Overlay { changes: BTreeMap::new(), usage }) }))
+    }
+
+    /// The buffered changes, leaving the buffer empty.
+    pub fn take_writes(&self) -> KvWrites {
+        let mut overlay = self.overlay.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut overlay.changes).into_iter().collect()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Overlay>, KvError> {
+        self.overlay.lock().map_err(|_| KvError::Io("store lock poisoned".into()))
+    }
+
+    /// Bytes `key` holds now (buffer first), and whether the store underneath has it.
+    fn held(&self, overlay: &Overlay, key: &str) -> Result<(u64, bool), KvError> {
+        let base = self.base.get(key)?;
+        let in_base = base.is_some();
+        let size = match overlay.changes.get(key) {
+            Some(Some(v)) => (key.len() + v.len()) as u64,
+            Some(None) => 0,
+            None => base.map_or(0, |v| (key.len() + v.len()) as u64),
+        };
+        Ok((size, in_base))
+    }
+}
+
+impl KvStore for BufferedKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        if let Some(change) = self.lock()?.changes.get(key) {
+            return Ok(change.clone());
+        }
+        self.base.get(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        let mut overlay = self.lock()?;
+        let (replaced, _) = self.held(&overlay, key)?;
+        let next = overlay.usage.saturating_sub(replaced) + (key.len() + value.len()) as u64;
+        if next > self.base.budget() {
+            return Err(KvError::TooLarge(format!("store budget of {} bytes would be exceeded", self.base.budget())));
+        }
+        overlay.changes.insert(key.to_owned(), Some(value.to_vec()));
+        overlay.usage = next;
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        let mut overlay = self.lock()?;
+        let (removed, in_base) = self.held(&overlay, key)?;
+        overlay.usage = overlay.usage.saturating_sub(removed);
+        // A key the store never had needs no tombstone, so deletes cannot grow the buffer.
+        if in_base {
+            overlay.changes.insert(key.to_owned(), None);
+        } else {
+            overlay.changes.remove(key);
+        }
+        Ok(())
+    }
+
+    fn keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, KvError> {
+        let overlay = self.lock()?;
+        let in_prefix = || overlay.changes.range(prefix.to_owned()..).take_while(|(k, _)| k.starts_with(prefix));
+        let deleted = in_prefix().filter(|(_, v)| v.is_none()).count();
+        let mut keys: std::collections::BTreeSet<String> =
+            self.base.keys(prefix, limit.saturating_add(deleted))?.into_iter().collect();
+        for (k, v) in in_prefix() {
+            if v.is_some() {
+                keys.insert(k.clone());
+            } else {
+                keys.remove(k);
+            }
+        }
+        Ok(keys.into_iter().take(limit).collect())
+    }
+
+    fn snapshot(&self) -> Result<Arc<dyn KvStore>, KvError> {
+        let copy = self.base.snapshot()?;
+        for (k, v) in &self.lock()?.changes {
+            match v {
+                Some(v) => copy.set(k, v)?,
+                None => copy.delete(k)?,
+            }
+        }
+        Ok(copy)
+    }
+
+    fn usage(&self) -> Result<u64, KvError> {
+        Ok(self.lock()?.usage)
+    }
+
+    fn budget(&self) -> u64 {
+        self.base.budget()
+    }
+}
+
+/// `subnet` for one round: the same, with its store (if granted) behind a fresh
+/// [`BufferedKv`], returned too so the round's writes can be committed with its scores.
+pub fn buffer_round(
+    subnet: &Arc<crate::runtime::SubnetEnv>,
+) -> Result<(Arc<crate::runtime::SubnetEnv>, Option<Arc<BufferedKv>>), KvError> {
+    let Some(store) = &subnet.caps.kv else {
+        return Ok((subnet.clone(), None));
+    };
+    let buffer = BufferedKv::over(store.clone())?;
+    let mut round = (**subnet).clone();
+    round.caps.kv = Some(buffer.clone());
+    Ok((Arc::new(round), Some(buffer)))
 }
 
 /// `kv` and `kv_budget` in `[subnet.capabilities]`.
@@ -161,7 +317,7 @@ impl Capability for Kv {
     }
 
     fn instance(subnet: &Self::Subnet, _: &CallContext<'_>) -> KvState {
-        KvState { store: subnet.clone() }
+        KvState { store: subnet.clone(), writes: 0, written: 0 }
     }
 
     fn add_to_linker<T: Send + 'static>(
@@ -175,6 +331,8 @@ impl Capability for Kv {
 /// Per-instance state: the subnet's store, if granted.
 pub struct KvState {
     pub(crate) store: Option<Arc<dyn KvStore>>,
+    writes: u32,
+    written: u64,
 }
 
 fn to_wit(err: KvError) -> WitKvError {
@@ -194,6 +352,22 @@ fn check_key(key: &str) -> Result<(), WitKvError> {
 impl KvState {
     fn store(&self) -> Result<&Arc<dyn KvStore>, WitKvError> {
         self.store.as_ref().ok_or(WitKvError::Denied)
+    }
+
+    /// Counts one write of `bytes` against the call's bounds, or refuses it.
+    fn count_write(&mut self, bytes: usize) -> Result<(), WitKvError> {
+        let written = self.written.saturating_add(bytes as u64);
+        if self.writes >= MAX_WRITES_PER_CALL {
+            return Err(WitKvError::TooLarge(format!("more than {MAX_WRITES_PER_CALL} writes in one call")));
+        }
+        if written > MAX_WRITE_BYTES_PER_CALL {
+            return Err(WitKvError::TooLarge(format!(
+                "more than {MAX_WRITE_BYTES_PER_CALL} bytes written in one call"
+            )));
+        }
+        self.writes += 1;
+        self.written = written;
+        Ok(())
     }
 }
 
@@ -221,6 +395,8 @@ impl wit::Host for KvState {
             if value.len() > MAX_VALUE {
                 return Err(WitKvError::TooLarge(format!("value of {} bytes, limit {MAX_VALUE}", value.len())));
             }
+            self.store()?;
+            self.count_write(key.len() + value.len())?;
             let store = self.store()?;
             off_worker(|| store.set(&key, &value)).map_err(to_wit)
         })())
@@ -229,6 +405,8 @@ impl wit::Host for KvState {
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), WitKvError>> {
         Ok((|| {
             check_key(&key)?;
+            self.store()?;
+            self.count_write(key.len())?;
             let store = self.store()?;
             off_worker(|| store.delete(&key)).map_err(to_wit)
         })())
@@ -260,5 +438,24 @@ mod tests {
         kv.set("a/1", b"uno").unwrap();
         kv.delete("a/1").unwrap();
         assert_eq!(kv.get("a/1").unwrap(), None);
+    }
+
+    #[test]
+    fn buffer_reads_its_writes_and_leaves_the_store_alone() {
+        let base = MemoryKv::new(32);
+        base.set("a/1", b"one").unwrap();
+        base.set("a/2", b"two").unwrap();
+        let buffer = BufferedKv::over(base.clone()).unwrap();
+        buffer.set("a/3", b"three").unwrap();
+        buffer.delete("a/1").unwrap();
+        buffer.delete("never").unwrap();
+        assert_eq!(buffer.get("a/3").unwrap().as_deref(), Some(&b"three"[..]));
+        assert_eq!(buffer.get("a/1").unwrap(), None);
+        assert_eq!(buffer.keys("a/", 10).unwrap(), vec!["a/2", "a/3"]);
+        assert_eq!(buffer.usage().unwrap(), 6 + 8);
+        assert!(matches!(buffer.set("big", &[0; 20]), Err(KvError::TooLarge(_))), "store and buffer share a budget");
+        assert_eq!(base.keys("", 10).unwrap(), vec!["a/1", "a/2"], "nothing reached the store");
+        let writes = buffer.take_writes();
+        assert_eq!(writes, vec![("a/1".to_owned(), None), ("a/3".to_owned(), Some(b"three".to_vec()))]);
     }
 }

@@ -1,7 +1,10 @@
 //! A client of the admin API, for `subnetd reload` and for tests and tools.
 //!
 //! One HTTP/1.1 request per call over a fresh loopback connection; every call is bounded by a
-//! timeout. Failures are [`AdminClientError`]s naming the address.
+//! timeout. Failures are [`AdminClientError`]s naming the address. Mutating calls carry the
+//! daemon's token (`Authorization: Bearer`), read from `<state_dir>/admin.token` by
+//! [`AdminClient::from_state_dir`] or given with [`AdminClient::with_token`]; without one the
+//! daemon answers them 401.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,13 +51,22 @@ pub enum AdminClientError {
 pub struct AdminClient {
     addr: SocketAddr,
     timeout: Duration,
+    token: Option<String>,
 }
+
+/// Largest token file read (a token is 64 hex digits).
+const MAX_TOKEN_FILE: u64 = 1024;
 
 impl AdminClient {
     /// A client of the daemon at `addr`, with a 5-minute timeout per call (a reload of a large
     /// module compiles it first).
     pub fn new(addr: SocketAddr) -> Self {
-        Self { addr, timeout: Duration::from_secs(300) }
+        Self { addr, timeout: Duration::from_secs(300), token: None }
+    }
+
+    /// The same client sending `token` with its calls.
+    pub fn with_token(self, token: impl Into<String>) -> Self {
+        Self { token: Some(token.into()), ..self }
     }
 
     /// The same client with another timeout.
@@ -62,13 +74,28 @@ impl AdminClient {
         Self { timeout, ..self }
     }
 
-    /// The address a running daemon wrote to `<state_dir>/admin.addr`.
+    /// The address a running daemon wrote to `<state_dir>/admin.addr`, and its token from
+    /// `<state_dir>/admin.token` when that file is there (a daemon older than the token has
+    /// none).
     pub fn from_state_dir(state_dir: &Path) -> Result<Self, String> {
+        use std::io::Read as _;
         let path = state_dir.join(super::ADMIN_ADDR_FILE);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("{}: {e} (is `subnetd run` running with this state_dir?)", path.display()))?;
         let addr = text.trim().parse().map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Self::new(addr))
+        let token_path = state_dir.join(super::admin::ADMIN_TOKEN_FILE);
+        let token = match std::fs::File::open(&token_path) {
+            Ok(file) => {
+                let mut token = String::new();
+                file.take(MAX_TOKEN_FILE)
+                    .read_to_string(&mut token)
+                    .map_err(|e| format!("{}: {e}", token_path.display()))?;
+                Some(token.trim().to_owned())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("{}: {e}", token_path.display())),
+        };
+        Ok(Self { token, ..Self::new(addr) })
     }
 
     /// The daemon's address.
@@ -86,12 +113,11 @@ impl AdminClient {
                 .await
                 .map_err(|e| transport(e.to_string()))?;
             let driver = tokio::spawn(conn);
-            let request = Request::builder()
-                .method(method)
-                .uri(path)
-                .header(hyper::header::HOST, addr.to_string())
-                .body(Empty::<Bytes>::new())
-                .map_err(|e| transport(e.to_string()))?;
+            let mut request = Request::builder().method(method).uri(path).header(hyper::header::HOST, addr.to_string());
+            if let Some(token) = &self.token {
+                request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let request = request.body(Empty::<Bytes>::new()).map_err(|e| transport(e.to_string()))?;
             let response = sender.send_request(request).await.map_err(|e| transport(e.to_string()))?;
             let status = response.status().as_u16();
             let body = response.into_body().collect().await.map_err(|e| transport(e.to_string()))?.to_bytes();

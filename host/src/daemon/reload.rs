@@ -494,12 +494,26 @@ impl ModuleSlot {
     }
 }
 
+/// Reads a module file with a bound: only regular files (a link to `/dev/zero` or a FIFO is
+/// refused before any byte is read, as a device has no size to check), and never more than
+/// [`MAX_MODULE_BYTES`] + 1 bytes, so a file that grows while it is read is refused too.
 async fn read_module(file: &Path) -> Result<Vec<u8>, String> {
-    let meta = tokio::fs::metadata(file).await.map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    use tokio::io::AsyncReadExt as _;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", file.display());
+    let handle = tokio::fs::File::open(file).await.map_err(cannot)?;
+    let meta = handle.metadata().await.map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", file.display()));
+    }
     if meta.len() > MAX_MODULE_BYTES {
         return Err(format!("{} is {} bytes, over the {MAX_MODULE_BYTES}-byte limit", file.display(), meta.len()));
     }
-    tokio::fs::read(file).await.map_err(|e| format!("cannot read {}: {e}", file.display()))
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    handle.take(MAX_MODULE_BYTES + 1).read_to_end(&mut bytes).await.map_err(cannot)?;
+    if bytes.len() as u64 > MAX_MODULE_BYTES {
+        return Err(format!("{} grew past the {MAX_MODULE_BYTES}-byte limit while read", file.display()));
+    }
+    Ok(bytes)
 }
 
 /// Watches a slot's source (and signature) and reloads after `debounce` of quiet. Runs until

@@ -199,17 +199,24 @@ impl ModuleSignature {
     /// Reads and parses a signature file.
     pub fn read(path: &Path) -> Result<Self, SignatureError> {
         let malformed = |reason: String| SignatureError::Malformed { path: path.to_path_buf(), reason };
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
+        use std::io::Read as _;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(SignatureError::Missing(path.to_path_buf()));
             }
             Err(e) => return Err(malformed(e.to_string())),
         };
-        if meta.len() > MAX_SIG_FILE {
-            return Err(malformed(format!("{} bytes; a signature file is under {MAX_SIG_FILE}", meta.len())));
+        // Only a regular file, read with a bound: a link to a device has no size to check.
+        let meta = file.metadata().map_err(|e| malformed(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(malformed("not a regular file".into()));
         }
-        let text = std::fs::read(path).map_err(|e| malformed(e.to_string()))?;
+        let mut text = Vec::new();
+        file.take(MAX_SIG_FILE + 1).read_to_end(&mut text).map_err(|e| malformed(e.to_string()))?;
+        if text.len() as u64 > MAX_SIG_FILE {
+            return Err(malformed(format!("over {MAX_SIG_FILE} bytes; a signature file is well under 1 KiB")));
+        }
         Self::parse(&text, path)
     }
 

@@ -13,6 +13,10 @@
 //! - Every write is one transaction committed with redb's immediate durability (fsync before
 //!   the call returns): a process killed at any point restarts from the last committed state,
 //!   never from half of a transaction.
+//! - A validator round's key-value writes are committed with its record in one transaction
+//!   ([`StateDb::commit_round`]): a round either lands whole (scores, weights, kv) or not at
+//!   all. Writes outside rounds (a miner's calls) are a transaction each, bounded per call by
+//!   the capability ([`crate::caps::kv::MAX_WRITES_PER_CALL`]).
 //! - redb locks the file: a second daemon on the same state directory fails at open with a
 //!   clear error instead of corrupting the first one's state.
 //! - A record that does not decode (a newer format) is a [`StoreError`], never a silent reset.
@@ -23,7 +27,7 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::caps::kv::{KvError, KvProvider, KvStore, MemoryKv};
+use crate::caps::kv::{KvError, KvProvider, KvStore, KvWrites, MemoryKv};
 use crate::validator::state::ScoreState;
 
 const VALIDATOR: TableDefinition<u16, &[u8]> = TableDefinition::new("validator");
@@ -157,6 +161,44 @@ impl StateDb {
         self.write_json(VALIDATOR, netuid, record)
     }
 
+    /// Commits a round: its validator record and its key-value writes, in one transaction.
+    /// Writes that would take the subnet's store over `budget` fail the whole commit (nothing
+    /// changes), as would any storage error.
+    pub fn commit_round(
+        &self,
+        netuid: u16,
+        record: &ValidatorRecord,
+        writes: &KvWrites,
+        budget: u64,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(record).map_err(|e| self.err(e))?;
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(KV).map_err(|e| self.err(e))?;
+            let mut usage = txn.open_table(KV_USAGE).map_err(|e| self.err(e))?;
+            let mut used = usage.get(netuid).map_err(|e| self.err(e))?.map_or(0, |v| v.value());
+            for (key, value) in writes {
+                let old = match value {
+                    Some(v) => table.insert((netuid, key.as_str()), v.as_slice()),
+                    None => table.remove((netuid, key.as_str())),
+                }
+                .map_err(|e| self.err(e))?
+                .map_or(0, |v| (key.len() + v.value().len()) as u64);
+                used = used.saturating_sub(old) + value.as_ref().map_or(0, |v| (key.len() + v.len()) as u64);
+            }
+            if used > budget {
+                // Dropping the transaction aborts it.
+                return Err(self.err(format!("the round's key-value writes would take netuid {netuid}'s store to {used} bytes, over its budget of {budget}")));
+            }
+            usage.insert(netuid, used).map_err(|e| self.err(e))?;
+            txn.open_table(VALIDATOR)
+                .map_err(|e| self.err(e))?
+                .insert(netuid, bytes.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
     /// The last weights set for a subnet.
     pub fn weights(&self, netuid: u16) -> Result<Option<WeightsRecord>, StoreError> {
         self.read_json(WEIGHTS, netuid)
@@ -181,6 +223,11 @@ impl StateDb {
                 Ok(())
             }),
         }
+    }
+
+    /// The state directory this database lives in.
+    pub fn state_dir(&self) -> &Path {
+        self.path.parent().unwrap_or_else(|| Path::new("."))
     }
 
     /// The key-value store of a subnet, holding at most `budget` bytes of keys and values.
@@ -209,13 +256,6 @@ fn io(e: impl std::fmt::Display) -> KvError {
 }
 
 impl RedbKv {
-    /// Bytes of keys and values held.
-    pub fn usage(&self) -> Result<u64, KvError> {
-        let txn = self.db.db.begin_read().map_err(io)?;
-        let usage = txn.open_table(KV_USAGE).map_err(io)?;
-        Ok(usage.get(self.netuid).map_err(io)?.map_or(0, |v| v.value()))
-    }
-
     /// A throwaway in-memory copy of the whole store, with the same budget: what a new module
     /// version's smoke call runs against, so it sees real state but cannot change it.
     pub fn memory_copy(&self) -> Result<Arc<MemoryKv>, KvError> {
@@ -295,6 +335,16 @@ impl KvStore for RedbKv {
     fn snapshot(&self) -> Result<Arc<dyn KvStore>, KvError> {
         Ok(self.memory_copy()?)
     }
+
+    fn usage(&self) -> Result<u64, KvError> {
+        let txn = self.db.db.begin_read().map_err(io)?;
+        let usage = txn.open_table(KV_USAGE).map_err(io)?;
+        Ok(usage.get(self.netuid).map_err(io)?.map_or(0, |v| v.value()))
+    }
+
+    fn budget(&self) -> u64 {
+        self.budget
+    }
 }
 
 #[cfg(test)]
@@ -348,5 +398,25 @@ mod tests {
         db.put_weights(3, &w).unwrap();
         assert_eq!(db.weights(3).unwrap(), Some(w));
         assert_eq!(db.weights(4).unwrap(), None);
+    }
+
+    #[test]
+    fn a_round_commits_its_writes_with_its_record_or_neither() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path()).unwrap();
+        let kv = db.kv(1, 64);
+        kv.set("keep", b"1").unwrap();
+        let record = ValidatorRecord { rounds: 1, ..Default::default() };
+        let writes = vec![("keep".to_owned(), None), ("new".to_owned(), Some(b"value".to_vec()))];
+        db.commit_round(1, &record, &writes, 64).unwrap();
+        assert_eq!(db.validator(1).unwrap().rounds, 1);
+        assert_eq!(kv.get("keep").unwrap(), None);
+        assert_eq!(kv.usage().unwrap(), 8);
+        let over = vec![("big".to_owned(), Some(vec![0; 100]))];
+        let next = ValidatorRecord { rounds: 2, ..Default::default() };
+        assert!(db.commit_round(1, &next, &over, 64).is_err());
+        assert_eq!(db.validator(1).unwrap().rounds, 1, "a refused commit keeps the old record");
+        assert_eq!(kv.get("big").unwrap(), None);
+        assert_eq!(kv.usage().unwrap(), 8);
     }
 }

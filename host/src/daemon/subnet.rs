@@ -41,6 +41,7 @@ use super::reload::{ModuleSlot, ModuleVersion, ReloadRecord};
 use super::store::{StateDb, ValidatorRecord};
 use super::supervise::LoopHealth;
 use crate::bindings::types::{ResponseStatus, Weight};
+use crate::caps::kv::KvStore as _;
 use crate::runtime::SubnetEnv;
 use crate::validator::{MinerTransport, RoundInput, round_seed, run_round};
 use crate::weights::{CommitRecord, CommitStore, Submission, WeightSetter, WeightsRecord};
@@ -366,10 +367,15 @@ impl SubnetRunner {
         let seed = round_seed(self.round_secret, &self.hotkey, self.netuid, metagraph.block, record.rounds);
         let limits = self.config.round_limits();
         let mut scores = record.scores.clone();
+        // The round's kv writes wait in a buffer and are committed with its scores, or dropped.
+        let (round_subnet, round_kv) = match crate::caps::kv::buffer_round(&self.subnet) {
+            Ok(round) => round,
+            Err(e) => return self.note_round_error(format!("kv: {e}"), started.elapsed(), Some(version)),
+        };
         let outcome = run_round(
             RoundInput {
                 module: &version.module,
-                subnet: &self.subnet,
+                subnet: &round_subnet,
                 metagraph: &metagraph,
                 validator: &self.hotkey,
                 epoch,
@@ -393,7 +399,8 @@ impl SubnetRunner {
         let db = self.db.clone();
         let to_commit = record.clone();
         let netuid = self.netuid;
-        let committed = tokio::task::spawn_blocking(move || db.put_validator(netuid, &to_commit)).await;
+        let (writes, budget) = round_kv.map_or((Vec::new(), 0), |kv| (kv.take_writes(), kv.budget()));
+        let committed = tokio::task::spawn_blocking(move || db.commit_round(netuid, &to_commit, &writes, budget)).await;
         match committed {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return self.note_round_error(format!("commit: {e}"), started.elapsed(), Some(version)),

@@ -142,7 +142,7 @@ impl MinerTransport for HttpTransport {
             return empty_response(uid, ResponseStatus::Timeout, Duration::ZERO);
         }
         let request = query.request;
-        let body = Bytes::from(request.payload.body);
+        let body = request.payload.body;
         let digest = self.digest(&request.task_id, request.netuid, &body);
         let auth =
             sign_request_prehashed(&self.keypair, "POST", TASK_PATH, &digest, Some(&query.hotkey), fresh_nonce());

@@ -60,7 +60,7 @@ impl MinerTransport for InProcessMiners {
                     return empty_response(uid, ResponseStatus::Timeout, query.timeout);
                 }
                 let env = self.subnet.call(query.seed, self.metagraph.clone()).with_timeout(budget);
-                match module.handle(&env, &query.request).await {
+                match module.handle(&env, &query.request.to_wit()).await {
                     Ok(payload) => MinerResponse {
                         uid,
                         status: ResponseStatus::Ok,

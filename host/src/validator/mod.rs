@@ -7,7 +7,14 @@
 //! Invariants and failure modes:
 //! - Tasks are checked before anything is sent: ids unique and non-empty, every miner uid in
 //!   the metagraph, timeouts clamped to [`RoundLimits::max_task_timeout`]. A module that breaks
-//!   these gets [`CallError::Malformed`] for `generate-tasks`; nothing is sent.
+//!   these gets [`CallError::Malformed`] for `generate-tasks`; nothing is sent. So does a
+//!   module over the round's byte and pair bounds ([`limits`]).
+//! - Payloads are shared, never copied per miner: each task's body moves into one [`Bytes`]
+//!   its queries share, and queries are made as the fan-out reaches them, so the host holds
+//!   one copy of each payload however many miners it goes to.
+//! - An answer over its task's cap ([`RoundLimits::answer_cap`]: a share of the guest's memory
+//!   split among the task's miners) is `malformed`, its payload dropped as it arrives; the
+//!   task is scored on the others.
 //! - Every query yields a response (timeouts and failures are statuses), and the whole fan-out
 //!   of a task finishes by the task's timeout plus a grace, however miners behave.
 //! - A `score` call that fails or returns malformed scores (a uid the task did not go to, a
@@ -17,6 +24,7 @@
 //! - Results do not depend on timing or scheduling: responses keep the task's miner order,
 //!   tasks keep their order, and per-uid round scores average in task order.
 
+pub mod limits;
 pub mod state;
 pub mod transport;
 
@@ -24,39 +32,17 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::bindings::types::{EpochContext, Metric, MinerRequest, MinerResponse, Task, UidScore, Weight};
+use crate::bindings::types::{EpochContext, Metric, MinerResponse, ResponseStatus, Task, UidScore, Weight};
 use crate::caps::metagraph::MetagraphView;
 use crate::caps::random::{derive_seed, seed_part};
 use crate::runtime::{CallError, SubnetEnv, ValidatorModule};
+pub use limits::RoundLimits;
 use state::ScoreState;
 use subnet_chain::Metagraph;
-pub use transport::{MinerQuery, MinerTransport, empty_response};
-
-/// Bounds the host puts on what a module asks for in one round.
-#[derive(Debug, Clone)]
-pub struct RoundLimits {
-    /// Most tasks per round.
-    pub max_tasks: usize,
-    /// Longest timeout a task may give its miners.
-    pub max_task_timeout: Duration,
-    /// Most queries in flight at once.
-    pub query_concurrency: usize,
-    /// Most `score` calls in flight at once.
-    pub score_concurrency: usize,
-}
-
-impl Default for RoundLimits {
-    fn default() -> Self {
-        Self {
-            max_tasks: 4096,
-            max_task_timeout: Duration::from_secs(120),
-            query_concurrency: 256,
-            score_concurrency: 8,
-        }
-    }
-}
+pub use transport::{MinerQuery, MinerTransport, QueryRequest, SharedPayload, empty_response};
 
 /// What became of one task.
 #[derive(Debug, Clone)]
@@ -127,6 +113,7 @@ fn check_tasks(
         }
         task.timeout_ms = task.timeout_ms.clamp(1, max_ms);
     }
+    limits.check_out(&tasks).map_err(bad)?;
     Ok(tasks)
 }
 
@@ -150,6 +137,50 @@ fn check_scores(module: &ValidatorModule, task: &Task, scores: Vec<UidScore>) ->
         .iter()
         .map(|uid| by_uid.remove(uid).unwrap_or(UidScore { uid: *uid, score: 0.0, metrics: Vec::new() }))
         .collect())
+}
+
+/// What the queries of a round are made from.
+struct Fanout<'a> {
+    tasks: &'a [Task],
+    shared: &'a [(Arc<str>, SharedPayload)],
+    caps: &'a [usize],
+    metagraph: &'a Metagraph,
+    validator: String,
+    seed: u64,
+}
+
+impl Fanout<'_> {
+    /// The query of task `t` to `uid`: shares the task's id and payload.
+    fn query(&self, t: usize, uid: u16) -> MinerQuery {
+        let task = &self.tasks[t];
+        let neuron = &self.metagraph.neurons[usize::from(uid)];
+        MinerQuery {
+            uid,
+            hotkey: neuron.hotkey,
+            axon: neuron.axon.and_then(|a| a.socket_addr()),
+            request: QueryRequest {
+                task_id: self.shared[t].0.clone(),
+                netuid: self.metagraph.netuid,
+                validator: self.validator.clone(),
+                payload: self.shared[t].1.clone(),
+                timeout_ms: task.timeout_ms,
+            },
+            timeout: Duration::from_millis(u64::from(task.timeout_ms)),
+            seed: derive_seed(&[self.seed, seed_part(&task.id), u64::from(uid)]),
+            max_answer_bytes: self.caps[t],
+        }
+    }
+}
+
+/// Marks an answer over `cap` bytes `malformed` and drops its payload.
+fn bound_answer(mut response: MinerResponse, cap: usize, task: &str) -> MinerResponse {
+    let size = transport::answer_size(&response);
+    if size > cap {
+        tracing::debug!(task, uid = response.uid, size, cap, "answer over its cap, marked malformed");
+        response.payload = None;
+        response.status = ResponseStatus::Malformed;
+    }
+    response
 }
 
 /// A running sum and count, for means.
@@ -225,41 +256,40 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
     let tasks = check_tasks(module, tasks, metagraph, limits)?;
     tracing::debug!(subnet = %subnet.label, epoch, tasks = tasks.len(), "tasks generated");
 
-    // Fan out every (task, miner) pair; results are put back in order afterwards.
-    let validator_ss58 = validator.to_ss58();
-    let queries: Vec<(usize, usize, MinerQuery)> = tasks
-        .iter()
-        .enumerate()
-        .flat_map(|(t, task)| {
-            let validator_ss58 = validator_ss58.clone();
-            task.miners.iter().enumerate().map(move |(m, uid)| {
-                let neuron = &metagraph.neurons[usize::from(*uid)];
-                let query = MinerQuery {
-                    uid: *uid,
-                    hotkey: neuron.hotkey,
-                    axon: neuron.axon.and_then(|a| a.socket_addr()),
-                    request: MinerRequest {
-                        task_id: task.id.clone(),
-                        netuid: metagraph.netuid,
-                        validator: validator_ss58.clone(),
-                        payload: task.payload.clone(),
-                        timeout_ms: task.timeout_ms,
-                    },
-                    timeout: Duration::from_millis(u64::from(task.timeout_ms)),
-                    seed: derive_seed(&[seed, seed_part(&task.id), u64::from(*uid)]),
-                };
-                (t, m, query)
-            })
+    // Each body moves into one shared buffer for the fan-out and back into the task after it.
+    let mut tasks = tasks;
+    let shared: Vec<(Arc<str>, SharedPayload)> = tasks
+        .iter_mut()
+        .map(|t| {
+            let body = Bytes::from(std::mem::take(&mut t.payload.body));
+            (Arc::from(t.id.as_str()), SharedPayload { content_type: t.payload.content_type.clone(), body })
         })
         .collect();
+    let memory = subnet.limits.memory.unwrap_or(limits.guest_memory);
+    let caps: Vec<usize> = tasks.iter().map(|t| limits.answer_cap(memory, t.miners.len())).collect();
+
+    // Fan out every (task, miner) pair, each query made when the fan-out reaches it (the
+    // pairs are indices only); results are put back in order afterwards.
+    let fanout =
+        Fanout { tasks: &tasks, shared: &shared, caps: &caps, metagraph, validator: validator.to_ss58(), seed };
+    let pairs: Vec<(usize, usize, u16)> = tasks
+        .iter()
+        .enumerate()
+        .flat_map(|(t, task)| task.miners.iter().enumerate().map(move |(m, uid)| (t, m, *uid)))
+        .collect();
     let mut responses: Vec<Vec<Option<MinerResponse>>> = tasks.iter().map(|t| vec![None; t.miners.len()]).collect();
-    let mut stream = futures::stream::iter(queries)
-        .map(|(t, m, query)| async move { (t, m, transport.query(query).await) })
+    let fanout = &fanout;
+    let mut stream = futures::stream::iter(pairs)
+        .map(|(t, m, uid)| async move { (t, m, transport.query(fanout.query(t, uid)).await) })
         .buffer_unordered(limits.query_concurrency.max(1));
     while let Some((t, m, response)) = stream.next().await {
-        responses[t][m] = Some(response);
+        responses[t][m] = Some(bound_answer(response, caps[t], &tasks[t].id));
     }
     drop(stream);
+    for (task, (_, payload)) in tasks.iter_mut().zip(shared) {
+        // Every query is gone, so the buffer is unshared again and this moves, not copies.
+        task.payload.body = Vec::from(payload.body);
+    }
 
     let scored = futures::stream::iter(tasks.into_iter().zip(responses).enumerate())
         .map(|(index, (task, responses))| {

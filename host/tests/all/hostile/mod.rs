@@ -4,4 +4,6 @@
 //! Areas, one module each.
 
 mod chain;
+mod daemon;
+mod round;
 mod runtime;

@@ -98,9 +98,11 @@ fn query(uid: u16, hotkey: AccountId, axon: SocketAddr, netuid: NetUid, n: u64) 
             validator: String::new(),
             payload: Payload { content_type: "application/json".into(), body: n.to_string().into_bytes() },
             timeout_ms: 5000,
-        },
+        }
+        .into(),
         timeout: Duration::from_secs(5),
         seed: 0,
+        max_answer_bytes: 16 << 20,
     }
 }
 

@@ -61,9 +61,11 @@ fn query(
             validator: validator.ss58_address(),
             payload: Payload { content_type: "application/json".into(), body: n.to_string().into_bytes() },
             timeout_ms: 5000,
-        },
+        }
+        .into(),
         timeout: Duration::from_secs(5),
         seed: 0,
+        max_answer_bytes: 16 << 20,
     }
 }
 
