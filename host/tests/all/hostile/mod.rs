@@ -2,3 +2,5 @@
 //! found to hurt the host, sending that input and asserting that the host holds: honest calls
 //! keep succeeding, the refusal is the documented one, memory stays bounded, nothing panics.
 //! Areas, one module each.
+
+mod network;
