@@ -427,5 +427,3 @@ async fn health(State(server): State<Arc<Server>>) -> Response {
 async fn stats(State(server): State<Arc<Server>>) -> Response {
     axum::Json(server.stats()).into_response()
 }
-
-

@@ -9,9 +9,9 @@ use super::{
     HEADER_CRYPTO, HEADER_HOTKEY, HEADER_NONCE, HEADER_RECEIVER, HEADER_SIGNATURE, HEADER_VERSION, HeaderPair, VERSION,
     build_payload_prehashed,
 };
-use sha2::{Digest as _, Sha256};
 use crate::replay::{Refusal, ReplayStore};
 use crate::{AccountId, CryptoType};
+use sha2::{Digest as _, Sha256};
 
 /// The authenticated sender of a verified request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -82,7 +82,11 @@ fn pace_deadline(start: Instant, bounds: &BodyBounds, received: usize) -> Option
 
 /// Reads `body` under `bounds` (see the module docs), reporting to `progress` (and ending with
 /// [`BodyError::Evicted`] when it is evicted).
-pub async fn read_paced<B>(mut body: B, bounds: BodyBounds, progress: Option<&Progress>) -> Result<HashedBody, BodyError>
+pub async fn read_paced<B>(
+    mut body: B,
+    bounds: BodyBounds,
+    progress: Option<&Progress>,
+) -> Result<HashedBody, BodyError>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
@@ -116,7 +120,9 @@ where
             }
         };
         let frame = match next.await? {
-            Ok(Some(frame)) => frame.map_err(|e| BodyError::Io(crate::util::truncate(&e.to_string(), 200).to_owned()))?,
+            Ok(Some(frame)) => {
+                frame.map_err(|e| BodyError::Io(crate::util::truncate(&e.to_string(), 200).to_owned()))?
+            }
             Ok(None) => break,
             Err(_) if pace.is_some_and(|p| p < bounds.deadline) => {
                 return Err(BodyError::TooSlow { min_rate: bounds.min_rate });
@@ -164,7 +170,9 @@ mod tests {
         }
     }
 
-    fn chunks(parts: Vec<Vec<u8>>) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>> {
+    type Frames = StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+    fn chunks(parts: Vec<Vec<u8>>) -> Frames {
         let frames: Vec<_> = parts.into_iter().map(|p| Ok(Frame::data(Bytes::from(p)))).collect();
         StreamBody::new(futures::stream::iter(frames))
     }

@@ -58,8 +58,8 @@
 
 pub mod body;
 pub mod protocol;
-pub(crate) mod registry;
 mod refused;
+pub(crate) mod registry;
 mod slots;
 
 use std::collections::{HashMap, HashSet};
@@ -73,10 +73,10 @@ use subnet_keys::ratelimit::RateLimiter;
 pub use self::body::{BodyBounds, BodyError, HashedBody};
 pub use self::protocol::{Claim, Protocol, ProtocolError, SignedParts, Verified};
 pub use self::refused::{Refused, Scope};
-use self::registry::{Registry, Snapshot};
 pub use self::registry::Standing;
-pub use self::slots::{Progress, UnverifiedSlot};
+use self::registry::{Registry, Snapshot};
 use self::slots::{Caps, Slots};
+pub use self::slots::{Progress, UnverifiedSlot};
 
 /// Who may query at all (checked on the claimed hotkey, before the body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -181,7 +181,13 @@ pub struct Admitted {
 impl Admitted {
     /// How the body must be read: `max_bytes`, the earlier of `task_deadline` and the
     /// request's staleness (measured from `now_ns` on the wall clock), and the minimum rate.
-    pub fn body_bounds(&self, admission: &Admission, max_bytes: usize, task_deadline: Instant, now_ns: u64) -> BodyBounds {
+    pub fn body_bounds(
+        &self,
+        admission: &Admission,
+        max_bytes: usize,
+        task_deadline: Instant,
+        now_ns: u64,
+    ) -> BodyBounds {
         let stale_in = Duration::from_nanos(self.claim.fresh_until_ns().saturating_sub(now_ns));
         let deadline = Instant::now().checked_add(stale_in).map_or(task_deadline, |s| s.min(task_deadline));
         BodyBounds { max_bytes, deadline, min_rate: admission.config.min_body_rate, grace: admission.config.body_grace }
@@ -292,7 +298,12 @@ impl Admission {
     }
 
     /// Stage 1 (see the module docs): everything that can be decided from the headers.
-    pub fn admit(self: &Arc<Self>, headers: &axum::http::HeaderMap, ip: IpAddr, now_ns: u64) -> Result<Admitted, Refused> {
+    pub fn admit(
+        self: &Arc<Self>,
+        headers: &axum::http::HeaderMap,
+        ip: IpAddr,
+        now_ns: u64,
+    ) -> Result<Admitted, Refused> {
         let ip = ClientAddr::from(ip);
         let claim = self.protocol.check_headers(headers, &self.me, now_ns)?;
         let hotkey = *claim.claimed();

@@ -100,7 +100,12 @@ impl Protocol {
 
     /// Body-free checks: header shape, receiver binding (`me`), freshness and the read-only
     /// replay lookup (so a replay is refused before its body is read).
-    pub fn check_headers(&self, headers: &axum::http::HeaderMap, me: &AccountId, now_ns: u64) -> Result<Claim, ProtocolError> {
+    pub fn check_headers(
+        &self,
+        headers: &axum::http::HeaderMap,
+        me: &AccountId,
+        now_ns: u64,
+    ) -> Result<Claim, ProtocolError> {
         match self {
             Protocol::Btauth(v) => {
                 let pending = v.check_headers(headers.iter(), me, now_ns)?;

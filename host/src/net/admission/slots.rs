@@ -244,7 +244,10 @@ mod tests {
         // Nobody old enough: refused, nothing evicted.
         let strict = Slots::new(Caps { total: 1, per_ip: 1, per_hotkey: 1, min_hold: Duration::from_secs(3600) });
         let _x = strict.take(ip(1), h, true).unwrap();
-        assert_eq!(strict.take(ip(2), AccountId([2; 32]), true).err(), Some(Refused::UnverifiedLimit { scope: Scope::All }));
+        assert_eq!(
+            strict.take(ip(2), AccountId([2; 32]), true).err(),
+            Some(Refused::UnverifiedLimit { scope: Scope::All })
+        );
         assert_eq!(strict.take(ip(1), h, true).err(), Some(Refused::UnverifiedLimit { scope: Scope::Address }));
         drop((a, c));
         assert_eq!(slots.held(), 0);

@@ -16,8 +16,8 @@ use subnet_chain::{AccountId, ChainError, NetUid};
 use subnet_host::bindings::types::{MinerRequest, Payload, ResponseStatus};
 use subnet_host::net::admission::CallerPolicy;
 use subnet_host::net::{
-    HandlerContext, HandlerError, HttpTransport, HttpTransportConfig, MinerServerConfig, MinerServerHandle,
-    TASK_PATH, TaskHandler, spawn_miner_server, spawn_miner_server_with,
+    HandlerContext, HandlerError, HttpTransport, HttpTransportConfig, MinerServerConfig, MinerServerHandle, TASK_PATH,
+    TaskHandler, spawn_miner_server, spawn_miner_server_with,
 };
 use subnet_host::node::serve::DevCalls;
 use subnet_host::node::{ChainNodeConfig, RemoteChain, spawn_chain_node};
@@ -144,12 +144,7 @@ async fn slowloris(
         };
         if let Some(text) = answer {
             let status = text.split_whitespace().nth(1).unwrap_or("?").to_owned();
-            let reason = text
-                .split("\"error\":\"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-                .unwrap_or("-")
-                .to_owned();
+            let reason = text.split("\"error\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("-").to_owned();
             *seen.lock().unwrap().entry(format!("{status} {reason}")).or_default() += 1;
         }
         // A real attacker reconnects at once; a short pause keeps 2 cores usable.
@@ -249,7 +244,8 @@ async fn zero_stake_hotkeys_cannot_squat_the_queue() {
 
     // The default: only permitted or staked callers.
     let server = hello_miner(MinerServerConfig::new(netuid, me), chain.clone()).await;
-    let a = support::raw_request(server.local_addr(), "POST", TASK_PATH, &signed(&squatters[0], &me, b"21"), b"21").await;
+    let a =
+        support::raw_request(server.local_addr(), "POST", TASK_PATH, &signed(&squatters[0], &me, b"21"), b"21").await;
     assert_eq!((a.status, a.reason()), (403, "not_validator"), "{a:?}");
     let r = local_transport(&staked).query(query(&me, server.local_addr(), netuid, "ok", "21")).await;
     assert_eq!(r.status, ResponseStatus::Ok);
