@@ -16,6 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use subnet_chain::local::{LocalChain, LocalChainConfig, RAO_PER_TAO};
 use subnet_chain::{AccountId, Chain, Hyperparams, Metagraph, NetUid};
+use subnet_host::node::serve::DevCalls;
 use subnet_host::node::{ChainNodeConfig, ChainTarget, RemoteChain, spawn_chain_node};
 use subnet_keys::{CryptoType, Keypair};
 
@@ -55,6 +56,11 @@ enum ChainCommand {
         /// Produce a block every interval (e.g. 12s, 500ms); default: only on `chain advance`.
         #[arg(long, value_parser = super::parse_duration_arg)]
         block_time: Option<Duration>,
+        /// Serve dev calls to every client that can reach the node: `chain advance` (at most
+        /// 1000 blocks a call, one at a time) and `chain stake` (which mints: at most 10^6 TAO a
+        /// call, 4 calls a second). Off by default: stake offline with `--state` before serving.
+        #[arg(long)]
+        dev: bool,
     },
     /// Create a subnet owned by a wallet's coldkey; prints its netuid.
     Init {
@@ -210,7 +216,7 @@ fn node_key(state: &Path) -> Result<Keypair> {
 /// Runs `subnetd chain`.
 pub async fn run(args: ChainArgs) -> Result<()> {
     match args.command {
-        ChainCommand::Serve { state, listen, block_time } => serve(&state, listen, block_time).await,
+        ChainCommand::Serve { state, listen, block_time, dev } => serve(&state, listen, block_time, dev).await,
         ChainCommand::Init { target, owner_wallet, owner_hotkey, dir, hyper } => {
             let root = dir.root()?;
             let owner_hot =
@@ -373,25 +379,28 @@ fn print_metagraph(m: &Metagraph) {
     println!("{table}");
 }
 
-async fn serve(state: &Path, listen: SocketAddr, block_time: Option<Duration>) -> Result<()> {
+async fn serve(state: &Path, listen: SocketAddr, block_time: Option<Duration>, dev: bool) -> Result<()> {
     let shutdown = super::shutdown_signal()?;
     let chain = Arc::new(open_state(state)?);
     let key = node_key(state)?;
     let mut config = ChainNodeConfig::new(key);
     config.listen = listen;
     config.block_time = block_time;
+    config.dev = if dev { DevCalls::on() } else { DevCalls::off() };
     let handle = spawn_chain_node(chain.clone(), config).await.with_context(|| format!("listening on {listen}"))?;
     // The first stdout line is the URL, for scripts and tests that start the node on port 0.
     println!("{}", handle.url());
     eprintln!(
-        "chain node at {} (state {}, block {}, {})",
+        "chain node at {} (state {}, block {}, {}, dev calls {})",
         handle.url(),
         state.display(),
         chain.block(),
-        match block_time {
-            Some(d) => format!("a block every {d:?}"),
-            None => "blocks on `subnetd chain advance`".into(),
-        }
+        match (block_time, dev) {
+            (Some(d), _) => format!("a block every {d:?}"),
+            (None, true) => "blocks on `subnetd chain advance`".into(),
+            (None, false) => "no blocks until served with --block-time or --dev".into(),
+        },
+        if dev { "on" } else { "off" }
     );
     shutdown.await;
     handle.shutdown().await;

@@ -1,35 +1,73 @@
 //! A priority gate: at most `slots` holders at once; when all slots are taken, waiters are
-//! admitted highest priority first (a miner uses the caller's stake), first come first served
-//! among equals.
+//! admitted highest priority first (a miner uses the caller's authenticated stake), first come
+//! first served among equals.
 //!
 //! Invariants:
 //! - Slots are never lost or duplicated: a waiter cancelled (its future dropped, e.g. by a
 //!   deadline) either leaves the queue, or, when a slot was handed to it at the same moment,
-//!   passes that slot on to the next waiter.
+//!   passes that slot on to the next waiter. An evicted waiter never held a slot.
 //! - A free slot is never left idle while someone waits: releasing a slot hands it straight to
 //!   the best waiter.
-//! - The queue is bounded: [`PriorityGate::acquire`] fails at once with [`QueueFull`] when
-//!   `max_queue` waiters are already queued.
+//! - The queue is bounded by `max_queue`. When it is full, a newcomer with a *strictly higher*
+//!   priority than the worst waiter evicts that waiter (which gets [`GateError::Evicted`]); any
+//!   other newcomer gets [`GateError::QueueFull`] at once. So low-priority callers can fill an
+//!   idle queue but can never keep a better caller out of it.
+//! - Per-key quota: a key ([`PriorityGate::acquire_as`], the caller's hotkey) holds at most
+//!   `per_key` places, queued and running together; one more is refused with
+//!   [`GateError::Quota`] before it queues, so no single caller can own the queue.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
-/// The queue was full; the caller should be told to come back later.
+/// Why [`PriorityGate::acquire_as`] gave no slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the priority queue is full")]
-pub struct QueueFull;
+pub enum GateError {
+    /// The queue is full of waiters at least as important as this one.
+    #[error("the priority queue is full")]
+    QueueFull,
+    /// This waiter was pushed out of the full queue by a higher-priority newcomer.
+    #[error("evicted from the queue by a higher-priority caller")]
+    Evicted,
+    /// This key already holds its quota of places.
+    #[error("this caller already holds its share of the queue")]
+    Quota,
+}
+
+/// The queue was full (kept for callers of the untyped [`PriorityGate::acquire`]).
+pub type QueueFull = GateError;
 
 type Key = (Reverse<u64>, u64);
+
+/// What a waiter's channel carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    Slot,
+    Evicted,
+}
 
 #[derive(Debug)]
 struct State {
     free: usize,
     next_seq: u64,
     /// Ordered best first: highest priority, then lowest sequence number.
-    waiting: BTreeMap<Key, oneshot::Sender<()>>,
+    waiting: BTreeMap<Key, oneshot::Sender<Grant>>,
+    /// Places (queued or running) per key; entries with 0 are removed.
+    held: HashMap<[u8; 32], usize>,
+}
+
+impl State {
+    fn release_key(&mut self, key: Option<[u8; 32]>) {
+        let Some(k) = key else { return };
+        if let Some(n) = self.held.get_mut(&k) {
+            *n -= 1;
+            if *n == 0 {
+                self.held.remove(&k);
+            }
+        }
+    }
 }
 
 /// The gate. Share it as `Arc<PriorityGate>`.
@@ -38,16 +76,19 @@ pub struct PriorityGate {
     state: Mutex<State>,
     slots: usize,
     max_queue: usize,
+    per_key: usize,
 }
 
 /// A held slot; dropping it releases the slot to the best waiter.
 #[derive(Debug)]
 pub struct GatePermit {
     gate: Arc<PriorityGate>,
+    key: Option<[u8; 32]>,
 }
 
 impl Drop for GatePermit {
     fn drop(&mut self) {
+        self.gate.lock().release_key(self.key);
         self.gate.release();
     }
 }
@@ -55,19 +96,26 @@ impl Drop for GatePermit {
 /// A queued waiter. Owns its receiver, so a grant sent while it exists always lands.
 struct Waiter {
     gate: Arc<PriorityGate>,
-    key: Key,
-    rx: oneshot::Receiver<()>,
-    granted: bool,
+    seq: Key,
+    key: Option<[u8; 32]>,
+    rx: oneshot::Receiver<Grant>,
+    /// The outcome was taken over by `acquire_as` (a permit, or the eviction's bookkeeping).
+    done: bool,
 }
 
 impl Drop for Waiter {
     fn drop(&mut self) {
-        if self.granted {
+        if self.done {
             return;
         }
         let mut state = self.gate.lock();
-        if state.waiting.remove(&self.key).is_none() {
-            // A slot was handed to us (the entry is gone) but we are no longer there to use it.
+        state.release_key(self.key);
+        if state.waiting.remove(&self.seq).is_some() {
+            return;
+        }
+        // The entry is gone, so a grant was sent (under the lock we now hold): a slot we are
+        // no longer there to use goes on to the next waiter; an eviction needs nothing.
+        if self.rx.try_recv() == Ok(Grant::Slot) {
             drop(state);
             self.gate.release();
         }
@@ -75,45 +123,89 @@ impl Drop for Waiter {
 }
 
 impl PriorityGate {
-    /// A gate with `slots` concurrent holders (at least 1) and at most `max_queue` waiters.
+    /// A gate with `slots` concurrent holders (at least 1), at most `max_queue` waiters and no
+    /// per-key quota.
     pub fn new(slots: usize, max_queue: usize) -> Arc<Self> {
+        Self::with_quota(slots, max_queue, usize::MAX)
+    }
+
+    /// A gate with `slots` holders, `max_queue` waiters, and at most `per_key` places (at least
+    /// 1) per key.
+    pub fn with_quota(slots: usize, max_queue: usize, per_key: usize) -> Arc<Self> {
         let slots = slots.max(1);
         Arc::new(Self {
-            state: Mutex::new(State { free: slots, next_seq: 0, waiting: BTreeMap::new() }),
+            state: Mutex::new(State { free: slots, next_seq: 0, waiting: BTreeMap::new(), held: HashMap::new() }),
             slots,
             max_queue,
+            per_key: per_key.max(1),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Plain counters and a map that every operation leaves consistent.
+        // Plain counters and maps that every operation leaves consistent.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Waits for a slot with `priority` (higher goes first). Cancel-safe: drop the future to
-    /// give up (wrap it in a timeout for a deadline).
-    pub async fn acquire(self: &Arc<Self>, priority: u64) -> Result<GatePermit, QueueFull> {
+    /// Waits for a slot with `priority` (higher goes first), without a quota. Cancel-safe: drop
+    /// the future to give up (wrap it in a timeout for a deadline).
+    pub async fn acquire(self: &Arc<Self>, priority: u64) -> Result<GatePermit, GateError> {
+        self.acquire_inner(None, priority).await
+    }
+
+    /// [`Self::acquire`] for `key` (a caller's hotkey), counted against its quota.
+    pub async fn acquire_as(self: &Arc<Self>, key: [u8; 32], priority: u64) -> Result<GatePermit, GateError> {
+        self.acquire_inner(Some(key), priority).await
+    }
+
+    async fn acquire_inner(self: &Arc<Self>, key: Option<[u8; 32]>, priority: u64) -> Result<GatePermit, GateError> {
         let mut waiter = {
             let mut state = self.lock();
+            if let Some(k) = key {
+                let n = state.held.entry(k).or_default();
+                if *n >= self.per_key {
+                    return Err(GateError::Quota);
+                }
+                *n += 1;
+            }
             if state.free > 0 && state.waiting.is_empty() {
                 state.free -= 1;
-                return Ok(GatePermit { gate: self.clone() });
+                return Ok(GatePermit { gate: self.clone(), key });
             }
             if state.waiting.len() >= self.max_queue {
-                return Err(QueueFull);
+                // The worst waiter: lowest priority, and the newest among those.
+                let worst = state.waiting.last_key_value().map(|(k, _)| *k);
+                match worst {
+                    Some(w) if priority > w.0.0 => {
+                        if let Some(tx) = state.waiting.remove(&w) {
+                            // A failed send means that waiter is already gone; either way its
+                            // place is free now.
+                            let _ = tx.send(Grant::Evicted);
+                        }
+                    }
+                    _ => {
+                        state.release_key(key);
+                        return Err(GateError::QueueFull);
+                    }
+                }
             }
-            let key = (Reverse(priority), state.next_seq);
+            let seq = (Reverse(priority), state.next_seq);
             state.next_seq += 1;
             let (tx, rx) = oneshot::channel();
-            state.waiting.insert(key, tx);
-            Waiter { gate: self.clone(), key, rx, granted: false }
+            state.waiting.insert(seq, tx);
+            Waiter { gate: self.clone(), seq, key, rx, done: false }
         };
-        // The sender is only dropped after a send (release) or by our own Drop, so an error
-        // here cannot happen while we wait; treat it as a grant to stay on the safe side of
-        // the slot accounting (the entry is gone either way).
-        let _ = (&mut waiter.rx).await;
-        waiter.granted = true;
-        Ok(GatePermit { gate: self.clone() })
+        // The sender is only dropped after a send (release, eviction) or by our own Drop, so an
+        // error here cannot happen while we wait; treat it as a grant to stay on the safe side
+        // of the slot accounting (the entry is gone either way).
+        let grant = (&mut waiter.rx).await.unwrap_or(Grant::Slot);
+        waiter.done = true;
+        match grant {
+            Grant::Slot => Ok(GatePermit { gate: self.clone(), key }),
+            Grant::Evicted => {
+                self.lock().release_key(key);
+                Err(GateError::Evicted)
+            }
+        }
     }
 
     fn release(&self) {
@@ -121,7 +213,7 @@ impl PriorityGate {
         while let Some((_, tx)) = state.waiting.pop_first() {
             // The receiver lives in a `Waiter`, whose Drop takes this lock first: if the send
             // fails the waiter is gone and did not count on a slot, so try the next one.
-            if tx.send(()).is_ok() {
+            if tx.send(Grant::Slot).is_ok() {
                 return;
             }
         }
@@ -137,6 +229,11 @@ impl PriorityGate {
     pub fn in_use(&self) -> usize {
         let state = self.lock();
         self.slots - state.free
+    }
+
+    /// Places (queued or running) `key` holds now.
+    pub fn held_by(&self, key: &[u8; 32]) -> usize {
+        self.lock().held.get(key).copied().unwrap_or(0)
     }
 
     /// The number of slots.
@@ -182,14 +279,48 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn queue_is_bounded() {
+    async fn full_queue_evicts_the_worst_for_a_better_newcomer_only() {
         let gate = PriorityGate::new(1, 1);
         let _held = gate.acquire(5).await.unwrap();
         let g = gate.clone();
         let queued = tokio::spawn(async move { g.acquire(1).await.map(drop) });
         settle().await;
-        assert_eq!(gate.acquire(1000).await.unwrap_err(), QueueFull);
-        queued.abort();
+        // Equal or lower priority: refused at once, the waiter keeps its place.
+        assert_eq!(gate.acquire(1).await.unwrap_err(), GateError::QueueFull);
+        assert_eq!(gate.acquire(0).await.unwrap_err(), GateError::QueueFull);
+        // Higher: the waiter is evicted and the newcomer queues.
+        let g = gate.clone();
+        let better = tokio::spawn(async move { g.acquire(1000).await.map(drop) });
+        assert_eq!(queued.await.unwrap(), Err(GateError::Evicted));
+        settle().await;
+        assert_eq!(gate.queued(), 1);
+        drop(_held);
+        assert_eq!(better.await.unwrap(), Ok(()));
+        assert_eq!((gate.in_use(), gate.queued()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn per_key_quota_counts_queued_and_running() {
+        let gate = PriorityGate::with_quota(1, 8, 2);
+        let k = [7u8; 32];
+        let a = gate.acquire_as(k, 10).await.unwrap();
+        let g = gate.clone();
+        let b = tokio::spawn(async move { g.acquire_as(k, 10).await.map(drop) });
+        settle().await;
+        assert_eq!(gate.held_by(&k), 2);
+        assert_eq!(gate.acquire_as(k, 10).await.unwrap_err(), GateError::Quota);
+        // Another key is not affected.
+        let g = gate.clone();
+        let other = tokio::spawn(async move { g.acquire_as([8u8; 32], 1).await.map(drop) });
+        settle().await;
+        drop(a);
+        assert_eq!(b.await.unwrap(), Ok(()));
+        assert_eq!(other.await.unwrap(), Ok(()));
+        assert_eq!(gate.held_by(&k), 0);
+        // Cancelled and evicted waiters give their places back.
+        let _x = gate.acquire_as(k, 1).await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(1), gate.acquire_as(k, 1)).await.is_err());
+        assert_eq!(gate.held_by(&k), 1);
     }
 
     #[tokio::test]

@@ -4,55 +4,54 @@
 //! [`TaskHandler`] (the fan-out benchmark and the tests of the priority gate plug in their own).
 //! The wire protocol and the refusal codes are in the [`crate::net`] docs.
 //!
-//! # Who may query
-//! The caller's hotkey must be registered on the served subnet in the chain's metagraph, not be
-//! blacklisted, and hold at least [`MinerServerConfig::min_stake_rao`]. The metagraph is cached:
-//! refreshed on every new block ([`Chain::subscribe_blocks`]), at least every
-//! [`MinerServerConfig::metagraph_ttl`], and on a miss for an unknown hotkey (at most once per
-//! [`MinerServerConfig::miss_refresh_interval`]), so a validator registered a moment ago is
-//! admitted without letting unknown hotkeys hammer the chain. If a refresh fails the last good
-//! snapshot stays in use (and a warning is logged).
+//! # Who may query, and in what order requests are checked
+//! The admission layer ([`crate::net::admission`]) decides from the headers alone who may cost
+//! the miner a body read (registration, blacklist, stake and caller policy of the claimed
+//! hotkey, freshness, replay lookup, rate limits and caps on unverified requests), bounds the
+//! body read in size, time and pace, and verifies the signature from a digest computed as the
+//! body streamed. The metagraph is cached: refreshed on every new block
+//! ([`Chain::subscribe_blocks`]), at least every [`MinerServerConfig::metagraph_ttl`], and in the
+//! background after a miss for an unknown hotkey (at most once per
+//! [`MinerServerConfig::miss_refresh_interval`]); an unknown hotkey is refused at once.
 //!
-//! # Order of checks (cheapest first; nothing reaches the module unverified)
+//! Order (cheapest first; nothing reaches the module unverified):
 //! 1. concurrency: more than [`MinerServerConfig::max_in_flight`] requests open → `overloaded`;
-//! 2. btauth headers (shape, receiver = this miner, freshness) → 400/401;
-//! 3. blacklist, registration, minimum stake of the *claimed* hotkey → 403;
-//! 4. task headers (netuid, task id, timeout) → 400/421;
-//! 5. `Content-Length` over the limit → 413 without reading the body;
-//! 6. the body, bounded by the limit (413) and the task's deadline (408);
-//! 7. the signature and the replay cache → 401;
-//! 8. the priority gate (authenticated stake first; full queue or deadline → `overloaded`);
-//! 9. the module, with the time left before the deadline.
+//! 2. admission's header stage → 400/401/403/429;
+//! 3. task headers (netuid, task id, timeout) → 400/421;
+//! 4. `Content-Length` over the limit → 413 without reading the body;
+//! 5. the body, bounded by the limit (413), the deadline (408 `body_timeout`) and the pace
+//!    (408 `body_too_slow`);
+//! 6. the signature and the replay insert → 401;
+//! 7. the priority gate: authenticated stake first; the caller's quota (429 `hotkey_quota`);
+//!    a full queue evicts its lowest-stake waiter for a caller with more stake (429 `evicted`
+//!    to the one evicted), else 429 `overloaded`; no slot by the deadline → `overloaded`;
+//! 8. the module, with the time left before the deadline.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use subnet_chain::{AccountId, Chain, ChainError, Metagraph, NetUid};
-use subnet_keys::btauth::{Verifier, VerifierConfig, unix_time_ns};
+use subnet_chain::{AccountId, Chain, ChainError, NetUid};
+use subnet_keys::btauth::VerifierConfig;
 use tokio::sync::Semaphore;
 
-use super::client::{ReadError, read_limited};
+use super::admission::registry::Registry;
+use super::admission::{Admission, AdmissionConfig, AdmissionParts, Protocol, Refused};
 use super::gate::PriorityGate;
 use super::server::{ConnLimits, ServerTask};
-use super::{
-    DEFAULT_TASK_TIMEOUT, HEADER_NETUID, HEADER_TASK_ID, HEADER_TIMEOUT_MS, MAX_TASK_ID_LEN, Refusal, TASK_PATH,
-};
+use super::{Refusal, TASK_PATH};
 use crate::bindings::types::{MinerRequest, Payload};
 use crate::caps::kv::KvStore;
 use crate::caps::metagraph::MetagraphView;
-use crate::caps::random::derive_seed;
 use crate::runtime::{CallError, MinerModule, SubnetEnv};
-use crate::util::truncate;
 
 /// Settings of a miner server. `MinerServerConfig::new(netuid, hotkey)` gives the defaults.
 #[derive(Clone)]
@@ -89,6 +88,11 @@ pub struct MinerServerConfig {
     pub miss_refresh_interval: Duration,
     /// btauth settings (freshness window, replay cache size). `require_receiver` is forced on.
     pub verifier: VerifierConfig,
+    /// Places in the queue and module slots one hotkey may hold at once (default 32).
+    pub per_hotkey_quota: usize,
+    /// The admission layer's bounds: caller policy, caps on unverified requests, rate limits,
+    /// body pace ([`AdmissionConfig`] gives the defaults).
+    pub admission: AdmissionConfig,
     /// The miner module's key-value store, when it is granted one.
     pub kv: Option<Arc<dyn KvStore>>,
 }
@@ -106,6 +110,8 @@ impl std::fmt::Debug for MinerServerConfig {
             .field("max_timeout", &self.max_timeout)
             .field("blacklist", &self.blacklist.len())
             .field("min_stake_rao", &self.min_stake_rao)
+            .field("per_hotkey_quota", &self.per_hotkey_quota)
+            .field("admission", &self.admission)
             .field("kv", &self.kv.is_some())
             .finish_non_exhaustive()
     }
@@ -130,6 +136,8 @@ impl MinerServerConfig {
             metagraph_ttl: Duration::from_secs(12),
             miss_refresh_interval: Duration::from_secs(1),
             verifier: VerifierConfig::default(),
+            per_hotkey_quota: 32,
+            admission: AdmissionConfig::default(),
             kv: None,
         }
     }
@@ -241,83 +249,30 @@ pub struct MinerStats {
     pub queued: u64,
     /// Module slots in use now.
     pub busy: u64,
+    /// Requests past the header checks whose signature is not verified yet, now.
+    #[serde(default)]
+    pub unverified: u64,
+    /// Replay entries the verifier remembers now, over all senders.
+    #[serde(default)]
+    pub replay_entries: u64,
 }
 
 #[derive(Default)]
-struct Counters {
-    requests: AtomicU64,
-    verified: AtomicU64,
-    handler_calls: AtomicU64,
-    answered: AtomicU64,
-    refused: Mutex<BTreeMap<&'static str, u64>>,
+pub(super) struct Counters {
+    pub(super) requests: AtomicU64,
+    pub(super) verified: AtomicU64,
+    pub(super) handler_calls: AtomicU64,
+    pub(super) answered: AtomicU64,
+    pub(super) refused: Mutex<BTreeMap<&'static str, u64>>,
 }
 
-/// One metagraph snapshot with the lookups requests need.
-struct Snapshot {
-    stakes: HashMap<AccountId, u64>,
-    view: Arc<MetagraphView>,
-    fetched: Instant,
-}
-
-impl Snapshot {
-    fn of(metagraph: &Metagraph) -> Self {
-        let stakes = metagraph.neurons.iter().map(|n| (n.hotkey, n.stake)).collect();
-        let view = MetagraphView::from(metagraph);
-        Snapshot { stakes, view: Arc::new(view), fetched: Instant::now() }
-    }
-}
-
-/// The cached registration view of the served subnet.
-struct Registry {
-    chain: Arc<dyn Chain>,
-    netuid: NetUid,
-    current: RwLock<Arc<Snapshot>>,
-    refreshing: tokio::sync::Mutex<()>,
-    miss_interval: Duration,
-}
-
-impl Registry {
-    fn current(&self) -> Arc<Snapshot> {
-        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-
-    async fn refresh(&self) -> Result<(), ChainError> {
-        let metagraph = self.chain.metagraph(self.netuid).await?;
-        let snapshot = Arc::new(Snapshot::of(&metagraph));
-        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot;
-        Ok(())
-    }
-
-    /// The snapshot and the hotkey's stake if registered, refreshing once on a miss when the
-    /// snapshot is older than the miss interval.
-    async fn lookup(&self, hotkey: &AccountId) -> (Arc<Snapshot>, Option<u64>) {
-        let snap = self.current();
-        if let Some(&stake) = snap.stakes.get(hotkey) {
-            return (snap, Some(stake));
-        }
-        if snap.fetched.elapsed() >= self.miss_interval {
-            let _one_at_a_time = self.refreshing.lock().await;
-            // Someone else may have refreshed while we waited.
-            if self.current().fetched.elapsed() >= self.miss_interval
-                && let Err(e) = self.refresh().await
-            {
-                tracing::warn!(netuid = self.netuid, error = %e, "metagraph refresh failed; using the last snapshot");
-            }
-        }
-        let snap = self.current();
-        let stake = snap.stakes.get(hotkey).copied();
-        (snap, stake)
-    }
-}
-
-struct Server {
-    config: MinerServerConfig,
-    verifier: Verifier,
-    registry: Arc<Registry>,
-    gate: Arc<PriorityGate>,
-    in_flight: Arc<Semaphore>,
-    handler: Arc<dyn TaskHandler>,
-    counters: Counters,
+pub(super) struct Server {
+    pub(super) config: MinerServerConfig,
+    pub(super) admission: Arc<Admission>,
+    pub(super) gate: Arc<PriorityGate>,
+    pub(super) in_flight: Arc<Semaphore>,
+    pub(super) handler: Arc<dyn TaskHandler>,
+    pub(super) counters: Counters,
 }
 
 /// A running miner server. Dropping it stops accepting connections; [`Self::shutdown`] also
@@ -368,37 +323,41 @@ pub async fn spawn_miner_server(
 /// Serves any [`TaskHandler`] with the same authentication, limits and priority as
 /// [`spawn_miner_server`].
 pub async fn spawn_miner_server_with(
-    mut config: MinerServerConfig,
+    config: MinerServerConfig,
     handler: Arc<dyn TaskHandler>,
     chain: Arc<dyn Chain>,
 ) -> Result<MinerServerHandle, MinerServerError> {
-    config.verifier.require_receiver = true;
     let netuid = config.netuid;
-    let metagraph = chain.metagraph(netuid).await.map_err(|source| MinerServerError::Chain { netuid, source })?;
-    let registry = Arc::new(Registry {
-        chain: chain.clone(),
-        netuid,
-        current: RwLock::new(Arc::new(Snapshot::of(&metagraph))),
-        refreshing: tokio::sync::Mutex::new(()),
-        miss_interval: config.miss_refresh_interval,
-    });
+    let registry = Registry::open(chain, netuid, config.miss_refresh_interval)
+        .await
+        .map_err(|source| MinerServerError::Chain { netuid, source })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| MinerServerError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| MinerServerError::Bind { addr: config.listen, source })?;
 
-    let refresher = tokio::spawn(refresh_loop(registry.clone(), chain, config.metagraph_ttl));
-    let server = Arc::new(Server {
-        verifier: Verifier::new(config.verifier.clone()),
-        gate: PriorityGate::new(config.max_concurrency, config.max_queue),
-        in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+    let refresher = tokio::spawn(registry.clone().refresh_loop(config.metagraph_ttl));
+    let admission = Admission::new(
+        AdmissionParts {
+            me: config.hotkey,
+            netuid,
+            protocol: Protocol::btauth(config.verifier.clone()),
+            blacklist: config.blacklist.clone(),
+            min_stake_rao: config.min_stake_rao,
+            config: config.admission.clone(),
+        },
         registry,
+    );
+    let server = Arc::new(Server {
+        admission,
+        gate: PriorityGate::with_quota(config.max_concurrency, config.max_queue, config.per_hotkey_quota),
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         handler,
         counters: Counters::default(),
         config,
     });
     let router = Router::new()
-        .route(TASK_PATH, post(task))
+        .route(TASK_PATH, post(super::miner_task::task))
         .route("/v1/health", get(health))
         .route("/v1/stats", get(stats))
         .fallback(not_found)
@@ -411,24 +370,6 @@ pub async fn spawn_miner_server_with(
     let task = ServerTask::spawn(listener, router, limits);
     tracing::info!(%addr, netuid, hotkey = %server.config.hotkey, "miner serving");
     Ok(MinerServerHandle { addr, server, task, refresher })
-}
-
-async fn refresh_loop(registry: Arc<Registry>, chain: Arc<dyn Chain>, ttl: Duration) {
-    let mut blocks = chain.subscribe_blocks();
-    let ttl = ttl.max(Duration::from_millis(100));
-    loop {
-        let block_feed_open = tokio::select! {
-            r = blocks.changed() => r.is_ok(),
-            _ = tokio::time::sleep(ttl) => true,
-        };
-        if let Err(e) = registry.refresh().await {
-            tracing::warn!(netuid = registry.netuid, error = %e, "metagraph refresh failed; using the last snapshot");
-        }
-        if !block_feed_open {
-            // The chain dropped its block feed: fall back to the TTL alone.
-            tokio::time::sleep(ttl).await;
-        }
-    }
 }
 
 impl Server {
@@ -448,13 +389,20 @@ impl Server {
                 .collect(),
             queued: self.gate.queued() as u64,
             busy: self.gate.in_use() as u64,
+            unverified: self.admission.unverified() as u64,
+            replay_entries: self.admission.protocol().replay_entries() as u64,
         }
     }
 
-    fn refuse(&self, status: u16, reason: &'static str, message: impl Into<String>) -> Response {
+    pub(super) fn refuse(&self, status: u16, reason: &'static str, message: impl Into<String>) -> Response {
         *self.counters.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(reason).or_default() +=
             1;
         refusal(status, reason, message)
+    }
+
+    /// Answers a refusal from before the module, with its documented status and code.
+    pub(super) fn refused(&self, r: &Refused) -> Response {
+        self.refuse(r.status(), r.reason(), r.to_string())
     }
 }
 
@@ -478,213 +426,4 @@ async fn health(State(server): State<Arc<Server>>) -> Response {
 
 async fn stats(State(server): State<Arc<Server>>) -> Response {
     axum::Json(server.stats()).into_response()
-}
-
-/// The task headers, parsed.
-struct TaskHeaders {
-    task_id: String,
-    timeout: Duration,
-    content_type: String,
-}
-
-fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
-    let mut values = headers.get_all(name).iter();
-    let Some(first) = values.next() else { return Ok(None) };
-    if values.next().is_some() {
-        return Err(format!("{name} given more than once"));
-    }
-    first.to_str().map(|s| Some(s.trim())).map_err(|_| format!("{name} is not valid text"))
-}
-
-fn task_headers(
-    headers: &HeaderMap,
-    netuid: NetUid,
-    max_timeout: Duration,
-) -> Result<TaskHeaders, (u16, &'static str, String)> {
-    let bad = |m: String| (400, "bad_request", m);
-    if let Some(n) = header_text(headers, HEADER_NETUID).map_err(bad)? {
-        let n: NetUid = n.parse().map_err(|_| bad(format!("{HEADER_NETUID} is not a netuid")))?;
-        if n != netuid {
-            return Err((421, "wrong_netuid", format!("this miner serves subnet {netuid}, not {n}")));
-        }
-    }
-    let task_id = header_text(headers, HEADER_TASK_ID).map_err(bad)?.unwrap_or("-");
-    if task_id.len() > MAX_TASK_ID_LEN {
-        return Err(bad(format!("{HEADER_TASK_ID} is longer than {MAX_TASK_ID_LEN} bytes")));
-    }
-    let timeout = match header_text(headers, HEADER_TIMEOUT_MS).map_err(bad)? {
-        None => DEFAULT_TASK_TIMEOUT,
-        Some(t) => Duration::from_millis(
-            t.parse::<u64>().map_err(|_| bad(format!("{HEADER_TIMEOUT_MS} is not a number of milliseconds")))?,
-        ),
-    };
-    let content_type = match header_text(headers, header::CONTENT_TYPE.as_str()).map_err(bad)? {
-        None | Some("") => "application/octet-stream".to_owned(),
-        Some(ct) => ct.to_owned(),
-    };
-    Ok(TaskHeaders { task_id: task_id.to_owned(), timeout: timeout.min(max_timeout), content_type })
-}
-
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-async fn task(State(server): State<Arc<Server>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
-    let started = Instant::now();
-    let cfg = &server.config;
-    server.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let Ok(_in_flight) = server.in_flight.clone().try_acquire_owned() else {
-        return server.refuse(429, "overloaded", "too many requests in flight; retry later");
-    };
-
-    // 2. Auth headers: shape, receiver binding, freshness.
-    let pending = match server.verifier.check_headers(req.headers().iter(), &cfg.hotkey, unix_time_ns()) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::info!(%peer, reason = e.reason(), "refused request (auth headers)");
-            return server.refuse(e.status(), e.reason(), e.to_string());
-        }
-    };
-    let claimed = *pending.claimed_hotkey();
-
-    // 3. Who may query (by the claimed hotkey: cheap refusals only, never a grant).
-    if cfg.blacklist.contains(&claimed) {
-        tracing::info!(%peer, claimed = %claimed, reason = "blacklisted", "refused request");
-        return server.refuse(403, "blacklisted", "this hotkey is blacklisted by the miner");
-    }
-    let (snapshot, stake) = server.registry.lookup(&claimed).await;
-    let Some(stake) = stake else {
-        tracing::info!(%peer, claimed = %claimed, reason = "not_registered", "refused request");
-        return server.refuse(403, "not_registered", format!("hotkey is not registered on subnet {}", cfg.netuid));
-    };
-    if stake < cfg.min_stake_rao {
-        tracing::info!(%peer, claimed = %claimed, stake, reason = "insufficient_stake", "refused request");
-        return server.refuse(
-            403,
-            "insufficient_stake",
-            format!("this miner serves callers with at least {} rao of stake", cfg.min_stake_rao),
-        );
-    }
-
-    // 4. Task headers.
-    let th = match task_headers(req.headers(), cfg.netuid, cfg.max_timeout) {
-        Ok(t) => t,
-        Err((status, reason, message)) => return server.refuse(status, reason, message),
-    };
-    let deadline = started + th.timeout;
-
-    // 5-6. The body, bounded in size and time.
-    let path = req.uri().path_and_query().map_or(TASK_PATH, |p| p.as_str()).to_owned();
-    let body = req.into_body();
-    let max = cfg.max_body_bytes;
-    let body = match tokio::time::timeout_at(deadline.into(), read_limited(body, max)).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(ReadError::TooLarge)) => {
-            tracing::info!(%peer, claimed = %claimed, reason = "body_too_large", "refused request");
-            return server.refuse(413, "body_too_large", format!("the body is larger than {max} bytes"));
-        }
-        Ok(Err(ReadError::Io(e))) => {
-            return server.refuse(400, "bad_request", format!("reading the body failed: {}", truncate(&e, 200)));
-        }
-        Err(_) => {
-            tracing::info!(%peer, claimed = %claimed, reason = "body_timeout", "refused request");
-            return server.refuse(408, "body_timeout", "the body did not arrive within the task's timeout");
-        }
-    };
-
-    // 7. Signature and replay.
-    let caller = match server.verifier.complete(&pending, "POST", &path, &body, unix_time_ns()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::info!(%peer, claimed = %claimed, reason = e.reason(), "refused request");
-            return server.refuse(e.status(), e.reason(), e.to_string());
-        }
-    };
-    server.counters.verified.fetch_add(1, Ordering::Relaxed);
-    let validator = caller.hotkey;
-
-    // From here on every outcome is logged as a verified request.
-    let log = |status: u16, reason: &str| {
-        tracing::info!(
-            validator = %validator,
-            task_id = %th.task_id,
-            status,
-            reason,
-            stake,
-            latency_ms = started.elapsed().as_secs_f64() * 1e3,
-            "verified request"
-        );
-    };
-
-    // 8. A module slot, best stake first.
-    let permit = match tokio::time::timeout_at(deadline.into(), server.gate.acquire(stake)).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(_)) => {
-            log(429, "overloaded");
-            return server.refuse(429, "overloaded", "the miner's queue is full; retry later");
-        }
-        Err(_) => {
-            log(429, "overloaded");
-            return server.refuse(429, "overloaded", "no module slot freed up within the task's timeout");
-        }
-    };
-
-    // 9. The module.
-    let timeout = deadline.saturating_duration_since(Instant::now());
-    if timeout.is_zero() {
-        log(504, "module_timeout");
-        return server.refuse(504, "module_timeout", "no time left for the module");
-    }
-    let request = MinerRequest {
-        task_id: th.task_id.clone(),
-        netuid: cfg.netuid,
-        validator: validator.to_ss58(),
-        payload: Payload { content_type: th.content_type, body: body.to_vec() },
-        timeout_ms: u32::try_from(ms(timeout)).unwrap_or(u32::MAX),
-    };
-    let mut key = [0u8; 8];
-    key.copy_from_slice(&validator.0[..8]);
-    let ctx = HandlerContext {
-        caller: validator,
-        stake,
-        timeout,
-        metagraph: snapshot.view.clone(),
-        seed: derive_seed(&[caller.nonce, u64::from_le_bytes(key)]),
-    };
-    server.counters.handler_calls.fetch_add(1, Ordering::Relaxed);
-    // The handler enforces the limit itself (the module's epoch deadline); this outer bound
-    // covers handlers that do not.
-    let result =
-        match tokio::time::timeout(timeout + Duration::from_millis(50), server.handler.handle(request, ctx)).await {
-            Ok(r) => r,
-            Err(_) => Err(HandlerError::Timeout),
-        };
-    drop(permit);
-    match result {
-        Ok(payload) => match HeaderValue::from_str(&payload.content_type) {
-            Ok(ct) => {
-                server.counters.answered.fetch_add(1, Ordering::Relaxed);
-                log(200, "ok");
-                let mut response = Response::new(Body::from(payload.body));
-                response.headers_mut().insert(header::CONTENT_TYPE, ct);
-                response
-            }
-            Err(_) => {
-                log(500, "module_failed");
-                server.refuse(500, "module_failed", "the module answered with an invalid content type")
-            }
-        },
-        Err(HandlerError::Refused(message)) => {
-            log(422, "module_refused");
-            server.refuse(422, "module_refused", truncate(&message, 1024).to_owned())
-        }
-        Err(HandlerError::Timeout) => {
-            log(504, "module_timeout");
-            server.refuse(504, "module_timeout", "the module ran past the task's timeout")
-        }
-        Err(HandlerError::Failed(kind)) => {
-            log(500, "module_failed");
-            server.refuse(500, "module_failed", format!("the module failed ({})", truncate(&kind, 200)))
-        }
-    }
 }

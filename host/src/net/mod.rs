@@ -5,7 +5,11 @@
 //!   [`TaskHandler`]) at a miner's axon.
 //! - [`transport`]: [`HttpTransport`], the validator side, a
 //!   [`crate::validator::MinerTransport`] that signs and sends each query.
-//! - [`gate`]: the stake-ordered admission of verified requests to a miner's module.
+//! - [`admission`]: the protocol-neutral layer in front of a miner's module: header-only
+//!   refusals, caps and rate limits on unverified requests, the bounded and paced body read,
+//!   verification from the streamed digest.
+//! - [`gate`]: the stake-ordered admission of verified requests to a miner's module (eviction of
+//!   the lowest stake when full, a quota per hotkey).
 //!
 //! # Wire protocol (miner axon), version 1
 //!
@@ -28,13 +32,19 @@
 //! | --- | --- | --- |
 //! | 400 | btauth's malformed-header reasons (`malformed_signature`, `malformed_nonce`, ...), `bad_request` | auth headers or task headers cannot be parsed |
 //! | 401 | `bad_signature`, `stale_nonce`, `future_nonce`, `replayed_nonce`, `replay_horizon`, `wrong_receiver`, `missing_receiver`, `missing_header` | not (or no longer) authentic |
-//! | 403 | `not_registered`, `blacklisted`, `insufficient_stake` | the (claimed) hotkey may not query this miner |
+//! | 403 | `not_registered`, `blacklisted`, `insufficient_stake` | the (claimed) hotkey may not query this miner (an unknown hotkey is refused at once; the miner refreshes its metagraph in the background) |
+//! | 403 | `not_validator` | registered, but the miner serves only validator-permitted or staked hotkeys (the default; see [`admission::CallerPolicy`]) |
 //! | 404 / 405 | `not_found` / `method_not_allowed` | another path or method |
-//! | 408 | `body_timeout` | the body did not arrive within the task's timeout |
+//! | 408 | `body_timeout` | the body did not arrive within the task's timeout, or before the request went stale |
+//! | 408 | `body_too_slow` | the body arrived slower than the miner's minimum rate (16 KiB/s after 1 s by default) |
 //! | 413 | `body_too_large` | `Content-Length` or the bytes received exceed the miner's limit |
 //! | 421 | `wrong_netuid` | `X-Subnet-Netuid` names another subnet |
 //! | 422 | `module_refused` | the module returned its own error for this task |
-//! | 429 | `overloaded` | too many requests in flight, the priority queue is full, or the wait for a slot outlasted the task's timeout |
+//! | 429 | `rate_limited` | the client address's or (from an address not yet proven for it) the claimed hotkey's request rate is spent |
+//! | 429 | `unverified_limit` | too many unverified requests open: over all callers, from the address, or claiming the hotkey from unproven addresses |
+//! | 429 | `overloaded` | too many requests in flight, the priority queue is full of callers with at least this stake, or the wait for a slot outlasted the task's timeout |
+//! | 429 | `evicted` | the request waited in a full queue and a caller with more stake took its place |
+//! | 429 | `hotkey_quota` | the caller already holds its share of the queue and module slots |
 //! | 500 | `module_failed` | the module trapped, ran out of memory, or answered something unsendable |
 //! | 504 | `module_timeout` | the module ran past the task's timeout |
 //!
@@ -42,30 +52,42 @@
 //! ([`MinerStats`]); neither is authenticated, and neither reveals anything a request carried.
 //!
 //! # Invariants of the miner server
-//! - Authentication runs in two halves ([`subnet_keys::btauth::Verifier`]): the header checks
-//!   (shape, receiver binding, freshness) and the registration and blacklist checks of the
-//!   *claimed* hotkey run before a single body byte is read; the signature and the replay cache
-//!   after the (bounded) body. Nothing reaches the module before the signature verified.
+//! - Authentication runs in two halves ([`admission`]): everything the headers decide (shape,
+//!   receiver binding, freshness, the replay lookup, blacklist, registration, stake and caller
+//!   policy of the *claimed* hotkey, rate limits, caps on unverified requests) before a single
+//!   body byte is read; the signature and the replay insert after the bounded body. Nothing
+//!   reaches the module before the signature verified.
 //! - A body larger than the limit is refused from its `Content-Length` without reading it, or
-//!   as soon as the received bytes pass the limit (chunked bodies); memory per request is
-//!   bounded by the limit.
+//!   as soon as the received bytes pass the limit (chunked bodies); memory held by unverified
+//!   bodies is bounded by the cap on unverified requests times the limit.
+//! - No unverified request holds a place longer than its freshness window, the task's timeout,
+//!   or what its pace allows, whichever ends first.
 //! - Priority among verified requests is by the caller's *authenticated* stake on the subnet
-//!   (highest first, arrival order among equals), so a forged hotkey cannot jump the queue.
+//!   (highest first, arrival order among equals), so a forged hotkey cannot jump the queue, and
+//!   a full queue never keeps out a caller with more stake than its worst waiter.
 //! - Every stage is bounded by the task's deadline (arrival + capped timeout): body reading,
 //!   the wait for a slot, the module call.
-//!
+
 //! # Invariants of the transport
 //! - `HttpTransport`'s `query` returns within the query's timeout (plus scheduling noise),
 //!   whatever the miner does (stalls, trickles bytes, sends an endless body), and never fails: the
 //!   outcome is a [`crate::bindings::types::ResponseStatus`].
+//! - Targets: unless [`HttpTransportConfig::allow_private_targets`] is set, a miner's axon on a
+//!   loopback, private, link-local (the cloud metadata address 169.254.169.254 among them),
+//!   unspecified, multicast or otherwise non-global address is not contacted: the query is
+//!   `failed` at once, before anything is signed or sent (see [`target`]).
 //! - Status mapping: `2xx` → `ok`; the deadline passing → `timeout`; `4xx` → `refused`;
 //!   `5xx`, connection failures and no axon → `failed`; an answer over the size limit, a missing
 //!   or unreadable `Content-Type`, or another status class → `malformed`.
 
+pub mod admission;
 pub(crate) mod client;
 pub mod gate;
 pub mod miner_server;
+mod miner_task;
 pub(crate) mod server;
+pub mod target;
+pub mod task_headers;
 pub mod transport;
 
 pub use miner_server::{

@@ -12,9 +12,16 @@
 //! so a 4 MiB image sent to 256 miners is hashed once, not 256 times.
 //!
 //! Latency is wall time from just before the request is sent to the last byte of the answer.
+//!
+//! Targets: a miner's axon address is its own choice, so before anything is signed the address
+//! goes through [`super::target::check_target`]; unless
+//! [`HttpTransportConfig::allow_private_targets`] is set, loopback, private, link-local and other
+//! non-global addresses are not contacted and the query is `failed` at once (latency 0), as for
+//! a miner with no axon. [`HttpTransport::refused_targets`] counts them.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -26,6 +33,7 @@ use subnet_keys::Keypair;
 use subnet_keys::btauth::{fresh_nonce, sign_request_prehashed};
 
 use super::client::{HttpClient, ReadError, new_client, read_limited};
+use super::target::check_target;
 use super::{HEADER_NETUID, HEADER_TASK_ID, HEADER_TIMEOUT_MS, TASK_PATH};
 use crate::bindings::types::{MinerResponse, Payload, ResponseStatus};
 use crate::validator::transport::{MinerQuery, MinerTransport, empty_response};
@@ -43,6 +51,10 @@ pub struct HttpTransportConfig {
     pub pool_max_idle_per_host: usize,
     /// Bodies at least this large have their digest memoised per task (default 16 KiB).
     pub memo_min_body: usize,
+    /// Contact miners on loopback, private, link-local and other non-global addresses (default
+    /// false; a subnet's `[subnet.network] allow_private_targets`, the sandbox's `--network`
+    /// and the daemon's local miners turn it on).
+    pub allow_private_targets: bool,
 }
 
 impl Default for HttpTransportConfig {
@@ -53,6 +65,7 @@ impl Default for HttpTransportConfig {
             pool_idle_timeout: Duration::from_secs(60),
             pool_max_idle_per_host: 8,
             memo_min_body: 16 << 10,
+            allow_private_targets: false,
         }
     }
 }
@@ -63,13 +76,19 @@ pub struct HttpTransport {
     client: HttpClient,
     config: HttpTransportConfig,
     memo: DigestMemo,
+    refused_targets: AtomicU64,
 }
 
 impl HttpTransport {
     /// A transport that signs with `keypair` (the validator's hotkey).
     pub fn new(keypair: Keypair, config: HttpTransportConfig) -> Self {
         let client = new_client(config.connect_timeout, config.pool_idle_timeout, config.pool_max_idle_per_host);
-        Self { keypair, client, config, memo: DigestMemo::default() }
+        Self { keypair, client, config, memo: DigestMemo::default(), refused_targets: AtomicU64::new(0) }
+    }
+
+    /// Queries not sent because the miner's axon address is not allowed (see the module docs).
+    pub fn refused_targets(&self) -> u64 {
+        self.refused_targets.load(Ordering::Relaxed)
     }
 
     /// The validator's hotkey this transport signs with.
@@ -138,6 +157,11 @@ impl MinerTransport for HttpTransport {
             // Registered but serving nowhere: as a miner whose axon refuses connections.
             return empty_response(uid, ResponseStatus::Failed, Duration::ZERO);
         };
+        if let Err(e) = check_target(addr, self.config.allow_private_targets) {
+            self.refused_targets.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(uid, error = %e, "miner not contacted");
+            return empty_response(uid, ResponseStatus::Failed, Duration::ZERO);
+        }
         if query.timeout.is_zero() {
             return empty_response(uid, ResponseStatus::Timeout, Duration::ZERO);
         }

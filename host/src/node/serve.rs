@@ -13,10 +13,11 @@
 //! | `GET /v1/chain/subnets/{netuid}/metagraph` | - | [`subnet_chain::Metagraph`] |
 //! | `GET /v1/chain/subnets/{netuid}/hyperparams` | - | [`subnet_chain::Hyperparams`] |
 //! | `POST /v1/chain/extrinsics/{set_weights, commit_weights, reveal_weights, serve_axon}` | btauth by the hotkey | [`subnet_chain::ExtrinsicOutcome`] |
-//! | `POST /v1/chain/extrinsics/{register, add_stake}` | btauth by the coldkey | [`subnet_chain::ExtrinsicOutcome`] |
+//! | `POST /v1/chain/extrinsics/register` | btauth by the coldkey | [`subnet_chain::ExtrinsicOutcome`] |
+//! | `POST /v1/chain/extrinsics/add_stake` | btauth by the coldkey; dev calls on, bounded (below) | [`subnet_chain::ExtrinsicOutcome`] |
 //! | `POST /v1/chain/extrinsics/create_subnet` | btauth by the owner coldkey | [`CreatedSubnet`] |
 //! | `POST /v1/chain/extrinsics/set_hyperparams` | btauth by the subnet owner's coldkey | `{}` |
-//! | `POST /v1/chain/dev/advance` | none; manual mode only | [`Advanced`] |
+//! | `POST /v1/chain/dev/advance` | none; dev calls on, manual mode only, bounded (below) | [`Advanced`] |
 //!
 //! # Invariants
 //! - An extrinsic is applied only when its btauth signature verifies, is bound to this node's
@@ -30,6 +31,20 @@
 //!   async workers.
 //! - With a block timer the node produces one block per interval and refuses `dev/advance`
 //!   (`403 timed_blocks`), so no client can fast-forward a shared timed chain.
+//!
+//! # Dev calls ([`DevCalls`])
+//! The dev chain has no balances, so `add_stake` mints, and `dev/advance` produces blocks on
+//! request. Both are *dev calls*: off unless enabled (`subnetd chain serve --dev`; embedders
+//! such as tests get them on from [`ChainNodeConfig::new`]), refused with `403 dev_disabled`
+//! otherwise. When on they are bounded:
+//! - `dev/advance` produces at most [`DevCalls::max_advance`] blocks per call (default 1000;
+//!   more is `400 invalid_input`), in transactions of [`DevCalls::advance_chunk`] blocks (default
+//!   16) so reads and extrinsics run between them instead of waiting behind one long lock, and
+//!   one advance at a time (a second concurrent one is `429 dev_busy`).
+//! - `add_stake` mints at most [`DevCalls::max_stake_rao`] per call (default 10⁶ TAO; more is
+//!   `400 invalid_input`), and all signers together at most [`DevCalls::stake_rate`] calls
+//!   (default burst 32, 4 per second; past it `429 rate_limited`), so no client can mint without
+//!   bound however many coldkeys it makes.
 
 // Handlers return their HTTP answer as the error of `?`-chains: it is built once per request
 // and handed straight to hyper, so its size does not matter.
@@ -51,6 +66,7 @@ use subnet_chain::local::LocalChain;
 use subnet_chain::{AccountId, Chain, ChainError, MechId, NetUid, Uid};
 use subnet_keys::Keypair;
 use subnet_keys::btauth::{Verifier, VerifierConfig, unix_time_ns};
+use subnet_keys::ratelimit::RateLimiter;
 
 use super::api::*;
 use crate::net::client::{ReadError, read_limited};
@@ -69,6 +85,41 @@ pub struct ChainNodeConfig {
     pub verifier: VerifierConfig,
     /// Largest request body (default 1 MiB).
     pub max_body_bytes: usize,
+    /// Dev calls and their bounds (see the module docs).
+    pub dev: DevCalls,
+}
+
+/// Dev calls (`dev/advance`, minting `add_stake`): whether they are served, and their bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevCalls {
+    /// Serve them at all.
+    pub enabled: bool,
+    /// Most blocks one `dev/advance` produces.
+    pub max_advance: u64,
+    /// Blocks per chain transaction while advancing.
+    pub advance_chunk: u64,
+    /// Most stake one `add_stake` mints, rao.
+    pub max_stake_rao: u64,
+    /// `add_stake` calls over all signers: (burst, per second).
+    pub stake_rate: (u32, u32),
+}
+
+impl DevCalls {
+    /// Dev calls on, with the default bounds.
+    pub fn on() -> Self {
+        DevCalls {
+            enabled: true,
+            max_advance: 1000,
+            advance_chunk: 16,
+            max_stake_rao: 1_000_000 * 1_000_000_000,
+            stake_rate: (32, 4),
+        }
+    }
+
+    /// Dev calls off (the bounds stay for when they are turned on).
+    pub fn off() -> Self {
+        DevCalls { enabled: false, ..Self::on() }
+    }
 }
 
 impl ChainNodeConfig {
@@ -80,6 +131,7 @@ impl ChainNodeConfig {
             node_key,
             verifier: VerifierConfig::default(),
             max_body_bytes: 1 << 20,
+            dev: DevCalls::on(),
         }
     }
 }
@@ -90,6 +142,23 @@ struct Node {
     verifier: Verifier,
     block_time: Option<Duration>,
     max_body: usize,
+    dev: DevCalls,
+    advancing: tokio::sync::Mutex<()>,
+    stake_rate: std::sync::Mutex<RateLimiter<()>>,
+    epoch: std::time::Instant,
+}
+
+impl Node {
+    fn dev_enabled(&self) -> Result<(), Response> {
+        if self.dev.enabled {
+            Ok(())
+        } else {
+            Err(error(
+                403,
+                ApiError::refusal("dev_disabled", "dev calls are off on this node (serve it with --dev to allow them)"),
+            ))
+        }
+    }
 }
 
 /// A running chain node.
@@ -139,6 +208,10 @@ pub async fn spawn_chain_node(chain: Arc<LocalChain>, config: ChainNodeConfig) -
         verifier: Verifier::new(verifier),
         block_time: config.block_time,
         max_body: config.max_body_bytes,
+        dev: config.dev,
+        advancing: tokio::sync::Mutex::new(()),
+        stake_rate: std::sync::Mutex::new(RateLimiter::new(config.dev.stake_rate.0, config.dev.stake_rate.1, 1)),
+        epoch: std::time::Instant::now(),
     });
     let router = Router::new()
         .route("/v1/chain/info", get(info))
@@ -203,7 +276,7 @@ async fn info(State(node): State<Arc<Node>>) -> Response {
         node: node.node,
         block: node.chain.block(),
         block_time_ms: node.block_time.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        dev_advance: node.block_time.is_none(),
+        dev_advance: node.block_time.is_none() && node.dev.enabled,
     })
     .into_response()
 }
@@ -268,6 +341,9 @@ async fn timelocked_commits(
 }
 
 async fn advance(State(node): State<Arc<Node>>, req: Request) -> Response {
+    if let Err(r) = node.dev_enabled() {
+        return r;
+    }
     if node.block_time.is_some() {
         return error(403, ApiError::refusal("timed_blocks", "this node produces blocks on a timer; advance is off"));
     }
@@ -275,16 +351,26 @@ async fn advance(State(node): State<Arc<Node>>, req: Request) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if call.blocks > 100_000 {
-        return error(400, ApiError::refusal("invalid_input", "advance at most 100000 blocks per call"));
+    let max = node.dev.max_advance;
+    if call.blocks > max {
+        return error(400, ApiError::refusal("invalid_input", format!("advance at most {max} blocks per call")));
     }
-    let chain = node.chain.clone();
-    let r = blocking(move || {
-        let events = chain.advance_blocks(call.blocks)?;
-        Ok(Advanced { block: chain.block(), events })
-    })
-    .await;
-    answer(r)
+    let Ok(_one_at_a_time) = node.advancing.try_lock() else {
+        return error(429, ApiError::refusal("dev_busy", "another advance is running; retry when it is done"));
+    };
+    let mut events = Vec::new();
+    let mut left = call.blocks;
+    let chunk = node.dev.advance_chunk.max(1);
+    while left > 0 {
+        let n = left.min(chunk);
+        let chain = node.chain.clone();
+        match blocking(move || chain.advance_blocks(n)).await {
+            Ok(e) => events.extend(e),
+            Err(e) => return chain_error(&e),
+        }
+        left -= n;
+    }
+    axum::Json(Advanced { block: node.chain.block(), events }).into_response()
 }
 
 async fn read_json<T: DeserializeOwned>(node: &Node, body: Body) -> Result<T, Response> {
@@ -414,8 +500,22 @@ async fn run_extrinsic(node: &Node, name: &str, caller: AccountId, body: &[u8]) 
             answer(blocking(move || chain.register_now(&c.hotkey, &c.signer, c.netuid)).await)
         }
         "add_stake" => {
+            node.dev_enabled()?;
             let c: AddStakeCall = parse_json(body)?;
             signed_by(&caller, &c.signer)?;
+            if c.amount_rao > node.dev.max_stake_rao {
+                return Err(error(
+                    400,
+                    ApiError::refusal(
+                        "invalid_input",
+                        format!("add_stake mints at most {} rao per call on this node", node.dev.max_stake_rao),
+                    ),
+                ));
+            }
+            let now = u64::try_from(node.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            if node.stake_rate.lock().unwrap_or_else(std::sync::PoisonError::into_inner).try_take(&(), now).is_err() {
+                return Err(error(429, ApiError::refusal("rate_limited", "too many add_stake calls; slow down")));
+            }
             answer(blocking(move || chain.add_stake(&c.signer, &c.hotkey, c.netuid, c.amount_rao)).await)
         }
         "create_subnet" => {

@@ -7,10 +7,11 @@ use super::headers::{AuthHeaderValues, ParsedNonce, parse_nonce, parse_signature
 use super::{
     AuthError, DEFAULT_ALLOWED_SKEW, DEFAULT_MAX_AGE, DEFAULT_REPLAY_MAX_SENDERS, DEFAULT_REPLAY_PER_SENDER,
     HEADER_CRYPTO, HEADER_HOTKEY, HEADER_NONCE, HEADER_RECEIVER, HEADER_SIGNATURE, HEADER_VERSION, HeaderPair, VERSION,
-    build_payload,
+    build_payload_prehashed,
 };
 use crate::replay::{Refusal, ReplayStore};
 use crate::{AccountId, CryptoType};
+use sha2::{Digest as _, Sha256};
 
 /// The authenticated sender of a verified request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,12 @@ impl PendingAuth {
     /// The request's nonce.
     pub fn nonce(&self) -> u64 {
         self.nonce
+    }
+
+    /// When (Unix time, ns) this request stops being fresh for `verifier`: a body that has not
+    /// arrived by then is refused as stale anyway, so a server may stop waiting for it.
+    pub fn fresh_until_ns(&self, verifier: &Verifier) -> u64 {
+        self.nonce.saturating_add(verifier.max_age_ns)
     }
 
     /// The declared signature scheme.
@@ -196,12 +203,25 @@ impl Verifier {
         body: &[u8],
         now_ns: u64,
     ) -> Result<Caller, AuthError> {
+        self.complete_prehashed(pending, method, path, &Sha256::digest(body).into(), now_ns)
+    }
+
+    /// [`complete`](Self::complete) from the body's sha256 digest, for servers that hash the body
+    /// as it streams in (so no pass over the whole body runs on the request's task at the end).
+    pub fn complete_prehashed(
+        &self,
+        pending: &PendingAuth,
+        method: &str,
+        path: &str,
+        body_sha256: &[u8; 32],
+        now_ns: u64,
+    ) -> Result<Caller, AuthError> {
         self.check_fresh(pending.nonce, now_ns)?;
-        let payload = build_payload(
+        let payload = build_payload_prehashed(
             pending.crypto,
             method,
             path,
-            body,
+            body_sha256,
             pending.nonce,
             &pending.hotkey_text,
             pending.receiver_text.as_deref(),

@@ -54,9 +54,35 @@ pub struct SubnetConfig {
     /// Hot reload settings.
     #[serde(default)]
     pub reload: ReloadConfig,
+    /// How the subnet's validator reaches miners (`[subnet.network]`).
+    #[serde(default)]
+    pub network: NetworkConfig,
     /// With the local chain backend: create this subnet, register the validator and simulated
     /// miners.
     pub local: Option<LocalSubnetConfig>,
+}
+
+/// `[subnet.network]`: the validator's queries to miners (distinct from the outbound HTTP
+/// capability's allow-list, which governs the module's own requests).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Query miners whose axons announce loopback, private, link-local or other non-global
+    /// addresses (default false: a miner chooses its address, and would otherwise point the
+    /// validator's signed requests at the validator's own network or a cloud metadata service;
+    /// see [`crate::net::target`]). Turn it on for a local test net.
+    #[serde(default)]
+    pub allow_private_targets: bool,
+}
+
+impl NetworkConfig {
+    /// The transport settings for this subnet's queries.
+    pub fn transport(&self) -> crate::net::HttpTransportConfig {
+        crate::net::HttpTransportConfig {
+            allow_private_targets: self.allow_private_targets,
+            ..crate::net::HttpTransportConfig::default()
+        }
+    }
 }
 
 /// `[subnet.limits]`.

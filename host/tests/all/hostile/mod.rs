@@ -5,5 +5,6 @@
 
 mod chain;
 mod daemon;
+mod network;
 mod round;
 mod runtime;
