@@ -205,7 +205,10 @@ async fn main() {
         handles.push(h);
     }
 
-    let transport = HttpTransport::new(validator, HttpTransportConfig::default());
+    let transport = HttpTransport::new(
+        validator,
+        HttpTransportConfig { allow_private_targets: true, ..HttpTransportConfig::default() },
+    );
     let mut all = Vec::new();
     for (name, targets) in [("echo", &echo_targets), ("auth", &auth_targets), ("module", &module_targets)] {
         all.push(fan_out(name, &transport, targets, netuid, warmup, rounds).await);

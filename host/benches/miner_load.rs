@@ -47,9 +47,11 @@ fn query(miner: &AccountId, axon: SocketAddr, netuid: NetUid, i: usize) -> Miner
             validator: String::new(),
             payload: Payload { content_type: "application/json".into(), body: b"21".to_vec() },
             timeout_ms: 12_000,
-        },
+        }
+        .into(),
         timeout,
         seed: 0,
+        max_answer_bytes: 16 << 20,
     }
 }
 

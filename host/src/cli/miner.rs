@@ -17,6 +17,7 @@ use clap::Args;
 use subnet_chain::{AccountId, AxonInfo, NetUid, SubtensorError};
 use subnet_host::bundle::{Bundle, MANIFEST};
 use subnet_host::guest_build::{self, GuestSource, Toolchain};
+use subnet_host::net::admission::CallerPolicy;
 use subnet_host::net::{MinerServerConfig, spawn_miner_server};
 use subnet_host::node::ChainTarget;
 use subnet_host::runtime::{MinerModule, World};
@@ -77,6 +78,20 @@ pub struct MinerArgs {
     /// Do not announce the axon on chain.
     #[arg(long)]
     no_serve_axon: bool,
+    /// Who may query: `staked` (validator-permitted or staked hotkeys, the default: a
+    /// zero-stake registration gets nothing), `permitted` (validator permit only) or
+    /// `registered` (any registered hotkey).
+    #[arg(long, default_value = "staked", value_parser = parse_callers)]
+    callers: CallerPolicy,
+}
+
+fn parse_callers(s: &str) -> std::result::Result<CallerPolicy, String> {
+    match s {
+        "staked" => Ok(CallerPolicy::PermittedOrStaked),
+        "permitted" => Ok(CallerPolicy::Permitted),
+        "registered" => Ok(CallerPolicy::Registered),
+        other => Err(format!("`{other}`: expected staked, permitted or registered")),
+    }
 }
 
 /// The component to serve, building sources when given a directory.
@@ -147,6 +162,7 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     config.max_timeout = args.max_timeout;
     config.blacklist = args.blacklist.iter().copied().collect::<HashSet<_>>();
     config.min_stake_rao = (args.min_stake * 1e9).round() as u64;
+    config.admission.callers = args.callers;
     let handle = spawn_miner_server(config, module, chain.clone()).await?;
     let addr = handle.local_addr();
 

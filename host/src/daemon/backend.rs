@@ -126,8 +126,6 @@ impl Backend {
         description: String,
     ) -> Result<Self, BackendError> {
         let existing = chain.subnets().await.map_err(chain_err("listing subnets"))?;
-        let transport: Arc<dyn MinerTransport> =
-            Arc::new(HttpTransport::new(hotkey.clone(), HttpTransportConfig::default()));
         let mut transports = BTreeMap::new();
         for s in &config.subnets {
             if !existing.contains(&s.netuid) {
@@ -136,7 +134,10 @@ impl Backend {
                     s.netuid
                 )));
             }
-            transports.insert(s.netuid, transport.clone());
+            // Per subnet: `[subnet.network] allow_private_targets` is the subnet's own choice.
+            let transport: Arc<dyn MinerTransport> =
+                Arc::new(HttpTransport::new(hotkey.clone(), s.network.transport()));
+            transports.insert(s.netuid, transport);
         }
         Ok(Self { chain, local: None, transports, miner_servers: Vec::new(), description })
     }
@@ -159,7 +160,10 @@ impl Backend {
         let coldkey = local_coldkey(config, &hotkey);
         let mut transports: BTreeMap<NetUid, Arc<dyn MinerTransport>> = BTreeMap::new();
         let mut miner_servers = Vec::new();
-        let http = Arc::new(HttpTransport::new(keypair.clone(), HttpTransportConfig::default()));
+        let http = Arc::new(HttpTransport::new(
+            keypair.clone(),
+            HttpTransportConfig { allow_private_targets: true, ..HttpTransportConfig::default() },
+        ));
         for s in &config.subnets {
             let transport = match &s.local {
                 Some(_) => setup_local_subnet(&local, s, &hotkey, &coldkey, runtime, &mut miner_servers, &http).await?,

@@ -419,7 +419,7 @@ impl Daemon {
             shutting_down: AtomicBool::new(false),
         });
         if !admin_addr.ip().is_loopback() {
-            tracing::warn!(%admin_addr, "the admin API has no authentication and listens beyond loopback");
+            tracing::warn!(%admin_addr, "the admin API listens beyond loopback: anyone who can reach it can read status and metrics (mutating calls need the token)");
         }
         let (admin_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = admin::router(shared.clone());

@@ -194,7 +194,8 @@ impl MinerTransport for HttpTransport {
         };
 
         let started = Instant::now();
-        let max = self.config.max_response_bytes;
+        // The round's per-answer cap (from the guest's memory and the miners per task) too.
+        let max = self.config.max_response_bytes.min(query.max_answer_bytes);
         let exchange = async {
             let response = self.client.request(http_request).await.map_err(|e| {
                 tracing::debug!(uid, %addr, error = %e, "miner unreachable");

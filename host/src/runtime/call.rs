@@ -29,6 +29,9 @@ const CAPTURE_BYTES: usize = 64 << 10;
 /// stopped by its epoch trap (which says where it was) before the future is dropped.
 const TIMEOUT_GRACE: Duration = Duration::from_millis(250);
 
+/// wasmtime's default hostcall fuel: the most bytes one guest-to-host call may transfer.
+const MAX_HOSTCALL_BYTES: usize = 128 << 20;
+
 impl Runtime {
     /// A store for one call of `module` under `env`. Fails only when the call's preopened
     /// directory cannot be opened.
@@ -65,6 +68,9 @@ impl Runtime {
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| s);
+        // What one guest-to-host transfer may make the host allocate: no more than the guest's
+        // own memory could hold, and never above wasmtime's default (128 MiB).
+        store.set_hostcall_fuel(memory_limit.min(MAX_HOSTCALL_BYTES));
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             if Instant::now() >= ctx.data().deadline {

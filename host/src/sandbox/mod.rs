@@ -464,7 +464,13 @@ pub async fn run(
         Vec::new()
     };
     let http: Vec<crate::net::HttpTransport> = if config.network {
-        validators.iter().map(|v| crate::net::HttpTransport::new(v.key.clone(), Default::default())).collect()
+        validators
+            .iter()
+            .map(|v| {
+                let config = crate::net::HttpTransportConfig { allow_private_targets: true, ..Default::default() };
+                crate::net::HttpTransport::new(v.key.clone(), config)
+            })
+            .collect()
     } else {
         Vec::new()
     };

@@ -80,9 +80,11 @@ fn query(miner: &AccountId, axon: SocketAddr, netuid: NetUid, task: &str, body: 
             validator: String::new(),
             payload: Payload { content_type: "application/json".into(), body: body.as_bytes().to_vec() },
             timeout_ms: u32::try_from(timeout.as_millis()).unwrap(),
-        },
+        }
+        .into(),
         timeout,
         seed: 0,
+        max_answer_bytes: 16 << 20,
     }
 }
 

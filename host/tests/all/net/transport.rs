@@ -186,7 +186,10 @@ async fn misbehaving_miners_cost_only_their_own_query() {
     }
     targets.push(("closed port".into(), closed, ResponseStatus::Failed));
 
-    let transport = HttpTransport::new(validator, HttpTransportConfig::default());
+    let transport = HttpTransport::new(
+        validator,
+        HttpTransportConfig { allow_private_targets: true, ..HttpTransportConfig::default() },
+    );
     let timeout = Duration::from_millis(1500);
     let started = Instant::now();
     // Twice over the same transport: pooled connections of the first round must not spoil the
@@ -246,7 +249,10 @@ async fn saturated_miner_serves_the_highest_stake_first() {
     let server = spawn_miner_server_with(config, recorder.clone(), chain.clone()).await.unwrap();
     let addr = server.local_addr();
     let send = |key: &Keypair, task: &str| {
-        let transport = HttpTransport::new(key.clone(), HttpTransportConfig::default());
+        let transport = HttpTransport::new(
+            key.clone(),
+            HttpTransportConfig { allow_private_targets: true, ..HttpTransportConfig::default() },
+        );
         let q = query(&miner.account_id(), addr, netuid, task, "1", Duration::from_secs(20));
         tokio::spawn(async move { transport.query(q).await })
     };
@@ -293,7 +299,10 @@ async fn miner_server_refusals_name_their_reason() {
     let me = miner.account_id();
 
     let status = |key: &Keypair, body: &str| {
-        let t = HttpTransport::new(key.clone(), HttpTransportConfig::default());
+        let t = HttpTransport::new(
+            key.clone(),
+            HttpTransportConfig { allow_private_targets: true, ..HttpTransportConfig::default() },
+        );
         let q = query(&me, addr, netuid, "t", body, Duration::from_secs(5));
         async move { t.query(q).await.status }
     };
@@ -369,7 +378,10 @@ async fn sandbox_style_simulated_miners_over_http() {
     assert!(metagraph.neurons.iter().skip(1).all(|n| n.axon.is_some()), "every simulated miner announced its axon");
 
     let module = rt.load_validator("hello", &common::read(&built.validator)).unwrap();
-    let transport = HttpTransport::new(validator.clone(), HttpTransportConfig::default());
+    let transport = HttpTransport::new(
+        validator.clone(),
+        HttpTransportConfig { allow_private_targets: true, ..HttpTransportConfig::default() },
+    );
     let outcome = run_round(
         RoundInput {
             module: &module,

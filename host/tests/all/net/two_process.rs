@@ -131,7 +131,7 @@ async fn miner_process_serves_verified_validators_and_refuses_everything_else() 
     ]);
     let node = Proc::start(
         &support::subnetd(),
-        &["chain", "serve", "--state", s, "--listen", "127.0.0.1:0"],
+        &["chain", "serve", "--state", s, "--listen", "127.0.0.1:0", "--dev"],
         tmp.path().join("node.log"),
     );
     let url = node.line.clone();
@@ -152,6 +152,9 @@ async fn miner_process_serves_verified_validators_and_refuses_everything_else() 
             "0",
             "--chain",
             &url,
+            // The zero-stake stranger below registers and is then served.
+            "--callers",
+            "registered",
         ],
         tmp.path().join("miner.log"),
     );
@@ -167,7 +170,10 @@ async fn miner_process_serves_verified_validators_and_refuses_everything_else() 
     assert_eq!(axon, Some(miner_addr), "serve_axon reached the shared chain");
 
     // A signed query: the answer is the double.
-    let transport = HttpTransport::new(vkey.clone(), HttpTransportConfig::default());
+    let transport = HttpTransport::new(
+        vkey.clone(),
+        HttpTransportConfig { allow_private_targets: true, ..HttpTransportConfig::default() },
+    );
     let r = transport.query(query(muid, miner_hotkey, miner_addr, netuid, &vkey, "t-1", 21)).await;
     assert_eq!(r.status, ResponseStatus::Ok, "{r:?}\n{}", miner.log_text());
     let p = r.payload.unwrap();
