@@ -310,7 +310,8 @@ pub struct Daemon {
     state_dir: std::path::PathBuf,
 }
 
-fn load_hotkey(config: &DaemonConfig) -> Result<Keypair, DaemonError> {
+/// Loads the configured hotkey (`[wallet]`), with its password from `password_env` when set.
+pub fn load_hotkey(config: &DaemonConfig) -> Result<Keypair, DaemonError> {
     let root = config
         .wallets_root()
         .ok_or_else(|| DaemonError::Wallet("no wallets directory: set [wallet] path (HOME is not set)".into()))?;
