@@ -108,6 +108,8 @@ async fn config_reload(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    // The health gauges are a verdict over the status: computed at each scrape.
+    let _ = shared.health(false);
     ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], shared.metrics.encode())
         .into_response()
 }

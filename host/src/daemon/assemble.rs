@@ -50,6 +50,8 @@ pub(crate) struct Factory {
     pub state_dir: PathBuf,
     /// Where hotkey locks go; `None` with `--allow-shared-hotkey`.
     pub lock_dir: Option<PathBuf>,
+    /// Whether to check the chain for another user of the hotkey (not on the local chain).
+    pub check_chain: bool,
 }
 
 /// One running subnet.
@@ -76,9 +78,11 @@ impl Factory {
         let held = match &self.lock_dir {
             Some(dir) => {
                 let held = HotkeyLock::acquire(dir, &self.hotkey, netuid, &self.state_dir)?;
-                let local_last = self.db.weights(netuid)?.map(|w| w.block);
-                lock::check_chain(&*chain, netuid, s.mechanism, &self.hotkey, local_last, s.weights.every_blocks)
-                    .await?;
+                if self.check_chain {
+                    let local_last = self.db.weights(netuid)?.map(|w| w.block);
+                    let every = s.weights.every_blocks;
+                    lock::check_chain(&*chain, netuid, s.mechanism, &self.hotkey, local_last, every).await?;
+                }
                 Some(held)
             }
             None => None,
@@ -157,7 +161,7 @@ impl Factory {
         } else {
             None
         };
-        self.metrics.subnet_info.get_or_create(&NameLabels { subnet: netuid.to_string(), name: s.label() }).set(1);
+        self.metrics.subnet_started(netuid, &s.label());
         let loop_task = spawn_loop(runner.clone(), stop_rx);
         Ok(Running { runner, config: s.clone(), kv, stop, loop_task, watcher, _lock: held })
     }

@@ -8,9 +8,10 @@
 //!   state directory, which the refusal names. This catches every daemon sharing the wallet
 //!   directory, whatever its `state_dir`.
 //! - **The chain** ([`check_chain`]): the hotkey's `last_update` on the subnet must not be
-//!   newer than the last weights the local state recorded (allowing `weights.every_blocks +
-//!   weights_rate_limit` blocks, as a daemon killed between `set_weights` and its own commit
-//!   leaves the chain one set ahead). A newer one means someone else sets weights with this hotkey, e.g. a daemon
+//!   newer than the last weights the local state recorded (allowing `2 × weights.every_blocks
+//!   + weights_rate_limit` blocks, as a daemon killed between `set_weights` and its own commit
+//!   leaves the chain one set ahead). Skipped on the `local` backend, whose chain is the
+//!   daemon's own (in its state directory). A newer one means someone else sets weights with this hotkey, e.g. a daemon
 //!   on another machine. A state with no weights yet refuses weights set on chain within the
 //!   same allowance before the start.
 //!
@@ -132,8 +133,9 @@ pub async fn check_chain(
     };
     let Ok(hyper) = chain.hyperparams(netuid).await else { return Ok(()) };
     // One weights set may be missing from the local state (killed between `set_weights` and
-    // its commit): allow one cadence plus the rate limit before calling it someone else's.
-    let slack = hyper.weights_rate_limit.max(1) + every_blocks;
+    // its commit, which lands one cadence plus a round's latency after the last recorded
+    // one): allow two cadences plus the rate limit before calling it someone else's.
+    let slack = hyper.weights_rate_limit.max(1) + 2 * every_blocks;
     let last_update = neuron.last_update;
     // `last_update` starts at the registration block: nothing was set yet.
     if last_update <= neuron.block_at_registration {

@@ -28,7 +28,7 @@
 //! | `subnetd_subnet_info` | gauge | subnet, name | 1 per subnet this daemon runs (join on `subnet` for the name) |
 //! | `subnetd_subnet_healthy` | gauge | subnet | 1 when the subnet passes `/healthz`, else 0 |
 //! | `subnetd_last_good_round_timestamp_seconds` | gauge | subnet | Unix time of the last round that succeeded |
-//! | `subnetd_config_reloads_total` | counter | outcome | config reloads (SIGHUP, `POST /config/reload`) `applied`, `unchanged` or `refused` |
+//! | `subnetd_config_reloads_total` | counter | outcome | config reloads (SIGHUP, `POST /config/reload`) `applied`, `unchanged`, `partial` or `refused` |
 //! | `subnetd_build_info` | gauge | version | 1, with subnetd's version |
 //! | `subnetd_loop_restarts_total` | counter | subnet | deaths of the subnet's loop (a host bug), each restarted with backoff |
 //! | `subnetd_compute_calls_total` | counter | model, kind, device | calls to a served model (all outcomes) |
@@ -337,6 +337,9 @@ impl Metrics {
         let config_reloads = Family::<OnlyOutcome, Counter>::default();
         let build_info = Family::<VersionLabels, Gauge>::default();
         build_info.get_or_create(&VersionLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+        for outcome in ["applied", "unchanged", "partial", "refused"] {
+            config_reloads.get_or_create(&OnlyOutcome { outcome: outcome.into() });
+        }
         registry.register(
             "miner_response_duration_seconds",
             "Validator-side latency of miner responses, by status",
@@ -466,6 +469,35 @@ impl Metrics {
         let outcome = if ok { "ok" } else { "failed" };
         self.rounds.get_or_create(&OutcomeLabels { subnet: subnet.clone(), outcome: outcome.into() }).inc();
         self.round_seconds.get_or_create(&SubnetLabels { subnet }).observe(elapsed.as_secs_f64());
+    }
+
+    /// Creates a subnet's counters at zero when it starts, so every family a board or an alert
+    /// queries exists from the first scrape, and `increase()` sees the first event.
+    pub fn subnet_started(&self, netuid: u16, name: &str) {
+        let subnet = netuid.to_string();
+        let s = || SubnetLabels { subnet: subnet.clone() };
+        let o = |outcome: &str| OutcomeLabels { subnet: subnet.clone(), outcome: outcome.into() };
+        self.subnet_info.get_or_create(&NameLabels { subnet: subnet.clone(), name: name.into() }).set(1);
+        self.loop_restarts.get_or_create(&s());
+        self.tasks_unscored.get_or_create(&s());
+        for outcome in ["ok", "failed"] {
+            self.rounds.get_or_create(&o(outcome));
+        }
+        for outcome in ["applied", "refused"] {
+            self.reloads.get_or_create(&o(outcome));
+        }
+        for outcome in ["ok", "rejected"] {
+            self.weights_set.get_or_create(&o(outcome));
+        }
+        for call in ["generate-tasks", "score", "reward"] {
+            for kind in ["trap", "timeout", "memory", "fuel", "guest-error", "malformed", "instantiate"] {
+                self.call_errors.get_or_create(&ErrorLabels {
+                    subnet: subnet.clone(),
+                    call: call.into(),
+                    kind: kind.into(),
+                });
+            }
+        }
     }
 
     /// Counts a death (and restart) of a subnet's loop.

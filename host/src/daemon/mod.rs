@@ -438,6 +438,7 @@ impl Daemon {
             service,
             state_dir: config.state_dir.clone(),
             lock_dir: (!options.allow_shared_hotkey).then_some(lock_dir),
+            check_chain: !matches!(config.chain, config::ChainConfig::Local { .. }),
         };
         // One subnet at a time (compiling is CPU-bound).
         let mut running = BTreeMap::new();
