@@ -4,10 +4,12 @@
 //! - the wallet: the hotkey file exists and loads (an encrypted one needs `password_env`, and
 //!   the variable it names must be set and right);
 //! - each enabled subnet's module: it resolves to a file and loads as a validator component;
-//! - the chain (skipped with `--offline`, and for the `local` backend, which the daemon makes
-//!   itself): reachable; each enabled netuid exists; the hotkey is registered on it; its stake
+//! - the chain (skipped for the `local` backend, which the daemon makes itself): reachable; each enabled netuid exists; the hotkey is registered on it; its stake
 //!   and validator permit (a missing permit is a warning: weights are refused without one,
 //!   but it is granted at the next epoch when the stake suffices).
+//!
+//! `--offline` checks only the file and its modules: no wallet (it may live on the production
+//! host only) and no chain.
 //!
 //! Failure modes: the command fails (exit 1) when any check fails, after printing all of
 //! them, so one run lists every problem.
@@ -51,14 +53,22 @@ async fn within<T>(what: &str, f: impl Future<Output = Result<T, subnet_chain::C
 /// Runs the checks (see the module docs).
 pub async fn check(config: &DaemonConfig, offline: bool) -> Result<()> {
     let mut report = Report::default();
-    let keypair = match subnet_host::daemon::load_hotkey(config) {
-        Ok(k) => {
-            report.ok("wallet", format!("hotkey {}/{} is {}", config.wallet.name, config.wallet.hotkey, k.account_id().to_ss58()));
-            Some(k)
-        }
-        Err(e) => {
-            report.fail("wallet", e.to_string());
-            None
+    let keypair = if offline {
+        report.warn("wallet", "not checked (--offline)");
+        None
+    } else {
+        match subnet_host::daemon::load_hotkey(config) {
+            Ok(k) => {
+                report.ok(
+                    "wallet",
+                    format!("hotkey {}/{} is {}", config.wallet.name, config.wallet.hotkey, k.account_id().to_ss58()),
+                );
+                Some(k)
+            }
+            Err(e) => {
+                report.fail("wallet", e.to_string());
+                None
+            }
         }
     };
     let runtime = super::new_runtime()?;
@@ -122,7 +132,7 @@ pub async fn check(config: &DaemonConfig, offline: bool) -> Result<()> {
     if report.failures > 0 {
         bail!("{source}: {} check(s) failed; the daemon would not work with this config", report.failures);
     }
-    println!("{source}: ok ({} subnets enabled)", config.enabled_subnets().count());
+    println!("{source}: ok ({} subnets)", config.enabled_subnets().count());
     Ok(())
 }
 
@@ -160,7 +170,10 @@ async fn check_chain(report: &mut Report, config: &DaemonConfig, chain: &dyn Cha
             continue;
         };
         let tao = neuron.stake as f64 / 1e9;
-        let detail = format!("registered as uid {}, stake {tao:.3} TAO, last weights at block {}", neuron.uid, neuron.last_update);
+        let detail = format!(
+            "registered as uid {}, stake {tao:.3} TAO, last weights at block {}",
+            neuron.uid, neuron.last_update
+        );
         if neuron.validator_permit {
             report.ok(&what, format!("{detail}, validator permit"));
         } else {

@@ -18,7 +18,7 @@ pub struct RunArgs {
     /// reachable, netuids on chain, hotkey registered, stake and permit.
     #[arg(long)]
     check: bool,
-    /// With --check: skip the chain checks (no network).
+    /// With --check: check only the file and its modules (no wallet, no chain).
     #[arg(long, requires = "check")]
     offline: bool,
     /// Start even when another daemon holds this hotkey for a subnet (its lock file beside

@@ -150,7 +150,13 @@ impl ChainHealth {
     }
 
     /// A subnet's verdict under `config` (see the module docs).
-    pub fn subnet_verdict(&self, config: &HealthConfig, status: &SubnetStatus, interval: Duration, every_blocks: u64) -> SubnetVerdict {
+    pub fn subnet_verdict(
+        &self,
+        config: &HealthConfig,
+        status: &SubnetStatus,
+        interval: Duration,
+        every_blocks: u64,
+    ) -> SubnetVerdict {
         let window = config.round_window.0.max(interval * 5);
         let now = unix_ms();
         let window_ms = window.as_millis() as u64;
@@ -160,7 +166,11 @@ impl ChainHealth {
             Some(format!("last round failed: {error}"))
         } else if let Some(good) = status.last_good_round_unix_ms {
             (now.saturating_sub(good) > window_ms).then(|| {
-                format!("no good round for {} s (window {} s): the loop may be stuck", (now - good) / 1000, window.as_secs())
+                format!(
+                    "no good round for {} s (window {} s): the loop may be stuck",
+                    (now - good) / 1000,
+                    window.as_secs()
+                )
             })
         } else {
             (up_ms > window_ms).then(|| format!("no good round since start ({} s ago)", up_ms / 1000))

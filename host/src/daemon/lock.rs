@@ -91,7 +91,8 @@ impl HotkeyLock {
         let path = lock_path(dir, hotkey, netuid);
         let io = |e: std::io::Error| LockError::Io { netuid, path: path.clone(), message: e.to_string() };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         // SAFETY: flock on a file descriptor this function owns for the call's duration.
         let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
         if !taken {

@@ -348,13 +348,21 @@ impl Metrics {
         registry.register("miner_uid_responses", "Miner responses per uid, by status", uid_responses.clone());
         registry.register("miner_uid_latency_seconds", "Latency of each uid's last response", uid_latency.clone());
         registry.register("miner_uid_up", "1 when the uid's last response was ok", uid_up.clone());
-        registry.register("chain_connected", "1 while the chain answers and its block advances", chain_connected.clone());
+        registry.register(
+            "chain_connected",
+            "1 while the chain answers and its block advances",
+            chain_connected.clone(),
+        );
         registry.register(
             "chain_last_block_change_seconds",
             "Seconds since the chain's block last advanced",
             chain_stale_seconds.clone(),
         );
-        registry.register("subnet_info", "The subnets this daemon runs (value 1), with their names", subnet_info.clone());
+        registry.register(
+            "subnet_info",
+            "The subnets this daemon runs (value 1), with their names",
+            subnet_info.clone(),
+        );
         registry.register("subnet_healthy", "1 when the subnet passes /healthz", subnet_healthy.clone());
         registry.register(
             "last_good_round_timestamp_seconds",

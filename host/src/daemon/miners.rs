@@ -95,7 +95,13 @@ fn describe(status: ResponseStatus, latency_ms: u32) -> Option<String> {
 
 impl MinerBook {
     /// Records a round's responses (see the module docs); returns the round's counts.
-    pub fn record(&mut self, netuid: u16, metagraph: &Metagraph, outcome: &RoundOutcome, metrics: &Metrics) -> RoundCounts {
+    pub fn record(
+        &mut self,
+        netuid: u16,
+        metagraph: &Metagraph,
+        outcome: &RoundOutcome,
+        metrics: &Metrics,
+    ) -> RoundCounts {
         let subnet = netuid.to_string();
         let mut counts = RoundCounts::default();
         for task in &outcome.tasks {
@@ -142,7 +148,8 @@ impl MinerBook {
             }
         }
         // Bounded by the metagraph: uids gone from it lose their entry and their series.
-        let gone: Vec<u16> = self.by_uid.keys().copied().filter(|uid| usize::from(*uid) >= metagraph.neurons.len()).collect();
+        let gone: Vec<u16> =
+            self.by_uid.keys().copied().filter(|uid| usize::from(*uid) >= metagraph.neurons.len()).collect();
         for uid in gone {
             self.by_uid.remove(&uid);
             let labels = UidLabels { subnet: subnet.clone(), uid: uid.to_string() };

@@ -213,11 +213,9 @@ const MODULE_FAULTS: [&str; 4] = ["trap", "timeout", "memory", "fuel"];
 fn round_verdict(outcome: &crate::validator::RoundOutcome) -> Option<String> {
     let tasks = outcome.tasks.len();
     let failed: Vec<_> = outcome.tasks.iter().filter(|t| t.error.is_some()).collect();
-    let faults: Vec<_> =
-        failed.iter().filter(|t| t.error_kind.is_some_and(|k| MODULE_FAULTS.contains(&k))).collect();
-    let first_line = |t: &crate::validator::TaskReport| {
-        t.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("").to_owned()
-    };
+    let faults: Vec<_> = failed.iter().filter(|t| t.error_kind.is_some_and(|k| MODULE_FAULTS.contains(&k))).collect();
+    let first_line =
+        |t: &crate::validator::TaskReport| t.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("").to_owned();
     if let Some(t) = faults.first() {
         return Some(format!(
             "score failed ({}) on {} of {tasks} tasks: {}",

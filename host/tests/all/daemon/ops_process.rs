@@ -82,10 +82,7 @@ fn metric_names(expr: &str) -> Vec<String> {
         let tail = &rest[i..];
         let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
         let name = &tail[..end];
-        let base = ["_bucket", "_count", "_sum", "_total"]
-            .iter()
-            .find_map(|s| name.strip_suffix(s))
-            .unwrap_or(name);
+        let base = ["_bucket", "_count", "_sum", "_total"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
         out.push(base.to_owned());
         rest = &tail[end..];
     }
@@ -131,20 +128,31 @@ async fn sighup_reloads_one_subnet_json_logs_parse_and_the_board_matches_the_met
     let reload = wait_reload(&daemon, 1).await;
     assert_eq!(reload["outcome"], "applied", "{reload:#}");
     assert_eq!(reload["changed"], serde_json::json!([1]), "{reload:#}");
-    daemon.wait_for(1, "subnet 1 at its new cadence", Duration::from_secs(60), |s| s["rounds_ok"].as_u64() >= Some(5)).await;
+    daemon
+        .wait_for(1, "subnet 1 at its new cadence", Duration::from_secs(60), |s| s["rounds_ok"].as_u64() >= Some(5))
+        .await;
     let s2 = daemon.subnet(2).await;
     assert!(s2["rounds_ok"].as_u64().unwrap() > s2_rounds, "subnet 2 went on, counters intact: {s2:#}");
     assert_eq!(daemon.child.id(), pid);
 
     // A bad config is refused with the field named; the running one stays.
     let good = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, good.replace("[subnet.tasks]\ninterval = \"50ms\"\n[subnet.weights]", "[subnet.limits]\nmemory = \"12XB\"\n[subnet.tasks]\ninterval = \"50ms\"\n[subnet.weights]")).unwrap();
+    std::fs::write(
+        &config,
+        good.replace(
+            "[subnet.tasks]\ninterval = \"50ms\"\n[subnet.weights]",
+            "[subnet.limits]\nmemory = \"12XB\"\n[subnet.tasks]\ninterval = \"50ms\"\n[subnet.weights]",
+        ),
+    )
+    .unwrap();
     daemon.signal(libc::SIGHUP);
     let reload = wait_reload(&daemon, 2).await;
     assert_eq!(reload["outcome"], "refused", "{reload:#}");
     assert!(reload["errors"][0].as_str().unwrap().contains("subnet[0].limits.memory"), "{reload:#}");
     let rounds = daemon.subnet(1).await["rounds_ok"].as_u64().unwrap();
-    daemon.wait_for(1, "subnet 1 still running", Duration::from_secs(30), |s| s["rounds_ok"].as_u64() > Some(rounds)).await;
+    daemon
+        .wait_for(1, "subnet 1 still running", Duration::from_secs(30), |s| s["rounds_ok"].as_u64() > Some(rounds))
+        .await;
 
     // Disabling subnet 2 stops it alone.
     std::fs::write(&config, good.replace("enabled = true", "enabled = false")).unwrap();
@@ -156,7 +164,10 @@ async fn sighup_reloads_one_subnet_json_logs_parse_and_the_board_matches_the_met
     assert_eq!(status["disabled_subnets"], serde_json::json!([2]));
     assert_eq!(status["subnets"].as_array().unwrap().len(), 1);
     let text = daemon.client.metrics().await.unwrap();
-    assert!(subnet_host::daemon::client::metric_value(&text, "subnetd_config_reloads_total", &[("outcome", "refused")]) >= 1.0);
+    assert!(
+        subnet_host::daemon::client::metric_value(&text, "subnetd_config_reloads_total", &[("outcome", "refused")])
+            >= 1.0
+    );
 
     // Every metric the board and the alert rules use is exported.
     let deploy = common::root().join("examples/daemon/deploy");
@@ -170,7 +181,8 @@ async fn sighup_reloads_one_subnet_json_logs_parse_and_the_board_matches_the_met
     names.extend(rules.lines().filter(|l| l.trim_start().starts_with("expr:")).flat_map(metric_names));
     names.sort();
     names.dedup();
-    let exported: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+    let exported: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
     for name in &names {
         assert!(exported.contains(&name.as_str()), "`{name}` is queried but not exported:\n{text}");
     }
@@ -214,9 +226,7 @@ async fn run_check_names_each_unworkable_config() {
     node_config.listen = ([127, 0, 0, 1], 0).into();
     let node = spawn_chain_node(chain.clone(), node_config).await.unwrap();
     let fx = Fixture::new();
-    validator_key()
-        .save_to_wallet_encrypted(&fx.path("wallets"), "test", "locked", "s3cret", false)
-        .unwrap();
+    validator_key().save_to_wallet_encrypted(&fx.path("wallets"), "test", "locked", "s3cret", false).unwrap();
     let write = |name: &str, hotkey: &str, chain: &str, netuid: u16, extra_wallet: &str| {
         let text = format!(
             r#"state_dir = "state"
@@ -240,7 +250,10 @@ module = "{module}"
     let cases = [
         (write("a.toml", "nobody", &node_chain, netuid, ""), "FAIL  wallet"),
         (write("b.toml", "locked", &node_chain, netuid, ""), "password_env"),
-        (write("c.toml", "validator", "[chain]\nbackend = \"node\"\nurl = \"http://127.0.0.1:1\"", netuid, ""), "FAIL  chain: unreachable"),
+        (
+            write("c.toml", "validator", "[chain]\nbackend = \"node\"\nurl = \"http://127.0.0.1:1\"", netuid, ""),
+            "FAIL  chain: unreachable",
+        ),
         (write("d.toml", "validator", &node_chain, 42, ""), "netuid 42 does not exist on the chain"),
         (write("e.toml", "validator", &node_chain, netuid, ""), "is not registered on subnet"),
     ];
@@ -249,7 +262,7 @@ module = "{module}"
         assert!(!ok, "{} passed:\n{text}", path.display());
         assert!(text.contains(expected), "{}: expected `{expected}`:\n{text}", path.display());
     }
-    // The encrypted hotkey with its password works; --offline skips the chain.
+    // The encrypted hotkey with its password works; --offline checks only file and modules.
     let with_password = write("f.toml", "locked", &node_chain, 42, "password_env = \"TEST_HOTKEY_PASSWORD\"");
     let (_, text) = check(&with_password, &[("TEST_HOTKEY_PASSWORD", "s3cret")]);
     assert!(text.contains("ok    wallet"), "{text}");
@@ -267,10 +280,8 @@ module = "{module}"
 async fn a_second_daemon_on_the_same_hotkey_and_subnet_refuses_to_start() {
     let bundle = common::bundle("examples/hello-subnet");
     let fx = Fixture::new();
-    let subnet = format!(
-        "[[subnet]]\nnetuid = 1\nmodule = \"{}\"\n[subnet.local]\ntempo = 10\n",
-        bundle.validator.display()
-    );
+    let subnet =
+        format!("[[subnet]]\nnetuid = 1\nmodule = \"{}\"\n[subnet.local]\ntempo = 10\n", bundle.validator.display());
     let first_config = fx.write_config("50ms", &subnet);
     let first = DaemonProcess::start(&first_config, &fx.state_dir(), &fx.path("first.log")).await;
     // The same wallet directory, another state directory.
