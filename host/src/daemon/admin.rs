@@ -223,7 +223,7 @@ async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
 /// The admin router, behind the guard (see the module docs). Makes the token: the daemon
 /// builds the router once, at start.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let state_dir = Some(shared.state_dir.clone());
+    let state_dir = Some(shared.state_dir.clone()).filter(|d| !d.as_os_str().is_empty());
     let token = match state_dir.as_deref().map(create_token) {
         Some(Ok(token)) => {
             tracing::info!(

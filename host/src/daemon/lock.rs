@@ -8,12 +8,12 @@
 //!   state directory, which the refusal names. This catches every daemon sharing the wallet
 //!   directory, whatever its `state_dir`.
 //! - **The chain** ([`check_chain`]): the hotkey's `last_update` on the subnet must not be
-//!   newer than the last weights the local state recorded (allowing `2 × weights.every_blocks
-//!   + weights_rate_limit` blocks, as a daemon killed between `set_weights` and its own commit
-//!   leaves the chain one set ahead). Skipped on the `local` backend, whose chain is the
-//!   daemon's own (in its state directory). A newer one means someone else sets weights with this hotkey, e.g. a daemon
-//!   on another machine. A state with no weights yet refuses weights set on chain within the
-//!   same allowance before the start.
+//!   newer than the last weights the local state recorded (allowing two weights cadences plus
+//!   `weights_rate_limit` blocks, as a daemon killed between `set_weights` and its own commit
+//!   leaves the chain one set ahead). A newer one means someone else sets weights with this
+//!   hotkey, e.g. a daemon on another machine. A state with no weights yet refuses weights set
+//!   on chain within the same allowance before the start. Skipped on the `local` backend,
+//!   whose chain is the daemon's own (in its state directory).
 //!
 //! `subnetd run --allow-shared-hotkey` skips both (for a planned migration).
 //!

@@ -338,7 +338,7 @@ impl Metrics {
         let build_info = Family::<VersionLabels, Gauge>::default();
         build_info.get_or_create(&VersionLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
         for outcome in ["applied", "unchanged", "partial", "refused"] {
-            config_reloads.get_or_create(&OnlyOutcome { outcome: outcome.into() });
+            let _ = config_reloads.get_or_create(&OnlyOutcome { outcome: outcome.into() });
         }
         registry.register(
             "miner_response_duration_seconds",
@@ -486,20 +486,20 @@ impl Metrics {
         let s = || SubnetLabels { subnet: subnet.clone() };
         let o = |outcome: &str| OutcomeLabels { subnet: subnet.clone(), outcome: outcome.into() };
         self.subnet_info.get_or_create(&NameLabels { subnet: subnet.clone(), name: name.into() }).set(1);
-        self.loop_restarts.get_or_create(&s());
-        self.tasks_unscored.get_or_create(&s());
+        let _ = self.loop_restarts.get_or_create(&s());
+        let _ = self.tasks_unscored.get_or_create(&s());
         for outcome in ["ok", "failed"] {
-            self.rounds.get_or_create(&o(outcome));
+            let _ = self.rounds.get_or_create(&o(outcome));
         }
         for outcome in ["applied", "refused"] {
-            self.reloads.get_or_create(&o(outcome));
+            let _ = self.reloads.get_or_create(&o(outcome));
         }
         for outcome in ["ok", "rejected"] {
-            self.weights_set.get_or_create(&o(outcome));
+            let _ = self.weights_set.get_or_create(&o(outcome));
         }
         for call in ["generate-tasks", "score", "reward"] {
             for kind in ["trap", "timeout", "memory", "fuel", "guest-error", "malformed", "instantiate"] {
-                self.call_errors.get_or_create(&ErrorLabels {
+                let _ = self.call_errors.get_or_create(&ErrorLabels {
                     subnet: subnet.clone(),
                     call: call.into(),
                     kind: kind.into(),
