@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::errors::CallError;
 use super::load::ModuleInfo;
+use crate::caps::kv::{BufferedKv, KvError};
 use crate::caps::metagraph::MetagraphView;
 use crate::caps::{Preopen, SubnetCaps};
 
@@ -123,5 +124,20 @@ impl CallEnv {
     /// The call's fuel: its own, else the subnet's, else `default`.
     pub fn fuel_or(&self, default: u64) -> u64 {
         self.fuel.or(self.subnet.limits.fuel).unwrap_or(default)
+    }
+}
+
+impl SubnetEnv {
+    /// This subnet for one round: the same, with its key-value store (if granted) behind a
+    /// fresh [`BufferedKv`], returned too so the round's writes can be committed with its
+    /// scores (a failed round commits neither).
+    pub fn buffer_round(self: &Arc<Self>) -> Result<(Arc<Self>, Option<Arc<BufferedKv>>), KvError> {
+        let Some(store) = &self.caps.kv else {
+            return Ok((self.clone(), None));
+        };
+        let buffer = BufferedKv::over(store.clone())?;
+        let mut round = (**self).clone();
+        round.caps.kv = Some(buffer.clone());
+        Ok((Arc::new(round), Some(buffer)))
     }
 }

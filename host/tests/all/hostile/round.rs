@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use subnet_chain::{AccountId, Metagraph, NeuronInfo};
 use subnet_host::bindings::types::{MinerResponse, Payload, ResponseStatus};
-use subnet_host::caps::kv::{BufferedKv, KvStore, MAX_WRITE_BYTES_PER_CALL, MemoryKv, buffer_round};
+use subnet_host::caps::kv::{BufferedKv, KvStore, MAX_WRITE_BYTES_PER_CALL, MemoryKv};
 use subnet_host::caps::metagraph::MetagraphView;
 use subnet_host::daemon::store::{StateDb, ValidatorRecord};
 use subnet_host::runtime::{SubnetEnv, ValidatorModule};
@@ -234,7 +234,7 @@ async fn kv_writes_are_bounded_and_wait_for_the_round() {
     let transport = random_miners(1..=2);
     let limits = RoundLimits::default();
 
-    let (round_env, buffer) = buffer_round(&base).unwrap();
+    let (round_env, buffer) = base.buffer_round().unwrap();
     let buffer: Arc<BufferedKv> = buffer.expect("the store is granted");
     let started = std::time::Instant::now();
     let outcome = round(&module, &round_env, &metagraph, &transport, &limits).await;
@@ -255,7 +255,7 @@ async fn kv_writes_are_bounded_and_wait_for_the_round() {
     assert_eq!(db.validator(1).unwrap().rounds, 0);
 
     // Committed: record and writes land together.
-    let (round_env, buffer) = buffer_round(&base).unwrap();
+    let (round_env, buffer) = base.buffer_round().unwrap();
     let buffer = buffer.unwrap();
     round(&module, &round_env, &metagraph, &transport, &limits).await;
     let record = ValidatorRecord { rounds: 1, ..Default::default() };
