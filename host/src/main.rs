@@ -13,11 +13,24 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "subnetd", version, about = "Run Bittensor subnets as WebAssembly components")]
 struct Cli {
-    /// More logging (-v info, -vv debug); RUST_LOG overrides.
+    /// More logging. Default: warnings and errors; `run` and `miner` also log at info (rounds,
+    /// weights, reloads). -v: info for every command; -vv: debug for subnetd's own modules
+    /// (per-miner failures, module call errors with backtraces); -vvv: debug for everything,
+    /// libraries included. RUST_LOG overrides all of it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Log format on stderr: `text` (colours only on a terminal, never with NO_COLOR set) or
+    /// `json` (one object per line: timestamp, level, target, fields, spans).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -36,7 +49,7 @@ enum Command {
     Wallet(cli::wallet::WalletArgs),
     /// Run the hosted validator daemon for the subnets of a config file.
     Run(cli::run::RunArgs),
-    /// Ask a running daemon to reload its modules now.
+    /// Ask a running daemon to reload its modules now, or its config file (--apply-config).
     Reload(cli::run::ReloadArgs),
     /// Sign a module with a subnet owner's ed25519 key (writes a detached `.sig`).
     Sign(cli::sign::SignArgs),
@@ -50,14 +63,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Long-running services log what they do by default; one-shot commands stay quiet.
     let service = matches!(cli.command, Command::Run(_) | Command::Miner(_));
+    // -vv is subnetd's own debug lines, not hyper's and wasmtime's: those need -vvv.
     let default = match (cli.verbose, service) {
         (0, false) => "warn",
         (0, true) | (1, _) => "info",
+        (2, _) => "info,subnetd=debug,subnet_host=debug,subnet_chain=debug,subnet_subtensor=debug,subnet_compute=debug",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+        LogFormat::Text => {
+            // Colours are for people at a terminal: files and journald get plain text.
+            use std::io::IsTerminal as _;
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_ansi(colour).init()
+        }
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

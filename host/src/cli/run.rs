@@ -14,23 +14,45 @@ pub struct RunArgs {
     /// The daemon's config file (see examples/daemon/subnetd.toml).
     #[arg(long, short, default_value = "subnetd.toml")]
     config: PathBuf,
-    /// Check the config file and exit.
+    /// Check the config against the world and exit: wallet and password, modules, chain
+    /// reachable, netuids on chain, hotkey registered, stake and permit.
     #[arg(long)]
     check: bool,
+    /// With --check: check only the file and its modules (no wallet, no chain).
+    #[arg(long, requires = "check")]
+    offline: bool,
+    /// Start even when another daemon holds this hotkey for a subnet (its lock file beside
+    /// the wallet, or weights on chain newer than this daemon's): for a planned migration only,
+    /// as two validators on one hotkey overwrite each other's weights.
+    #[arg(long)]
+    allow_shared_hotkey: bool,
 }
 
 /// Runs `subnetd run`: starts the daemon and serves until SIGTERM or SIGINT, then shuts down
-/// gracefully (rounds in flight finish and commit).
+/// gracefully (rounds in flight finish and commit). SIGHUP re-reads the config file and
+/// applies it per subnet (see `subnet_host::daemon::reconfig`); a refused one keeps the
+/// running config.
 pub async fn run(args: RunArgs) -> Result<()> {
     let config = DaemonConfig::load(&args.config)?;
     if args.check {
-        println!("{}: ok ({} subnets)", args.config.display(), config.subnets.len());
-        return Ok(());
+        return super::preflight::check(&config, args.offline).await;
     }
     let shutdown = super::shutdown_signal()?;
-    let daemon = Daemon::start(config, DaemonOptions::default()).await?;
+    // Installed before the start, so an early SIGHUP is not the default action (exit).
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let options = DaemonOptions { allow_shared_hotkey: args.allow_shared_hotkey, ..DaemonOptions::default() };
+    let daemon = Daemon::start(config, options).await?;
     println!("subnetd: running; admin API on http://{}", daemon.admin_addr());
-    shutdown.await;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = hangup.recv() => {
+                let record = daemon.reload_config().await;
+                tracing::info!(outcome = record.outcome, errors = ?record.errors, "SIGHUP: config reload");
+            }
+        }
+    }
     println!("subnetd: shutting down");
     daemon.shutdown().await;
     Ok(())
@@ -47,8 +69,12 @@ pub struct ReloadArgs {
     #[arg(long, short)]
     config: Option<PathBuf>,
     /// Reload only this subnet.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "apply_config")]
     netuid: Option<u16>,
+    /// Re-read the daemon's config file and apply it per subnet (as SIGHUP does) instead of
+    /// reloading modules; fails when the new config is refused.
+    #[arg(long)]
+    apply_config: bool,
     /// Print the reload records as JSON.
     #[arg(long)]
     json: bool,
@@ -66,6 +92,25 @@ fn client_for(args: &ReloadArgs) -> Result<AdminClient> {
 /// Runs `subnetd reload`: exits non-zero when a reload was refused.
 pub async fn run_reload(args: ReloadArgs) -> Result<()> {
     let client = client_for(&args)?;
+    if args.apply_config {
+        let (status, body) = client.request("POST", "/config/reload").await?;
+        let record: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&record)?);
+        } else {
+            println!(
+                "config reload: {} (added {}, removed {}, changed {})",
+                record["outcome"].as_str().unwrap_or("?"),
+                record["added"],
+                record["removed"],
+                record["changed"]
+            );
+        }
+        if status != 200 {
+            bail!("config reload {}: {}", record["outcome"].as_str().unwrap_or("failed"), record["errors"]);
+        }
+        return Ok(());
+    }
     let records = client.reload(args.netuid).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&records)?);

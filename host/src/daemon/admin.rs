@@ -7,7 +7,9 @@
 //! | `POST /reload` | reloads every subnet now; answers `{"reloads": [ReloadRecord, ...]}` |
 //! | `POST /reload/{netuid}` | reloads one subnet |
 //! | `GET /metrics` | Prometheus metrics (OpenMetrics text, see [`super::metrics`]) |
-//! | `GET /healthz` | `ok` |
+//! | `GET /healthz` | 200 when the chain is connected and every subnet healthy, else 503; JSON [`super::health::HealthReport`] with each component's verdict and reason |
+//! | `GET /readyz` | 200 once the chain is connected and every subnet serves a module and finished a round, else 503 |
+//! | `POST /config/reload` | re-reads the config file and applies it per subnet ([`super::reconfig`]): 200 applied or unchanged, 409 refused or partial; [`super::reconfig::ConfigReload`] |
 //!
 //! Errors are JSON `{"error": "..."}` with a 4xx status (unknown subnet: 404). It can reload
 //! modules only from their configured sources, and reveals nothing secret.
@@ -17,7 +19,7 @@
 //!   `[::1]`, any address the API is reached on) or `localhost`; any other name, or none, is
 //!   refused with **421 Misdirected Request**. A DNS-rebinding page reaches the API under its
 //!   own domain name, so it is refused before it can read `/status`.
-//! - **Token**: every call but `GET`/`HEAD` (so `POST /reload`, `POST /reload/{netuid}`) needs
+//! - **Token**: every call but `GET`/`HEAD` (so `POST /reload`, `POST /reload/{netuid}`, `POST /config/reload`) needs
 //!   `Authorization: Bearer <token>`, else **401** (with `WWW-Authenticate: Bearer`). The
 //!   token is 32 random bytes, hex, made afresh at every start into
 //!   `<state_dir>/admin.token` (mode 0600, [`ADMIN_TOKEN_FILE`]) and logged once;
@@ -61,7 +63,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn subnet_status(State(shared): State<Arc<Shared>>, Path(netuid): Path<u16>) -> Response {
-    match shared.subnets.get(&netuid) {
+    match shared.runner(netuid) {
         Some(s) => Json(s.status()).into_response(),
         None => not_found(netuid),
     }
@@ -74,20 +76,40 @@ fn records(records: Vec<ReloadRecord>) -> Response {
 
 async fn reload_all(State(shared): State<Arc<Shared>>) -> Response {
     let mut out = Vec::new();
-    for s in shared.subnets.values() {
+    for s in shared.runners() {
         out.push(s.slot.reload(Trigger::Admin).await);
     }
     records(out)
 }
 
 async fn reload_one(State(shared): State<Arc<Shared>>, Path(netuid): Path<u16>) -> Response {
-    match shared.subnets.get(&netuid) {
+    match shared.runner(netuid) {
         Some(s) => records(vec![s.slot.reload(Trigger::Admin).await]),
         None => not_found(netuid),
     }
 }
 
+/// `GET /healthz` (`ready = false`) and `GET /readyz`: 200 or 503 with every component's
+/// verdict (see [`super::health`]).
+async fn health(shared: Arc<Shared>, ready: bool) -> Response {
+    let (ok, report) = shared.health(ready);
+    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(report)).into_response()
+}
+
+/// `POST /config/reload`: 200 when applied or unchanged, 409 when refused or partial.
+async fn config_reload(State(shared): State<Arc<Shared>>) -> Response {
+    let record = shared.reconfigure().await;
+    let code = match record.outcome {
+        "applied" | "unchanged" => StatusCode::OK,
+        _ => StatusCode::CONFLICT,
+    };
+    (code, Json(record)).into_response()
+}
+
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    // The health gauges are a verdict over the status: computed at each scrape.
+    let _ = shared.health(false);
     ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], shared.metrics.encode())
         .into_response()
 }
@@ -201,8 +223,7 @@ async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
 /// The admin router, behind the guard (see the module docs). Makes the token: the daemon
 /// builds the router once, at start.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    // Every subnet shares the daemon's one database, so any of them names the state directory.
-    let state_dir = shared.subnets.values().next().map(|s| s.db.state_dir().to_path_buf());
+    let state_dir = Some(shared.state_dir.clone()).filter(|d| !d.as_os_str().is_empty());
     let token = match state_dir.as_deref().map(create_token) {
         Some(Ok(token)) => {
             tracing::info!(
@@ -226,7 +247,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/reload", post(reload_all))
         .route("/reload/{netuid}", post(reload_one))
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(|State(shared): State<Arc<Shared>>| health(shared, false)))
+        .route("/readyz", get(|State(shared): State<Arc<Shared>>| health(shared, true)))
+        .route("/config/reload", post(config_reload))
         .with_state(shared)
         .layer(axum::middleware::from_fn_with_state(guard_state, guard))
 }

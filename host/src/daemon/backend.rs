@@ -70,6 +70,9 @@ pub struct Backend {
     pub miner_servers: Vec<MinerServerHandle>,
     /// A description for status and logs.
     pub description: String,
+    keypair: Keypair,
+    coldkey: Option<AccountId>,
+    http: Option<Arc<HttpTransport>>,
 }
 
 /// The coldkey the local chain registers the validator under: the wallet's `coldkeypub.txt`
@@ -125,21 +128,71 @@ impl Backend {
         chain: Arc<dyn Chain>,
         description: String,
     ) -> Result<Self, BackendError> {
-        let existing = chain.subnets().await.map_err(chain_err("listing subnets"))?;
-        let mut transports = BTreeMap::new();
-        for s in &config.subnets {
-            if !existing.contains(&s.netuid) {
-                return Err(BackendError::Setup(format!(
-                    "subnet {} does not exist on the chain ({description})",
-                    s.netuid
-                )));
-            }
-            // Per subnet: `[subnet.network] allow_private_targets` is the subnet's own choice.
-            let transport: Arc<dyn MinerTransport> =
-                Arc::new(HttpTransport::new(hotkey.clone(), s.network.transport()));
-            transports.insert(s.netuid, transport);
+        let mut this = Self {
+            chain,
+            local: None,
+            transports: BTreeMap::new(),
+            miner_servers: Vec::new(),
+            description,
+            keypair: hotkey.clone(),
+            coldkey: None,
+            http: None,
+        };
+        for s in config.enabled_subnets() {
+            this.add_subnet(s, None).await?;
         }
-        Ok(Self { chain, local: None, transports, miner_servers: Vec::new(), description })
+        Ok(this)
+    }
+
+    /// Sets up one more subnet (at start, or when a config reload adds or enables it) and
+    /// returns its miner transport: on a remote chain the subnet must exist; on the local
+    /// chain a `[subnet.local]` subnet is created and its simulated miners started. `runtime`
+    /// loads simulated miners' modules (local chain only).
+    pub async fn add_subnet(
+        &mut self,
+        s: &SubnetConfig,
+        runtime: Option<&Runtime>,
+    ) -> Result<Arc<dyn MinerTransport>, BackendError> {
+        if let Some(t) = self.transports.get(&s.netuid) {
+            return Ok(t.clone());
+        }
+        let transport: Arc<dyn MinerTransport> = match (&self.local, &self.http, &self.coldkey) {
+            (Some(local), Some(http), Some(coldkey)) => match (&s.local, runtime) {
+                (Some(_), Some(runtime)) => {
+                    let hotkey = self.keypair.account_id();
+                    setup_local_subnet(local, s, &hotkey, coldkey, runtime, &mut self.miner_servers, http).await?
+                }
+                _ => {
+                    let existing = local.subnets().await.map_err(chain_err("listing subnets"))?;
+                    if !existing.contains(&s.netuid) {
+                        return Err(BackendError::Setup(format!(
+                            "subnet {} does not exist on the local chain: add a [subnet.local] table to create it",
+                            s.netuid
+                        )));
+                    }
+                    http.clone() as Arc<dyn MinerTransport>
+                }
+            },
+            _ => {
+                let existing = self.chain.subnets().await.map_err(chain_err("listing subnets"))?;
+                if !existing.contains(&s.netuid) {
+                    return Err(BackendError::Setup(format!(
+                        "subnet {} does not exist on the chain ({})",
+                        s.netuid, self.description
+                    )));
+                }
+                // Per subnet: `[subnet.network] allow_private_targets` is the subnet's own choice.
+                Arc::new(HttpTransport::new(self.keypair.clone(), s.network.transport()))
+            }
+        };
+        self.transports.insert(s.netuid, transport.clone());
+        Ok(transport)
+    }
+
+    /// Forgets a subnet's transport (a config reload removed or disabled it), so adding it
+    /// back sets it up from its new config.
+    pub fn remove_subnet(&mut self, netuid: NetUid) {
+        self.transports.remove(&netuid);
     }
 
     async fn start_local(
@@ -156,29 +209,24 @@ impl Backend {
                 .map_err(chain_err(format!("opening the local chain in {}", dir.display())))?,
         );
         let chain: Arc<dyn Chain> = local.clone();
-        let hotkey = keypair.account_id();
-        let coldkey = local_coldkey(config, &hotkey);
-        let mut transports: BTreeMap<NetUid, Arc<dyn MinerTransport>> = BTreeMap::new();
-        let mut miner_servers = Vec::new();
+        let coldkey = local_coldkey(config, &keypair.account_id());
         let http = Arc::new(HttpTransport::new(
             keypair.clone(),
             HttpTransportConfig { allow_private_targets: true, ..HttpTransportConfig::default() },
         ));
-        for s in &config.subnets {
-            let transport = match &s.local {
-                Some(_) => setup_local_subnet(&local, s, &hotkey, &coldkey, runtime, &mut miner_servers, &http).await?,
-                None => {
-                    let existing = local.subnets().await.map_err(chain_err("listing subnets"))?;
-                    if !existing.contains(&s.netuid) {
-                        return Err(BackendError::Setup(format!(
-                            "subnet {} does not exist on the local chain: add a [subnet.local] table to create it",
-                            s.netuid
-                        )));
-                    }
-                    http.clone() as Arc<dyn MinerTransport>
-                }
-            };
-            transports.insert(s.netuid, transport);
+        let description = format!("local chain in {} ({:?} blocks)", dir.display(), block_time);
+        let mut this = Self {
+            chain,
+            local: Some(local.clone()),
+            transports: BTreeMap::new(),
+            miner_servers: Vec::new(),
+            description,
+            keypair: keypair.clone(),
+            coldkey: Some(coldkey),
+            http: Some(http),
+        };
+        for s in config.enabled_subnets() {
+            this.add_subnet(s, Some(runtime)).await?;
         }
         let producer_chain = local.clone();
         tokio::spawn(async move {
@@ -198,8 +246,7 @@ impl Backend {
                 }
             }
         });
-        let description = format!("local chain in {} ({:?} blocks)", dir.display(), block_time);
-        Ok(Self { chain, local: Some(local), transports, miner_servers, description })
+        Ok(this)
     }
 }
 

@@ -11,7 +11,11 @@
 //! | `subnetd_rounds_total` | counter | subnet, outcome | rounds `ok` or `failed` |
 //! | `subnetd_round_duration_seconds` | histogram | subnet | whole rounds |
 //! | `subnetd_tasks_unscored_total` | counter | subnet | tasks whose `score` failed (the round went on) |
-//! | `subnetd_miner_responses_total` | counter | subnet, status | miner responses by status |
+//! | `subnetd_miner_responses_total` | counter | subnet, status | miner responses by status (see below) |
+//! | `subnetd_miner_response_duration_seconds` | histogram | subnet, status | validator-side latency of miner responses |
+//! | `subnetd_miner_uid_responses_total` | counter | subnet, uid, status | responses per uid by status |
+//! | `subnetd_miner_uid_latency_seconds` | gauge | subnet, uid | latency of the uid's last response |
+//! | `subnetd_miner_uid_up` | gauge | subnet, uid | 1 when the uid's last response was `ok`, else 0 |
 //! | `subnetd_reloads_total` | counter | subnet, outcome | module reloads `applied`, `refused` or `unchanged` |
 //! | `subnetd_reload_duration_seconds` | histogram | subnet | read, verify, compile, smoke and swap |
 //! | `subnetd_module_info` | gauge | subnet, hash, version | 1 for the version serving now |
@@ -19,6 +23,13 @@
 //! | `subnetd_weights_set_total` | counter | subnet, outcome | weight submissions: `ok` (set), `committed`, `revealed`, `dropped` (a timelocked commit the chain did not apply), `rejected` |
 //! | `subnetd_last_weights_block` | gauge | subnet | block of the last weights set |
 //! | `subnetd_chain_block` | gauge | — | latest block seen |
+//! | `subnetd_chain_connected` | gauge | — | 1 while the chain answers and its block advances, else 0 |
+//! | `subnetd_chain_last_block_change_seconds` | gauge | — | seconds since the chain's block last advanced |
+//! | `subnetd_subnet_info` | gauge | subnet, name | 1 per subnet this daemon runs (join on `subnet` for the name) |
+//! | `subnetd_subnet_healthy` | gauge | subnet | 1 when the subnet passes `/healthz`, else 0 |
+//! | `subnetd_last_good_round_timestamp_seconds` | gauge | subnet | Unix time of the last round that succeeded |
+//! | `subnetd_config_reloads_total` | counter | outcome | config reloads (SIGHUP, `POST /config/reload`) `applied`, `unchanged`, `partial` or `refused` |
+//! | `subnetd_build_info` | gauge | version | 1, with subnetd's version |
 //! | `subnetd_loop_restarts_total` | counter | subnet | deaths of the subnet's loop (a host bug), each restarted with backoff |
 //! | `subnetd_compute_calls_total` | counter | model, kind, device | calls to a served model (all outcomes) |
 //! | `subnetd_compute_items_total` | counter | model, kind, device | texts or images embedded by calls that succeeded |
@@ -26,6 +37,11 @@
 //! | `subnetd_compute_errors_total` | counter | model, kind, device | failed calls other than timeouts |
 //! | `subnetd_compute_timeouts_total` | counter | model, kind, device | calls that ran out of time |
 //! | `subnetd_compute_busy_seconds_total` | counter | model, kind, device | time the model spent working: the compute cost |
+//!
+//! Response `status` values: `ok` (answered), `timeout` (no answer in time), `refused` (the
+//! miner declined: a guest error, a 4xx), `failed` (unreachable, a 5xx, a transport error),
+//! `malformed` (over its size cap or not decodable). Per-uid series are bounded by the
+//! metagraph (see [`super::miners`]): uids that leave it lose their series.
 //!
 //! The `compute` families exist when the daemon serves models; they are read from the model
 //! service at each scrape.
@@ -89,6 +105,52 @@ pub struct StatusLabels {
     /// `ok`, `timeout`, `refused`, `failed`, `malformed`.
     pub status: String,
 }
+
+/// Labels: subnet and uid.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UidLabels {
+    /// Netuid.
+    pub subnet: String,
+    /// The miner's uid.
+    pub uid: String,
+}
+
+/// Labels: subnet, uid and a response status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UidStatusLabels {
+    /// Netuid.
+    pub subnet: String,
+    /// The miner's uid.
+    pub uid: String,
+    /// See [`StatusLabels::status`].
+    pub status: String,
+}
+
+/// Labels: subnet and its name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NameLabels {
+    /// Netuid.
+    pub subnet: String,
+    /// The subnet's label in the config.
+    pub name: String,
+}
+
+/// Labels: an outcome only.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OnlyOutcome {
+    /// What happened.
+    pub outcome: String,
+}
+
+/// Labels: a version.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabels {
+    /// subnetd's version.
+    pub version: String,
+}
+
+/// A gauge of seconds.
+pub type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 
 /// Labels of the module-info gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -208,6 +270,26 @@ pub struct Metrics {
     pub chain_block: Gauge,
     /// Deaths (and restarts) of subnet loops.
     pub loop_restarts: Family<SubnetLabels, Counter>,
+    /// Miner response latency by status.
+    pub response_seconds: Family<StatusLabels, Histogram, Buckets>,
+    /// Responses per uid by status.
+    pub uid_responses: Family<UidStatusLabels, Counter>,
+    /// Latency of each uid's last response.
+    pub uid_latency: Family<UidLabels, FloatGauge>,
+    /// Whether each uid's last response was `ok`.
+    pub uid_up: Family<UidLabels, Gauge>,
+    /// Whether the chain answers and advances.
+    pub chain_connected: Gauge,
+    /// Seconds since the chain's block last advanced.
+    pub chain_stale_seconds: FloatGauge,
+    /// The subnets run, with their names.
+    pub subnet_info: Family<NameLabels, Gauge>,
+    /// Per subnet, whether it is healthy.
+    pub subnet_healthy: Family<SubnetLabels, Gauge>,
+    /// Per subnet, when its last round succeeded.
+    pub last_good_round: Family<SubnetLabels, FloatGauge>,
+    /// Config reloads by outcome.
+    pub config_reloads: Family<OnlyOutcome, Counter>,
 }
 
 impl Default for Metrics {
@@ -243,6 +325,52 @@ impl Metrics {
         let last_weights_block = Family::<SubnetLabels, Gauge>::default();
         let chain_block = Gauge::default();
         let loop_restarts = Family::<SubnetLabels, Counter>::default();
+        let response_seconds = Family::new_with_constructor(Buckets(CALL_BUCKETS));
+        let uid_responses = Family::<UidStatusLabels, Counter>::default();
+        let uid_latency = Family::<UidLabels, FloatGauge>::default();
+        let uid_up = Family::<UidLabels, Gauge>::default();
+        let chain_connected = Gauge::default();
+        let chain_stale_seconds = FloatGauge::default();
+        let subnet_info = Family::<NameLabels, Gauge>::default();
+        let subnet_healthy = Family::<SubnetLabels, Gauge>::default();
+        let last_good_round = Family::<SubnetLabels, FloatGauge>::default();
+        let config_reloads = Family::<OnlyOutcome, Counter>::default();
+        let build_info = Family::<VersionLabels, Gauge>::default();
+        build_info.get_or_create(&VersionLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+        for outcome in ["applied", "unchanged", "partial", "refused"] {
+            let _ = config_reloads.get_or_create(&OnlyOutcome { outcome: outcome.into() });
+        }
+        registry.register(
+            "miner_response_duration_seconds",
+            "Validator-side latency of miner responses, by status",
+            response_seconds.clone(),
+        );
+        registry.register("miner_uid_responses", "Miner responses per uid, by status", uid_responses.clone());
+        registry.register("miner_uid_latency_seconds", "Latency of each uid's last response", uid_latency.clone());
+        registry.register("miner_uid_up", "1 when the uid's last response was ok", uid_up.clone());
+        registry.register(
+            "chain_connected",
+            "1 while the chain answers and its block advances",
+            chain_connected.clone(),
+        );
+        registry.register(
+            "chain_last_block_change_seconds",
+            "Seconds since the chain's block last advanced",
+            chain_stale_seconds.clone(),
+        );
+        registry.register(
+            "subnet_info",
+            "The subnets this daemon runs (value 1), with their names",
+            subnet_info.clone(),
+        );
+        registry.register("subnet_healthy", "1 when the subnet passes /healthz", subnet_healthy.clone());
+        registry.register(
+            "last_good_round_timestamp_seconds",
+            "Unix time of the subnet's last successful round",
+            last_good_round.clone(),
+        );
+        registry.register("config_reloads", "Config reloads by outcome", config_reloads.clone());
+        registry.register("build_info", "subnetd's version (value 1)", build_info);
         registry.register("module_calls", "Calls into validator modules", calls.clone());
         registry.register("module_call_errors", "Failed module calls by kind", call_errors.clone());
         registry.register(
@@ -292,6 +420,16 @@ impl Metrics {
             last_weights_block,
             chain_block,
             loop_restarts,
+            response_seconds,
+            uid_responses,
+            uid_latency,
+            uid_up,
+            chain_connected,
+            chain_stale_seconds,
+            subnet_info,
+            subnet_healthy,
+            last_good_round,
+            config_reloads,
         }
     }
 
@@ -341,6 +479,35 @@ impl Metrics {
         self.round_seconds.get_or_create(&SubnetLabels { subnet }).observe(elapsed.as_secs_f64());
     }
 
+    /// Creates a subnet's counters at zero when it starts, so every family a board or an alert
+    /// queries exists from the first scrape, and `increase()` sees the first event.
+    pub fn subnet_started(&self, netuid: u16, name: &str) {
+        let subnet = netuid.to_string();
+        let s = || SubnetLabels { subnet: subnet.clone() };
+        let o = |outcome: &str| OutcomeLabels { subnet: subnet.clone(), outcome: outcome.into() };
+        self.subnet_info.get_or_create(&NameLabels { subnet: subnet.clone(), name: name.into() }).set(1);
+        let _ = self.loop_restarts.get_or_create(&s());
+        let _ = self.tasks_unscored.get_or_create(&s());
+        for outcome in ["ok", "failed"] {
+            let _ = self.rounds.get_or_create(&o(outcome));
+        }
+        for outcome in ["applied", "refused"] {
+            let _ = self.reloads.get_or_create(&o(outcome));
+        }
+        for outcome in ["ok", "rejected"] {
+            let _ = self.weights_set.get_or_create(&o(outcome));
+        }
+        for call in ["generate-tasks", "score", "reward"] {
+            for kind in ["trap", "timeout", "memory", "fuel", "guest-error", "malformed", "instantiate"] {
+                let _ = self.call_errors.get_or_create(&ErrorLabels {
+                    subnet: subnet.clone(),
+                    call: call.into(),
+                    kind: kind.into(),
+                });
+            }
+        }
+    }
+
     /// Counts a death (and restart) of a subnet's loop.
     pub fn loop_died(&self, netuid: u16) {
         self.loop_restarts.get_or_create(&SubnetLabels { subnet: netuid.to_string() }).inc();
@@ -375,7 +542,9 @@ impl CallObserver for SubnetObserver {
                 .call_errors
                 .get_or_create(&ErrorLabels { subnet: labels.subnet, call: call.into(), kind: error.kind().into() })
                 .inc();
-            tracing::warn!(subnet = self.netuid, module = %module.name, hash = %short(&module.hash), call,
+            // The full error (a trap's backtrace spans lines) at debug: the round that suffers
+            // it logs one WARN line saying what failed (see `subnet::SubnetRunner`).
+            tracing::debug!(subnet = self.netuid, module = %module.name, hash = %short(&module.hash), call,
                 kind = error.kind(), error = %error, "module call failed");
         }
     }

@@ -33,17 +33,20 @@
 //! idle, for a version that passes (status and logs say why), and other subnets run.
 
 pub mod admin;
+mod assemble;
 pub mod backend;
 pub mod client;
 pub mod config;
+pub mod health;
+pub mod lock;
 pub mod metrics;
+pub mod miners;
+pub mod reconfig;
 pub mod reload;
 pub mod signing;
 pub mod store;
 pub mod subnet;
 pub mod supervise;
-
-use supervise::Backoff;
 
 use crate::util::unix_ms;
 use std::collections::BTreeMap;
@@ -53,16 +56,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use subnet_chain::{AccountId, Chain};
+use subnet_chain::AccountId;
 use subnet_keys::Keypair;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::caps::compute::{ComputeBackend, ModelProvider};
+use crate::caps::compute::ComputeBackend;
 use crate::caps::kv::KvStore;
-use crate::caps::{HostResources, Preopen, SubnetCaps};
 use crate::models::ModelRegistry;
-use crate::runtime::{CallLimits, Runtime, RuntimeConfig, SubnetEnv};
+use crate::runtime::{Runtime, RuntimeConfig};
 pub use config::{ConfigError, DaemonConfig};
 pub use reload::{ModuleSlot, ModuleVersion, Outcome, ReloadRecord, Trigger};
 pub use store::{RedbKv, StateDb, ValidatorRecord, WeightsRecord};
@@ -114,6 +116,9 @@ pub enum DaemonError {
     /// No such subnet in this daemon.
     #[error("no subnet {0} in this daemon")]
     UnknownSubnet(u16),
+    /// Another daemon holds the hotkey for a subnet ([`lock`]).
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
 }
 
 /// What can be handed to the daemon besides its config.
@@ -128,6 +133,8 @@ pub struct DaemonOptions {
     /// tests only (comparing a daemon with the sandbox for one seed): a known secret makes the
     /// validator's tasks predictable to miners.
     pub round_secret: Option<u64>,
+    /// Skip the hotkey guard ([`lock`]): `subnetd run --allow-shared-hotkey`.
+    pub allow_shared_hotkey: bool,
 }
 
 /// File in the state directory holding the daemon's round secret (32 random bytes, mode 0600).
@@ -171,36 +178,122 @@ pub struct DaemonStatus {
     pub chain: String,
     /// The latest block, when the chain answers.
     pub block: Option<u64>,
+    /// Whether the chain is connected and following ([`health`]).
+    pub chain_connected: bool,
     /// When the daemon started, ms since the Unix epoch.
     pub started_at_unix_ms: u64,
     /// Whether a shutdown is under way.
     pub shutting_down: bool,
     /// Per subnet.
     pub subnets: Vec<SubnetStatus>,
+    /// Subnets in the config with `enabled = false`.
+    pub disabled_subnets: Vec<u16>,
+    /// Recent config reloads, oldest first.
+    pub config_reloads: Vec<reconfig::ConfigReload>,
 }
 
 /// What the admin API and the handle share.
 pub(crate) struct Shared {
-    subnets: BTreeMap<u16, Arc<SubnetRunner>>,
+    subnets: std::sync::RwLock<BTreeMap<u16, Arc<SubnetRunner>>>,
+    kv: std::sync::RwLock<BTreeMap<u16, Arc<dyn KvStore>>>,
+    disabled: std::sync::RwLock<Vec<u16>>,
     metrics: Arc<metrics::Metrics>,
     hotkey: AccountId,
-    chain: Arc<dyn Chain>,
     backend: String,
     started_at_unix_ms: u64,
     shutting_down: AtomicBool,
+    chain_health: Arc<health::ChainHealth>,
+    health_config: std::sync::RwLock<config::HealthConfig>,
+    control: tokio::sync::Mutex<reconfig::Control>,
+    config_reloads: std::sync::Mutex<std::collections::VecDeque<reconfig::ConfigReload>>,
+    state_dir: std::path::PathBuf,
+}
+
+fn read<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
+    pub(crate) fn runners(&self) -> Vec<Arc<SubnetRunner>> {
+        read(&self.subnets).values().cloned().collect()
+    }
+
+    pub(crate) fn runner(&self, netuid: u16) -> Option<Arc<SubnetRunner>> {
+        read(&self.subnets).get(&netuid).cloned()
+    }
+
     async fn status(&self) -> DaemonStatus {
+        let chain_connected = self.chain_health.verdict(&read(&self.health_config)).ok;
         DaemonStatus {
             version: env!("CARGO_PKG_VERSION"),
             hotkey: self.hotkey.to_ss58(),
             chain: self.backend.clone(),
-            block: self.chain.current_block().await.ok(),
+            // The follower's last answer: `/status` never waits on a chain that is down.
+            block: self.chain_health.block(),
+            chain_connected,
             started_at_unix_ms: self.started_at_unix_ms,
             shutting_down: self.shutting_down.load(Ordering::Relaxed),
-            subnets: self.subnets.values().map(|s| s.status()).collect(),
+            subnets: self.runners().iter().map(|s| s.status()).collect(),
+            disabled_subnets: read(&self.disabled).clone(),
+            config_reloads: self.config_reloads.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect(),
         }
+    }
+
+    /// The verdict behind `/healthz` (`ready = false`) or `/readyz` (`ready = true`).
+    pub(crate) fn health(&self, ready: bool) -> (bool, health::HealthReport) {
+        let config = read(&self.health_config).clone();
+        let chain = self.chain_health.verdict(&config);
+        let mut subnets = Vec::new();
+        for runner in self.runners() {
+            let status = runner.status();
+            let mut verdict = self.chain_health.subnet_verdict(
+                &config,
+                &status,
+                runner.config.tasks.interval.0,
+                runner.config.weights.every_blocks,
+            );
+            if ready {
+                let reason = if status.module.is_none() {
+                    Some("no module version serving yet".to_owned())
+                } else if status.rounds_ok == 0 {
+                    Some("no round finished yet".to_owned())
+                } else {
+                    None
+                };
+                verdict.ok = reason.is_none();
+                verdict.reason = reason;
+            }
+            subnets.push(verdict);
+        }
+        if !ready {
+            health::record(&self.metrics, &subnets);
+        }
+        let shutting_down = self.shutting_down.load(Ordering::Relaxed);
+        let ok = chain.ok && subnets.iter().all(|s| s.ok) && !(ready && shutting_down);
+        let status = match (ready, ok) {
+            (false, true) => "ok",
+            (false, false) => "unhealthy",
+            (true, true) => "ready",
+            (true, false) => "not-ready",
+        };
+        (ok, health::HealthReport { status, chain, subnets })
+    }
+
+    /// Re-reads the config file the daemon started from and applies it ([`reconfig`]).
+    pub(crate) async fn reconfigure(&self) -> reconfig::ConfigReload {
+        let mut control = self.control.lock().await;
+        let record = reconfig::apply(self, &mut control).await;
+        self.metrics.config_reloads.get_or_create(&metrics::OnlyOutcome { outcome: record.outcome.into() }).inc();
+        let mut history = self.config_reloads.lock().unwrap_or_else(|p| p.into_inner());
+        if history.len() >= 16 {
+            history.pop_front();
+        }
+        history.push_back(record.clone());
+        record
     }
 }
 
@@ -208,19 +301,17 @@ impl Shared {
 pub struct Daemon {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
-    loops: Vec<JoinHandle<()>>,
-    watchers: Vec<JoinHandle<()>>,
+    follower: JoinHandle<()>,
     admin: Option<JoinHandle<()>>,
     admin_stop: Option<tokio::sync::oneshot::Sender<()>>,
     admin_addr: SocketAddr,
     reloads: broadcast::Sender<ReloadRecord>,
-    kv: BTreeMap<u16, Arc<dyn KvStore>>,
     grace: Duration,
     state_dir: std::path::PathBuf,
-    _backend: backend::Backend,
 }
 
-fn load_hotkey(config: &DaemonConfig) -> Result<Keypair, DaemonError> {
+/// Loads the configured hotkey (`[wallet]`), with its password from `password_env` when set.
+pub fn load_hotkey(config: &DaemonConfig) -> Result<Keypair, DaemonError> {
     let root = config
         .wallets_root()
         .ok_or_else(|| DaemonError::Wallet("no wallets directory: set [wallet] path (HOME is not set)".into()))?;
@@ -231,13 +322,20 @@ fn load_hotkey(config: &DaemonConfig) -> Result<Keypair, DaemonError> {
         ),
         None => None,
     };
-    Keypair::load_hotkey(&root, &config.wallet.name, &config.wallet.hotkey, password.as_deref())
-        .map_err(|e| DaemonError::Wallet(e.to_string()))
+    Keypair::load_hotkey(&root, &config.wallet.name, &config.wallet.hotkey, password.as_deref()).map_err(|e| {
+        let text = e.to_string();
+        if password.is_none() && text.to_lowercase().contains("encrypt") {
+            DaemonError::Wallet(format!(
+                "{text}: set [wallet] password_env to the name of an environment variable holding its password"
+            ))
+        } else {
+            DaemonError::Wallet(text)
+        }
+    })
 }
 
-/// Starts one model service for the union of the models granted to subnets; `None` when no
-/// subnet is granted any.
-async fn start_models(config: &DaemonConfig) -> Result<Option<subnet_compute::ComputeService>, DaemonError> {
+/// The models granted to any subnet of `config`, enabled or not.
+pub(crate) fn granted_models(config: &DaemonConfig) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for s in &config.subnets {
         for m in &s.capabilities.compute.compute {
@@ -246,6 +344,13 @@ async fn start_models(config: &DaemonConfig) -> Result<Option<subnet_compute::Co
             }
         }
     }
+    names
+}
+
+/// Starts one model service for the union of the models granted to subnets; `None` when no
+/// subnet is granted any.
+async fn start_models(config: &DaemonConfig) -> Result<Option<subnet_compute::ComputeService>, DaemonError> {
+    let names = granted_models(config);
     if names.is_empty() {
         return Ok(None);
     }
@@ -268,7 +373,7 @@ async fn start_models(config: &DaemonConfig) -> Result<Option<subnet_compute::Co
 }
 
 /// The engine settings the subnets need: the largest memory limit, fuel metering if any
-/// subnet asks for fuel.
+/// subnet asks for fuel. Disabled subnets count, so enabling one later fits the engine.
 fn runtime_config(config: &DaemonConfig) -> RuntimeConfig {
     let defaults = RuntimeConfig::default();
     let max_memory = config.subnets.iter().map(|s| s.memory()).max().unwrap_or(config::DEFAULT_MEMORY);
@@ -288,7 +393,8 @@ fn runtime_config(config: &DaemonConfig) -> RuntimeConfig {
 
 impl Daemon {
     /// Starts the daemon described by `config`: opens the state, loads the hotkey, sets up the
-    /// chain, loads each subnet's module, starts the watchers, the loops and the admin API.
+    /// chain, takes the hotkey locks, loads each enabled subnet's module, starts the watchers,
+    /// the loops, the chain follower and the admin API.
     pub async fn start(config: DaemonConfig, options: DaemonOptions) -> Result<Self, DaemonError> {
         let db = StateDb::open(&config.state_dir)?;
         // Bind early: a taken port fails the start before anything heavy happened.
@@ -298,20 +404,22 @@ impl Daemon {
             .map_err(|e| DaemonError::Admin { addr: listen, message: e.to_string() })?;
         let admin_addr =
             listener.local_addr().map_err(|e| DaemonError::Admin { addr: listen, message: e.to_string() })?;
-        let keypair = match options.hotkey.clone() {
-            Some(k) => k,
-            None => load_hotkey(&config)?,
+        let (keypair, lock_dir) = match options.hotkey.clone() {
+            // An embedder's own key has no wallet beside it: its locks live in the state dir.
+            Some(k) => (k, config.state_dir.join("locks")),
+            None => (load_hotkey(&config)?, config.lock_dir().unwrap_or_else(|| config.state_dir.join("locks"))),
         };
         let hotkey = keypair.account_id();
         let secret = match options.round_secret {
             Some(secret) => secret,
             None => round_secret(&config.state_dir)?,
         };
-        let runtime = Runtime::new(runtime_config(&config)).map_err(|e| DaemonError::Runtime(format!("{e:#}")))?;
+        let engine = runtime_config(&config);
+        let runtime = Runtime::new(engine.clone()).map_err(|e| DaemonError::Runtime(format!("{e:#}")))?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let backend = backend::Backend::start(&config, &keypair, &runtime, shutdown_rx.clone()).await?;
-        tracing::info!(hotkey = %hotkey.to_ss58(), chain = %backend.description, subnets = config.subnets.len(),
-            "daemon starting");
+        let mut backend = backend::Backend::start(&config, &keypair, &runtime, shutdown_rx.clone()).await?;
+        tracing::info!(hotkey = %hotkey.to_ss58(), chain = %backend.description,
+            subnets = config.enabled_subnets().count(), "daemon starting");
 
         let service = match &options.compute {
             Some(_) => None,
@@ -319,104 +427,67 @@ impl Daemon {
         };
         let metrics = Arc::new(metrics::Metrics::with_compute(service.clone()));
         let (reloads, _) = broadcast::channel(1024);
-        let mut subnets = BTreeMap::new();
-        let mut kv_stores = BTreeMap::new();
-        for s in &config.subnets {
-            let netuid = s.netuid;
-            let sub_err = |message: String| DaemonError::Subnet { netuid, message };
-            let models: Option<&dyn ModelProvider> = match (&options.compute, &service) {
-                (Some(backend), _) => Some(backend),
-                (None, Some(service)) => Some(service),
-                (None, None) => None,
-            };
-            let host = HostResources { netuid, kv: Some(&db), models };
-            let caps = SubnetCaps::build(&s.capabilities, &host).map_err(|e| sub_err(e.to_string()))?;
-            if let Some(kv) = &caps.kv {
-                kv_stores.insert(netuid, kv.clone());
-            }
-            let preopen = match &s.capabilities.preopen {
-                Some(p) => {
-                    std::fs::create_dir_all(&p.dir).map_err(|e| sub_err(format!("{}: {e}", p.dir.display())))?;
-                    Some(Preopen { host: p.dir.clone(), guest: p.guest.clone(), writable: p.writable })
+        let factory = assemble::Factory {
+            db: db.clone(),
+            runtime: runtime.clone(),
+            metrics: metrics.clone(),
+            hotkey,
+            secret,
+            reloads: reloads.clone(),
+            compute: options.compute.clone(),
+            service,
+            state_dir: config.state_dir.clone(),
+            lock_dir: (!options.allow_shared_hotkey).then_some(lock_dir),
+            check_chain: !matches!(config.chain, config::ChainConfig::Local { .. }),
+        };
+        // One subnet at a time (compiling is CPU-bound).
+        let mut running = BTreeMap::new();
+        for s in config.enabled_subnets() {
+            let transport = backend.add_subnet(s, Some(&runtime)).await?;
+            let started = factory.start(s, backend.chain.clone(), transport).await;
+            match started {
+                Ok(r) => {
+                    running.insert(s.netuid, r);
                 }
-                None => None,
-            };
-            let call_errors = Arc::new(AtomicU64::new(0));
-            let observer = Arc::new(SubnetObserverWithCount {
-                inner: metrics::SubnetObserver { netuid, metrics: metrics.clone() },
-                errors: call_errors.clone(),
-            });
-            let base = SubnetEnv {
-                label: format!("netuid {netuid} ({})", s.label()).into(),
-                caps,
-                preopen: preopen.clone(),
-                limits: CallLimits {
-                    timeout: Some(s.call_timeout()),
-                    memory: Some(usize::try_from(s.memory()).unwrap_or(usize::MAX)),
-                    fuel: s.limits.fuel,
-                },
-                observer: None,
-            };
-            let smoke = reload::SmokeSetup {
-                validator: hotkey,
-                subnet: SubnetEnv { label: format!("netuid {netuid} ({}) smoke", s.label()).into(), ..base.clone() },
-                scratch: preopen
-                    .as_ref()
-                    .map(|p| Preopen { host: config.state_dir.join("smoke").join(netuid.to_string()), ..p.clone() }),
-                limits: s.round_limits(),
-            };
-            // Absolute but not canonical: a module behind a symlink is watched at the link, so
-            // swapping the link (a common deploy step) is seen as a change.
-            let source = std::path::absolute(&s.module).unwrap_or_else(|_| s.module.clone());
-            let slot = Arc::new(ModuleSlot::new(
-                netuid,
-                s.label(),
-                source,
-                s.signers(),
-                runtime.clone(),
-                metrics.clone(),
-                smoke,
-                reloads.clone(),
-            ));
-            let transport =
-                backend.transports.get(&netuid).cloned().ok_or_else(|| sub_err("no miner transport".into()))?;
-            let subnet_env = Arc::new(SubnetEnv { observer: Some(observer), ..base });
-            let runner = SubnetRunner::new(
-                s.clone(),
-                slot,
-                backend.chain.clone(),
-                transport,
-                db.clone(),
-                hotkey,
-                subnet_env,
-                metrics.clone(),
-                call_errors,
-                secret,
-            )?;
-            subnets.insert(netuid, Arc::new(runner));
-        }
-
-        // First versions, one subnet at a time (compiling is CPU-bound).
-        for runner in subnets.values() {
-            runner.slot.reload(Trigger::Start).await;
-        }
-        let mut watchers = Vec::new();
-        for (s, runner) in config.subnets.iter().zip(subnets.values()) {
-            if s.reload.watch {
-                let handle = reload::spawn_watcher(runner.slot.clone(), s.reload.debounce.0, shutdown_rx.clone())
-                    .map_err(|message| DaemonError::Subnet { netuid: s.netuid, message })?;
-                watchers.push(handle);
+                Err(e) => {
+                    for r in std::mem::take(&mut running).into_values() {
+                        r.finish(Duration::from_secs(5)).await;
+                    }
+                    return Err(e);
+                }
             }
         }
-
+        let subnets = running.iter().map(|(n, r)| (*n, r.runner.clone())).collect();
+        let kv = running.iter().filter_map(|(n, r)| Some((*n, r.kv.clone()?))).collect();
+        let chain_health = Arc::new(health::ChainHealth::default());
+        let follower = health::spawn_follower(
+            backend.chain.clone(),
+            chain_health.clone(),
+            metrics.clone(),
+            config.health.clone(),
+            shutdown_rx.clone(),
+        );
         let shared = Arc::new(Shared {
-            subnets,
+            subnets: std::sync::RwLock::new(subnets),
+            kv: std::sync::RwLock::new(kv),
+            disabled: std::sync::RwLock::new(config.subnets.iter().filter(|s| !s.enabled).map(|s| s.netuid).collect()),
             metrics,
             hotkey,
-            chain: backend.chain.clone(),
             backend: backend.description.clone(),
             started_at_unix_ms: unix_ms(),
             shutting_down: AtomicBool::new(false),
+            chain_health,
+            health_config: std::sync::RwLock::new(config.health.clone()),
+            state_dir: config.state_dir.clone(),
+            control: tokio::sync::Mutex::new(reconfig::Control {
+                config: config.clone(),
+                factory,
+                backend,
+                running,
+                engine,
+                models: granted_models(&config),
+            }),
+            config_reloads: std::sync::Mutex::new(Default::default()),
         });
         if !admin_addr.ip().is_loopback() {
             tracing::warn!(%admin_addr, "the admin API listens beyond loopback: anyone who can reach it can read status and metrics (mutating calls need the token)");
@@ -437,41 +508,17 @@ impl Daemon {
         if let Err(e) = std::fs::write(&addr_file, format!("{admin_addr}\n")) {
             tracing::warn!(path = %addr_file.display(), error = %e, "cannot record the admin address");
         }
-
-        let loops = shared
-            .subnets
-            .values()
-            .map(|runner| {
-                let runner = runner.clone();
-                let shutdown = shutdown_rx.clone();
-                tokio::spawn(async move {
-                    let name = format!("subnet {} validator loop", runner.netuid);
-                    let metrics = runner.metrics.clone();
-                    let netuid = runner.netuid;
-                    let make = {
-                        let runner = runner.clone();
-                        let shutdown = shutdown.clone();
-                        move || runner.clone().run(shutdown.clone())
-                    };
-                    let on_death = |_: &str| metrics.loop_died(netuid);
-                    supervise::supervise(&name, &runner.health, Backoff::default(), shutdown, on_death, make).await;
-                })
-            })
-            .collect();
         tracing::info!(%admin_addr, "daemon running");
         Ok(Self {
             shared,
             shutdown,
-            loops,
-            watchers,
+            follower,
             admin: Some(admin),
             admin_stop: Some(admin_stop),
             admin_addr,
             reloads,
-            kv: kv_stores,
             grace: config.shutdown_grace.0,
             state_dir: config.state_dir.clone(),
-            _backend: backend,
         })
     }
 
@@ -485,14 +532,19 @@ impl Daemon {
         self.shared.status().await
     }
 
+    /// `/healthz`'s verdict: healthy or not, and why, per component.
+    pub fn health(&self) -> (bool, health::HealthReport) {
+        self.shared.health(false)
+    }
+
     /// One subnet's runner.
-    pub fn subnet(&self, netuid: u16) -> Option<&Arc<SubnetRunner>> {
-        self.shared.subnets.get(&netuid)
+    pub fn subnet(&self, netuid: u16) -> Option<Arc<SubnetRunner>> {
+        self.shared.runner(netuid)
     }
 
     /// A subnet's key-value store (when granted), e.g. to seed or inspect it.
     pub fn kv(&self, netuid: u16) -> Option<Arc<dyn KvStore>> {
-        self.kv.get(&netuid).cloned()
+        read(&self.shared.kv).get(&netuid).cloned()
     }
 
     /// The daemon's metrics.
@@ -509,17 +561,23 @@ impl Daemon {
     pub async fn reload(&self, netuid: Option<u16>) -> Result<Vec<ReloadRecord>, DaemonError> {
         match netuid {
             Some(n) => {
-                let runner = self.shared.subnets.get(&n).ok_or(DaemonError::UnknownSubnet(n))?;
+                let runner = self.shared.runner(n).ok_or(DaemonError::UnknownSubnet(n))?;
                 Ok(vec![runner.slot.reload(Trigger::Admin).await])
             }
             None => {
                 let mut out = Vec::new();
-                for runner in self.shared.subnets.values() {
+                for runner in self.shared.runners() {
                     out.push(runner.slot.reload(Trigger::Admin).await);
                 }
                 Ok(out)
             }
         }
+    }
+
+    /// Re-reads the config file and applies what changed, subnet by subnet, as SIGHUP and
+    /// `POST /config/reload` do ([`reconfig`]).
+    pub async fn reload_config(&self) -> reconfig::ConfigReload {
+        self.shared.reconfigure().await
     }
 
     /// Stops gracefully: no new rounds; rounds in flight finish and commit (up to the
@@ -528,18 +586,15 @@ impl Daemon {
     pub async fn shutdown(mut self) {
         tracing::info!("shutting down: letting rounds in flight finish");
         self.shared.shutting_down.store(true, Ordering::Relaxed);
+        let running = std::mem::take(&mut self.shared.control.lock().await.running);
+        // Signal every subnet first, so they all wind down at once.
+        for r in running.values() {
+            r.signal();
+        }
+        let grace = self.grace;
+        futures::future::join_all(running.into_values().map(|r| r.finish(grace))).await;
         let _ = self.shutdown.send(true);
-        let loops = std::mem::take(&mut self.loops);
-        let aborts: Vec<_> = loops.iter().map(|l| l.abort_handle()).collect();
-        if tokio::time::timeout(self.grace, futures::future::join_all(loops)).await.is_err() {
-            tracing::warn!(grace = ?self.grace, "rounds still running after the shutdown grace; stopping them");
-            for a in aborts {
-                a.abort();
-            }
-        }
-        for w in std::mem::take(&mut self.watchers) {
-            w.abort();
-        }
+        self.follower.abort();
         if let Some(stop) = self.admin_stop.take() {
             let _ = stop.send(());
         }
@@ -552,9 +607,9 @@ impl Daemon {
 }
 
 /// The subnet observer plus the per-subnet error counter the status shows.
-struct SubnetObserverWithCount {
-    inner: metrics::SubnetObserver,
-    errors: Arc<AtomicU64>,
+pub(crate) struct SubnetObserverWithCount {
+    pub(crate) inner: metrics::SubnetObserver,
+    pub(crate) errors: Arc<AtomicU64>,
 }
 
 impl crate::runtime::CallObserver for SubnetObserverWithCount {

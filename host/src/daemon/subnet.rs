@@ -10,7 +10,12 @@
 //! [`subnet_chain::weights::weights_for_emit`]) before `set_weights`.
 //!
 //! Failure modes: a failed round (chain unreachable, the module failing `generate-tasks` or
-//! `reward`) commits nothing and changes nothing in memory; the next tick tries again. A
+//! `reward`, a `score` call trapping or stopped for time, memory or fuel, every task unscored)
+//! commits nothing and changes nothing in memory but the per-miner book; the next tick tries
+//! again. It is counted (`rounds_failed`, `subnetd_rounds_total{outcome="failed"}`), shown in
+//! `last_round.error`, and logged as one WARN line (the full error, with a trap's backtrace, at
+//! debug). A round that stands logs one INFO summary (tasks, answered, timeouts, failures,
+//! unscored, top weights); weights that land log the weights themselves. A
 //! rejected `set_weights` is logged and counted, and retried when next due.
 //!
 //! On a subnet with commit-reveal on, weights are committed instead, and the runtime decides
@@ -36,11 +41,12 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::config::SubnetConfig;
-use super::metrics::{Metrics, StatusLabels, SubnetLabels, short};
+use super::metrics::{Metrics, SubnetLabels, short};
+use super::miners::{MinerBook, MinerStatus, chain_weights, top_weights};
 use super::reload::{ModuleSlot, ModuleVersion, ReloadRecord};
 use super::store::{StateDb, ValidatorRecord};
 use super::supervise::LoopHealth;
-use crate::bindings::types::{ResponseStatus, Weight};
+use crate::bindings::types::Weight;
 use crate::caps::kv::KvStore as _;
 use crate::runtime::SubnetEnv;
 use crate::validator::{MinerTransport, RoundInput, round_seed, run_round};
@@ -61,6 +67,14 @@ pub struct RoundStatus {
     pub tasks: usize,
     /// Tasks whose scoring failed.
     pub unscored: usize,
+    /// Miner responses.
+    pub queries: usize,
+    /// `ok` responses.
+    pub answered: usize,
+    /// `timeout` responses.
+    pub timeouts: usize,
+    /// `refused`, `failed` and `malformed` responses.
+    pub failures: usize,
     /// Its duration, ms.
     pub duration_ms: f64,
     /// Why it failed, if it did.
@@ -134,11 +148,17 @@ pub struct SubnetStatus {
     pub loop_restarts: u64,
     /// The panic message of its last death.
     pub loop_last_death: Option<String>,
+    /// When the last round that succeeded ended, ms since the Unix epoch.
+    pub last_good_round_unix_ms: Option<u64>,
+    /// Per uid, the last response (status, latency, error) and counts since start.
+    pub miners: Vec<MinerStatus>,
 }
 
 #[derive(Default)]
 struct Live {
     last_round: Option<RoundStatus>,
+    last_good_round_unix_ms: Option<u64>,
+    miners: MinerBook,
     weights_note: Option<String>,
     last_weights: Option<WeightsRecord>,
 }
@@ -184,14 +204,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn status_name(s: ResponseStatus) -> &'static str {
-    match s {
-        ResponseStatus::Ok => "ok",
-        ResponseStatus::Timeout => "timeout",
-        ResponseStatus::Refused => "refused",
-        ResponseStatus::Failed => "failed",
-        ResponseStatus::Malformed => "malformed",
+/// Call failures that are the module's own fault and stopped by the host: a round that
+/// suffers one in `score` fails, as its scores would be frozen.
+const MODULE_FAULTS: [&str; 4] = ["trap", "timeout", "memory", "fuel"];
+
+/// Why a round whose calls all returned still counts as failed: every task unscored, or a
+/// `score` call trapped (see [`MODULE_FAULTS`]); `None` when it stands.
+fn round_verdict(outcome: &crate::validator::RoundOutcome) -> Option<String> {
+    let tasks = outcome.tasks.len();
+    let failed: Vec<_> = outcome.tasks.iter().filter(|t| t.error.is_some()).collect();
+    let faults: Vec<_> = failed.iter().filter(|t| t.error_kind.is_some_and(|k| MODULE_FAULTS.contains(&k))).collect();
+    let first_line =
+        |t: &crate::validator::TaskReport| t.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("").to_owned();
+    if let Some(t) = faults.first() {
+        return Some(format!(
+            "score failed ({}) on {} of {tasks} tasks: {}",
+            t.error_kind.unwrap_or("-"),
+            faults.len(),
+            first_line(t)
+        ));
     }
+    if tasks > 0 && failed.len() == tasks {
+        return Some(format!("every task unscored ({tasks}): {}", first_line(failed[0])));
+    }
+    None
 }
 
 impl SubnetRunner {
@@ -266,6 +302,8 @@ impl SubnetRunner {
             resumed_weights: self.resumed_weights.clone(),
             loop_restarts: self.health.restarts(),
             loop_last_death: self.health.last_death(),
+            last_good_round_unix_ms: live.last_good_round_unix_ms,
+            miners: live.miners.snapshot(),
         }
     }
 
@@ -306,6 +344,10 @@ impl SubnetRunner {
                 module: String::new(),
                 tasks: 0,
                 unscored: 0,
+                queries: 0,
+                answered: 0,
+                timeouts: 0,
+                failures: 0,
                 duration_ms: 0.0,
                 error: Some("no module version is serving (see the reload history)".into()),
             });
@@ -318,19 +360,29 @@ impl SubnetRunner {
     }
 
     fn note_round_error(&self, error: String, elapsed: Duration, module: Option<&ModuleVersion>) {
-        self.rounds_failed.fetch_add(1, Ordering::Relaxed);
-        self.metrics.round(self.netuid, false, elapsed);
-        tracing::warn!(subnet = self.netuid, %error, "round failed");
-        lock(&self.live).last_round = Some(RoundStatus {
+        self.note_failed(RoundStatus {
             at_unix_ms: unix_ms(),
             block: 0,
             epoch: 0,
             module: module.map(|m| m.hash.clone()).unwrap_or_default(),
             tasks: 0,
             unscored: 0,
+            queries: 0,
+            answered: 0,
+            timeouts: 0,
+            failures: 0,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             error: Some(error),
         });
+    }
+
+    fn note_failed(&self, round: RoundStatus) {
+        self.rounds_failed.fetch_add(1, Ordering::Relaxed);
+        self.metrics.round(self.netuid, false, Duration::from_secs_f64(round.duration_ms / 1000.0));
+        let error = round.error.as_deref().unwrap_or("");
+        tracing::warn!(subnet = self.netuid, tasks = round.tasks, answered = round.answered,
+            timeouts = round.timeouts, failures = round.failures, unscored = round.unscored, %error, "round failed");
+        lock(&self.live).last_round = Some(round);
     }
 
     async fn step_with(&self, version: &ModuleVersion) {
@@ -390,6 +442,31 @@ impl SubnetRunner {
             Ok(outcome) => outcome,
             Err(e) => return self.note_round_error(e.to_string(), started.elapsed(), Some(version)),
         };
+        let counts = lock(&self.live).miners.record(self.netuid, &metagraph, &outcome, &self.metrics);
+        let unscored = outcome.tasks.iter().filter(|t| t.error.is_some()).count();
+        if unscored > 0 {
+            self.tasks_unscored.fetch_add(unscored as u64, Ordering::Relaxed);
+            let subnet = self.netuid.to_string();
+            self.metrics.tasks_unscored.get_or_create(&SubnetLabels { subnet }).inc_by(unscored as u64);
+        }
+        let round = |error: Option<String>| RoundStatus {
+            at_unix_ms: unix_ms(),
+            block: metagraph.block,
+            epoch,
+            module: version.hash.clone(),
+            tasks: outcome.tasks.len(),
+            unscored,
+            queries: counts.queries,
+            answered: counts.answered,
+            timeouts: counts.timeouts,
+            failures: counts.failures,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            error,
+        };
+        // Frozen scores must not keep going on chain: such a round commits nothing.
+        if let Some(error) = round_verdict(&outcome) {
+            return self.note_failed(round(Some(error)));
+        }
         record.rounds += 1;
         record.scores = scores;
         record.pending_weights = outcome.weights.iter().map(|w| (w.uid, w.value)).collect();
@@ -408,41 +485,30 @@ impl SubnetRunner {
         }
         *lock(&self.record) = record;
 
-        let unscored = outcome.tasks.iter().filter(|t| t.error.is_some()).count();
-        let subnet = self.netuid.to_string();
-        for task in &outcome.tasks {
-            for r in &task.responses {
-                self.metrics
-                    .responses
-                    .get_or_create(&StatusLabels { subnet: subnet.clone(), status: status_name(r.status).into() })
-                    .inc();
-            }
-        }
-        if unscored > 0 {
-            self.tasks_unscored.fetch_add(unscored as u64, Ordering::Relaxed);
-            self.metrics.tasks_unscored.get_or_create(&SubnetLabels { subnet }).inc_by(unscored as u64);
-        }
-        let elapsed = started.elapsed();
         self.rounds_ok.fetch_add(1, Ordering::Relaxed);
-        self.metrics.round(self.netuid, true, elapsed);
-        tracing::debug!(
-            tasks = outcome.tasks.len(),
-            unscored,
+        let done = round(None);
+        self.metrics.round(self.netuid, true, started.elapsed());
+        self.metrics
+            .last_good_round
+            .get_or_create(&SubnetLabels { subnet: self.netuid.to_string() })
+            .set(done.at_unix_ms as f64 / 1000.0);
+        tracing::info!(
             block = metagraph.block,
             epoch,
-            ms = elapsed.as_millis() as u64,
+            tasks = done.tasks,
+            answered = done.answered,
+            timeouts = done.timeouts,
+            failures = done.failures,
+            unscored,
+            top_weights = %top_weights(&outcome.weights, 5),
+            ms = started.elapsed().as_millis() as u64,
             "round committed"
         );
-        lock(&self.live).last_round = Some(RoundStatus {
-            at_unix_ms: unix_ms(),
-            block: metagraph.block,
-            epoch,
-            module: version.hash.clone(),
-            tasks: outcome.tasks.len(),
-            unscored,
-            duration_ms: elapsed.as_secs_f64() * 1000.0,
-            error: None,
-        });
+        {
+            let mut live = lock(&self.live);
+            live.last_good_round_unix_ms = Some(done.at_unix_ms);
+            live.last_round = Some(done);
+        }
         self.submit_weights(&metagraph, &hyper, &schedule, version).await;
     }
 
@@ -523,7 +589,8 @@ impl SubnetRunner {
             Ok(Err(e)) => tracing::error!(subnet = self.netuid, error = %e, "{what} but not recorded"),
             Err(e) => tracing::error!(subnet = self.netuid, error = %e, "{what} but not recorded"),
         }
-        tracing::info!(subnet = self.netuid, block = record.block, uids = record.uids.len(), "{what}");
+        tracing::info!(subnet = self.netuid, block = record.block, uids = record.uids.len(),
+            weights = %chain_weights(&record.uids, &record.weights), "{what}");
         self.metrics.weights(self.netuid, outcome, Some(record.block));
         let mut live = lock(&self.live);
         live.last_weights = Some(record);

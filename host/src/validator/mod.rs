@@ -55,6 +55,8 @@ pub struct TaskReport {
     pub scores: Vec<UidScore>,
     /// Why scoring failed, if it did.
     pub error: Option<String>,
+    /// The failure's kind ([`CallError::kind`]: `trap`, `timeout`, `guest-error`, ...).
+    pub error_kind: Option<&'static str>,
 }
 
 /// What a round produced.
@@ -301,14 +303,16 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
                     .score(&env, ctx, &task, &responses)
                     .await
                     .and_then(|scores| check_scores(module, &task, scores));
-                let (scores, error) = match result {
-                    Ok(scores) => (scores, None),
+                let (scores, error, error_kind) = match result {
+                    Ok(scores) => (scores, None, None),
                     Err(e) => {
-                        tracing::warn!(subnet = %env.subnet.label, task = %task.id, error = %e, "task not scored");
-                        (Vec::new(), Some(e.to_string()))
+                        // Debug: the error may be a multi-line trap backtrace, and callers
+                        // report the round's failures in one line of their own.
+                        tracing::debug!(subnet = %env.subnet.label, task = %task.id, error = %e, "task not scored");
+                        (Vec::new(), Some(e.to_string()), Some(e.kind()))
                     }
                 };
-                TaskReport { task, responses, scores, error }
+                TaskReport { task, responses, scores, error, error_kind }
             }
         })
         .buffered(limits.score_concurrency.max(1))

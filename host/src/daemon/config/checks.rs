@@ -28,6 +28,12 @@ impl DaemonConfig {
         {
             return Err(field_err("chain.block_time", "must be at least 1ms"));
         }
+        if self.health.follow_interval.0 < Duration::from_millis(10) {
+            return Err(field_err("health.follow_interval", "must be at least 10ms"));
+        }
+        if self.health.stale_after.0 < self.health.follow_interval.0 {
+            return Err(field_err("health.stale_after", "must be at least health.follow_interval"));
+        }
         let local = matches!(self.chain, ChainConfig::Local { .. });
         let mut netuids = BTreeSet::new();
         let mut preopens: Vec<(usize, PathBuf)> = Vec::new();

@@ -96,6 +96,9 @@ pub struct DaemonConfig {
     /// How long a SIGTERM waits for rounds in flight before the daemon exits anyway.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace: Dur,
+    /// What `/healthz` holds the daemon to.
+    #[serde(default)]
+    pub health: HealthConfig,
     /// The subnets this daemon validates.
     #[serde(rename = "subnet", default)]
     pub subnets: Vec<SubnetConfig>,
@@ -120,6 +123,9 @@ pub struct WalletConfig {
     pub hotkey: String,
     /// Name of an environment variable holding the hotkey's password, for encrypted hotkeys.
     pub password_env: Option<String>,
+    /// Where the hotkey locks go (see [`crate::daemon::lock`]); default
+    /// `<wallets>/<name>/locks`, beside the wallet, so every daemon using it sees them.
+    pub lock_dir: Option<PathBuf>,
 }
 
 /// `[chain]`: the chain backend. Also accepted as a string, `chain = "<endpoint>"`, meaning
@@ -224,6 +230,50 @@ impl Default for AdminConfig {
     }
 }
 
+/// `[health]`: the windows behind `/healthz` (see [`crate::daemon::health`]). Applied by a
+/// config reload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// How often the chain is asked for its block (default 6 s).
+    #[serde(default = "default_follow_interval")]
+    pub follow_interval: Dur,
+    /// The chain is disconnected when its block has not advanced for this long (default 60 s).
+    #[serde(default = "default_stale_after")]
+    pub stale_after: Dur,
+    /// A subnet is unhealthy when its last good round is older than this, or 5 tasks
+    /// intervals, whichever is longer (default 5 min).
+    #[serde(default = "default_round_window")]
+    pub round_window: Dur,
+    /// Weights are late after this many times `weights.every_blocks` blocks (default 3).
+    #[serde(default = "default_late_factor")]
+    pub weights_late_factor: u64,
+}
+
+fn default_follow_interval() -> Dur {
+    Dur(Duration::from_secs(6))
+}
+fn default_stale_after() -> Dur {
+    Dur(Duration::from_secs(60))
+}
+fn default_round_window() -> Dur {
+    Dur(Duration::from_secs(300))
+}
+fn default_late_factor() -> u64 {
+    3
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            follow_interval: default_follow_interval(),
+            stale_after: default_stale_after(),
+            round_window: default_round_window(),
+            weights_late_factor: default_late_factor(),
+        }
+    }
+}
+
 /// `[runtime]`: settings of the one engine all subnets share.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -307,6 +357,9 @@ impl DaemonConfig {
         if let Some(p) = &self.wallet.path {
             self.wallet.path = Some(expand(base, p));
         }
+        if let Some(p) = &self.wallet.lock_dir {
+            self.wallet.lock_dir = Some(expand(base, p));
+        }
         if let Some(p) = &self.models {
             self.models = Some(expand(base, p));
         }
@@ -326,9 +379,19 @@ impl DaemonConfig {
         }
     }
 
+    /// The subnets to run (`enabled`, the default).
+    pub fn enabled_subnets(&self) -> impl Iterator<Item = &SubnetConfig> {
+        self.subnets.iter().filter(|s| s.enabled)
+    }
+
     /// The wallets directory.
     pub fn wallets_root(&self) -> Option<PathBuf> {
         self.wallet.path.clone().or_else(subnet_keys::default_wallets_root)
+    }
+
+    /// The directory of the hotkey locks.
+    pub fn lock_dir(&self) -> Option<PathBuf> {
+        self.wallet.lock_dir.clone().or_else(|| Some(self.wallets_root()?.join(&self.wallet.name).join("locks")))
     }
 }
 

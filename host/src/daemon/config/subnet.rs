@@ -21,6 +21,10 @@ fn yes() -> bool {
 pub struct SubnetConfig {
     /// The subnet's netuid on the chain.
     pub netuid: u16,
+    /// Whether the daemon runs this subnet (default true). A disabled subnet is checked like
+    /// the others but not set up; a config reload turning it on or off touches it alone.
+    #[serde(default = "yes")]
+    pub enabled: bool,
     /// A label for logs and status; default `subnet-<netuid>`.
     pub name: Option<String>,
     /// The mechanism (sub-subnet) this entry validates and sets weights for; default 0, the

@@ -109,7 +109,7 @@ fn the_documented_example_checks() {
     // The example points at the hello-subnet build; build it first.
     common::bundle("examples/hello-subnet");
     let out = Command::new(env!("CARGO_BIN_EXE_subnetd"))
-        .args(["run", "--check", "--config", example.to_str().unwrap()])
+        .args(["run", "--check", "--offline", "--config", example.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -4,6 +4,8 @@ mod commit_reveal;
 mod config;
 mod isolation;
 mod node;
+mod ops_health;
+mod ops_process;
 mod reload;
 mod restart;
 mod signing;

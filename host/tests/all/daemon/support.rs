@@ -116,9 +116,15 @@ pub struct DaemonProcess {
 impl DaemonProcess {
     /// Starts `subnetd -v run --config <config>` and waits until its admin API answers.
     pub async fn start(config: &Path, state_dir: &Path, log: &Path) -> Self {
+        Self::start_with(config, state_dir, log, &[]).await
+    }
+
+    /// [`DaemonProcess::start`] with `extra` arguments before `run` (e.g. `--log-format json`).
+    pub async fn start_with(config: &Path, state_dir: &Path, log: &Path, extra: &[&str]) -> Self {
         let _ = std::fs::remove_file(state_dir.join(subnet_host::daemon::ADMIN_ADDR_FILE));
         let log_file = std::fs::File::create(log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_subnetd"))
+            .args(extra)
             .args(["-v", "run", "--config"])
             .arg(config)
             .env("RUST_LOG", "info,subnet_host::net=warn")
@@ -183,6 +189,14 @@ impl DaemonProcess {
                 self.log_text()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: sending a signal to our own child process by its pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
         }
     }
 
