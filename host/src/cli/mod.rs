@@ -5,6 +5,7 @@ pub mod chain;
 pub mod check;
 pub mod miner;
 pub mod new;
+pub mod protocol;
 pub mod run;
 pub mod sandbox;
 pub mod sign;

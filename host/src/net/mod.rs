@@ -84,17 +84,21 @@ pub mod admission;
 pub(crate) mod client;
 pub mod gate;
 pub mod miner_server;
+mod outbound;
+mod miner_synapse;
 mod miner_task;
 pub(crate) mod server;
 pub mod target;
 pub mod task_headers;
 pub mod transport;
+pub mod wire;
 
 pub use miner_server::{
     HandlerContext, HandlerError, MinerServerConfig, MinerServerError, MinerServerHandle, MinerStats, ModuleHandler,
     TaskHandler, spawn_miner_server, spawn_miner_server_with,
 };
 pub use transport::{HttpTransport, HttpTransportConfig};
+pub use wire::{SynapseSpec, WireProtocol, WireSettings};
 
 /// The path a miner serves tasks at.
 pub const TASK_PATH: &str = "/v1/task";

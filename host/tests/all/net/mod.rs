@@ -2,6 +2,7 @@
 
 mod chain;
 mod interop;
+mod protocols;
 pub mod support;
 mod transport;
 mod two_process;
