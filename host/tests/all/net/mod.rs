@@ -2,6 +2,7 @@
 
 mod chain;
 mod interop;
+mod protocol_parsers;
 mod protocols;
 pub mod support;
 mod transport;

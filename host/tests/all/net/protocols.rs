@@ -109,6 +109,13 @@ async fn a_bittensor_dendrite_is_served_by_a_subnetd_miner_speaking_axon() {
 
     let r = run_py(vec!["dendrite".into(), port, miner.ss58_address(), "//PyValidator".into(), "//Stranger".into()])
         .await;
+    check_dendrite_outcomes(&r, &miner);
+    let stats = server.stats();
+    assert_eq!((stats.verified, stats.answered), (2, 2), "{stats:?}");
+}
+
+/// What the Dendrite run (py_bt10.py `dendrite`) must have seen from a subnetd miner.
+fn check_dendrite_outcomes(r: &serde_json::Value, miner: &Keypair) {
     // The Dendrite's own query: status 200, the synapse's response field filled by the module.
     assert_eq!(r["answer"]["status"], 200, "{r}");
     assert_eq!(r["answer"]["response"], 42, "{r}");
@@ -134,9 +141,81 @@ async fn a_bittensor_dendrite_is_served_by_a_subnetd_miner_speaking_axon() {
         assert_eq!((r[case]["status"].as_u64(), r[case]["error"].as_str()), (Some(401), Some(reason)), "{case}: {r}");
         assert_eq!(r[case]["axon_status"], "401", "{case}: the Dendrite reads the status from the headers: {r}");
     }
-    assert_eq!((r["unregistered"]["status"].as_u64(), r["unregistered"]["error"].as_str()), (Some(403), Some("not_registered")));
-    let stats = server.stats();
-    assert_eq!((stats.verified, stats.answered), (2, 2), "{stats:?}");
+    assert_eq!((r["unregistered"]["status"].as_u64(), r["unregistered"]["error"].as_str()), (Some(403), Some("not_registered")), "{r}");
+}
+
+/// A wallet whose hotkey is `hotkey` (a development key, so the Python side can derive it too).
+fn wallet_with(root: &std::path::Path, name: &str, hotkey: &Keypair) {
+    let coldkey = Keypair::generate(CryptoType::Sr25519);
+    let path = subnet_keys::coldkey_path(root, name).unwrap();
+    coldkey.save_to_file(&path, false).unwrap();
+    std::fs::write(path.with_file_name("coldkeypub.txt"), coldkey.to_public_keyfile_json()).unwrap();
+    hotkey.save_to_wallet(root, name, "default", false).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bittensor_dendrite_is_served_by_the_subnetd_miner_process_with_protocol_axon() {
+    use support::run_ok;
+    let built = common::bundle("examples/hello-subnet");
+    let miner_wasm = built.miners.iter().find(|m| m.0 == "honest").expect("honest miner").2.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let wallets = tmp.path().join("wallets");
+    let state = tmp.path().join("chain");
+    let (w, s) = (wallets.to_str().unwrap(), state.to_str().unwrap());
+    let miner = uri("//CliMiner");
+    wallet_with(&wallets, "owner", &Keypair::generate(CryptoType::Sr25519));
+    wallet_with(&wallets, "miner", &miner);
+    wallet_with(&wallets, "validator", &uri("//CliValidator"));
+    let netuid =
+        run_ok(&["chain", "init", "--state", s, "--owner-wallet", "owner", "--wallets-dir", w, "--tempo", "100"]);
+    let netuid = netuid.trim();
+    for name in ["miner", "validator"] {
+        run_ok(&["chain", "register", "--state", s, "--netuid", netuid, "--wallet", name, "--wallets-dir", w]);
+    }
+    let stake = ["chain", "stake", "--state", s, "--netuid", netuid, "--wallet", "validator", "--amount", "1000"];
+    run_ok(&[&stake[..], &["--wallets-dir", w]].concat());
+    let node = Proc::start(
+        &support::subnetd(),
+        &["chain", "serve", "--state", s, "--listen", "127.0.0.1:0", "--dev"],
+        tmp.path().join("node.log"),
+    );
+    let miner_proc = Proc::start(
+        &support::subnetd(),
+        &[
+            "-v",
+            "miner",
+            "--module",
+            miner_wasm.to_str().unwrap(),
+            "--wallet",
+            "miner",
+            "--wallets-dir",
+            w,
+            "--netuid",
+            netuid,
+            "--port",
+            "0",
+            "--chain",
+            &node.line,
+            "--protocol",
+            "axon",
+            "--synapse",
+            "TextTask",
+            "--required-hash-fields",
+            "payload",
+        ],
+        tmp.path().join("miner.log"),
+    );
+    let addr: SocketAddr = miner_proc.line.parse().unwrap_or_else(|_| panic!("miner printed {:?}", miner_proc.line));
+    let r = run_py(vec![
+        "dendrite".into(),
+        addr.port().to_string(),
+        miner.ss58_address(),
+        "//CliValidator".into(),
+        "//Stranger".into(),
+    ])
+    .await;
+    check_dendrite_outcomes(&r, &miner);
+    assert!(miner_proc.log_text().contains("verified request"), "{}", miner_proc.log_text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,9 @@ Modes (keys are development URIs, `//Name`, derived by the SDK's own Keypair):
       Serves N real Axons (hotkeys //Axon0 ... //AxonN-1) on 127.0.0.1, each answering TextTask
       with response = payload * 2. Prints [{"port", "hotkey"}, ...] as one line, then serves
       until killed.
+  bench N ROUNDS
+      N Axons and a Dendrite in this process; ROUNDS rounds of Dendrite.forward to all of them
+      (the bittensor half of host/benches/protocols.rs). Prints {"qps", "p50_ms", "p99_ms"}.
   epistula-miner URI
       A reference Epistula v2 miner written from SN1's published format (receiver, 8000 ms
       staleness, signature over sha256(body).uuid.timestamp.signed_for, on the SDK's Keypair):
@@ -122,7 +125,7 @@ def mode_dendrite(port, miner, validator_uri, unregistered_uri):
     emit(out)
 
 
-def mode_axons(n):
+def mode_axons(n, forever=True):
     import socket
     import tempfile
 
@@ -156,9 +159,47 @@ def mode_axons(n):
                 if time.time() > deadline:
                     raise
                 time.sleep(0.05)
-    emit([{"port": p, "hotkey": h} for _, p, h in served])
+    listed = [{"port": p, "hotkey": h} for _, p, h in served]
+    if not forever:
+        BENCH["axons"] = listed
+        BENCH["keep"] = served
+        return
+    emit(listed)
     while True:
         time.sleep(3600)
+
+
+def mode_bench(n, rounds):
+    """N Axons and one Dendrite in this process: `rounds` rounds of dendrite.forward to all,
+    after two warm-up rounds; prints queries/s and round p50/p99 (ms)."""
+    import asyncio
+
+    n, rounds = int(n), int(rounds)
+    mode_axons(n, False)
+    targets = [target(a["port"], a["hotkey"]) for a in BENCH["axons"]]
+    dendrite = bittensor.Dendrite(wallet=Keypair.create_from_uri("//BenchValidator"))
+
+    async def run():
+        times, answered = [], 0
+        for r in range(rounds + 2):
+            started = time.perf_counter()
+            outs = await dendrite.forward(targets, TextTask(payload=r), timeout=12.0)
+            if r >= 2:
+                times.append(time.perf_counter() - started)
+                answered += sum(1 for o in outs if o.dendrite.status_code == 200)
+        return times, answered
+
+    times, answered = asyncio.run(run())
+    total = sum(times)
+    times.sort()
+
+    def pct(p):
+        return times[round((len(times) - 1) * p)] * 1e3
+
+    emit({"qps": answered / total, "p50_ms": pct(0.5), "p99_ms": pct(0.99), "answered": answered})
+
+
+BENCH = {}
 
 
 def epistula_headers(kp, body, signed_for, timestamp=None, uuid=None):
@@ -256,6 +297,7 @@ def mode_epistula_miner(uri):
 MODES = {
     "dendrite": mode_dendrite,
     "axons": mode_axons,
+    "bench": mode_bench,
     "epistula-client": mode_epistula_client,
     "epistula-miner": mode_epistula_miner,
 }
