@@ -135,8 +135,7 @@ impl Backend {
                 )));
             }
             // Per subnet: `[subnet.network] allow_private_targets` is the subnet's own choice.
-            let transport: Arc<dyn MinerTransport> =
-                Arc::new(HttpTransport::new(hotkey.clone(), s.transport()));
+            let transport: Arc<dyn MinerTransport> = Arc::new(HttpTransport::new(hotkey.clone(), s.transport()));
             transports.insert(s.netuid, transport);
         }
         Ok(Self { chain, local: None, transports, miner_servers: Vec::new(), description })
@@ -302,7 +301,8 @@ async fn setup_local_subnet(
                 return Ok(http.clone());
             }
             // Another protocol: a transport of its own that speaks it.
-            let config = HttpTransportConfig { allow_private_targets: true, protocol: s.wire.clone(), ..Default::default() };
+            let config =
+                HttpTransportConfig { allow_private_targets: true, protocol: s.wire.clone(), ..Default::default() };
             Ok(Arc::new(HttpTransport::new(http.keypair().clone(), config)))
         }
     }

@@ -51,11 +51,7 @@ pub(super) enum BuildError {
 }
 
 /// The task headers every HTTP task request carries (btauth, Epistula).
-pub(super) fn task_request(
-    url: &str,
-    request: &QueryRequest,
-    body_len: usize,
-) -> hyper::http::request::Builder {
+pub(super) fn task_request(url: &str, request: &QueryRequest, body_len: usize) -> hyper::http::request::Builder {
     let builder = hyper::Request::post(url)
         .header(CONTENT_TYPE, request.payload.content_type.as_str())
         .header(HEADER_NETUID, request.netuid)

@@ -33,11 +33,11 @@ use sha2::{Digest as _, Sha256};
 use subnet_keys::Keypair;
 use subnet_keys::btauth::{fresh_nonce, sign_request_prehashed};
 
+use super::TASK_PATH;
 use super::client::{HttpClient, ReadError, new_client, read_limited};
 use super::outbound;
 use super::target::check_target;
 use super::wire::{WireProtocol, synapse_answer, synapse_status};
-use super::TASK_PATH;
 use crate::bindings::types::{MinerResponse, Payload, ResponseStatus};
 use crate::validator::transport::{MinerQuery, MinerTransport, empty_response};
 

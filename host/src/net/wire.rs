@@ -271,7 +271,10 @@ pub fn synapse_status(code: u16) -> ResponseStatus {
 
 /// Miner side: a synapse request body as the module's payload, and whether it came in the
 /// payload field. Returns the parsed body too, to answer into.
-pub fn synapse_task_payload(spec: &SynapseSpec, body: &[u8]) -> Result<(Payload, bool, Map<String, Value>), MappingError> {
+pub fn synapse_task_payload(
+    spec: &SynapseSpec,
+    body: &[u8],
+) -> Result<(Payload, bool, Map<String, Value>), MappingError> {
     let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(body) else { return Err(MappingError::NotObject) };
     let mut fields = request.clone();
     for f in BASE_FIELDS {
@@ -330,7 +333,8 @@ mod tests {
     #[test]
     fn settings_resolve_and_refuse_what_cannot_work() {
         assert_eq!(WireSettings::default().resolve(), Ok(WireProtocol::Btauth));
-        let axon = WireSettings { protocol: Some("axon".into()), synapse: Some("TextTask".into()), ..Default::default() };
+        let axon =
+            WireSettings { protocol: Some("axon".into()), synapse: Some("TextTask".into()), ..Default::default() };
         assert_eq!(axon.clone().resolve(), Ok(WireProtocol::Axon(spec())));
         let no_name = WireSettings { synapse: None, ..axon.clone() };
         assert_eq!(no_name.resolve(), Err(WireError::MissingSynapse));
@@ -342,7 +346,10 @@ mod tests {
         assert_eq!(mixed.resolve(), Err(WireError::NotAxon("btauth")));
         let ep = WireSettings { protocol: Some("epistula".into()), ..Default::default() };
         assert_eq!(ep.resolve(), Ok(WireProtocol::Epistula { path: "/v1/task".into() }));
-        assert!(matches!(WireSettings { protocol: Some("grpc".into()), ..Default::default() }.resolve(), Err(WireError::Unknown(_))));
+        assert!(matches!(
+            WireSettings { protocol: Some("grpc".into()), ..Default::default() }.resolve(),
+            Err(WireError::Unknown(_))
+        ));
     }
 
     #[test]
@@ -352,7 +359,8 @@ mod tests {
         let (body, wrapped) = synapse_request_body(&s, b"21").unwrap();
         assert!(wrapped);
         assert_eq!(body, br#"{"payload":21}"#);
-        let (task, w, req) = synapse_task_payload(&s, br#"{"payload":21,"response":null,"name":"TextTask","axon":{}}"#).unwrap();
+        let (task, w, req) =
+            synapse_task_payload(&s, br#"{"payload":21,"response":null,"name":"TextTask","axon":{}}"#).unwrap();
         assert!(w);
         assert_eq!(task.body, b"21");
         let resp = synapse_response_body(&s, req, w, b"42", 0.5).unwrap();

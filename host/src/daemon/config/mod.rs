@@ -296,7 +296,8 @@ impl DaemonConfig {
         for (i, s) in config.subnets.iter_mut().enumerate() {
             s.capabilities = CapabilitiesConfig::from_table(&s.capabilities_table)
                 .map_err(|e| field_err(format!("subnet[{i}].capabilities.{}", e.field), e.message))?;
-            s.wire = s.wire_settings().resolve().map_err(|e| field_err(format!("subnet[{i}].protocol"), e.to_string()))?;
+            s.wire =
+                s.wire_settings().resolve().map_err(|e| field_err(format!("subnet[{i}].protocol"), e.to_string()))?;
         }
         config.resolve_paths(base);
         config.check()?;

@@ -107,8 +107,8 @@ async fn a_bittensor_dendrite_is_served_by_a_subnetd_miner_speaking_axon() {
     let server = spawn_miner_server(config, module, chain.clone()).await.unwrap();
     let port = server.local_addr().port().to_string();
 
-    let r = run_py(vec!["dendrite".into(), port, miner.ss58_address(), "//PyValidator".into(), "//Stranger".into()])
-        .await;
+    let r =
+        run_py(vec!["dendrite".into(), port, miner.ss58_address(), "//PyValidator".into(), "//Stranger".into()]).await;
     check_dendrite_outcomes(&r, &miner);
     let stats = server.stats();
     assert_eq!((stats.verified, stats.answered), (2, 2), "{stats:?}");
@@ -141,7 +141,11 @@ fn check_dendrite_outcomes(r: &serde_json::Value, miner: &Keypair) {
         assert_eq!((r[case]["status"].as_u64(), r[case]["error"].as_str()), (Some(401), Some(reason)), "{case}: {r}");
         assert_eq!(r[case]["axon_status"], "401", "{case}: the Dendrite reads the status from the headers: {r}");
     }
-    assert_eq!((r["unregistered"]["status"].as_u64(), r["unregistered"]["error"].as_str()), (Some(403), Some("not_registered")), "{r}");
+    assert_eq!(
+        (r["unregistered"]["status"].as_u64(), r["unregistered"]["error"].as_str()),
+        (Some(403), Some("not_registered")),
+        "{r}"
+    );
 }
 
 /// A wallet whose hotkey is `hotkey` (a development key, so the Python side can derive it too).
@@ -295,8 +299,16 @@ async fn epistula_both_directions_against_the_reference() {
     let url = format!("http://{}/v1/task", server.local_addr());
     let r = run_py(vec!["epistula-client".into(), url, miner.ss58_address(), "//EpValidator".into()]).await;
     assert_eq!((r["good"]["status"].as_u64(), r["good"]["body"].as_str()), (Some(200), Some("42")), "{r}");
-    assert_eq!((r["bad_signature"]["status"].as_u64(), r["bad_signature"]["error"].as_str()), (Some(401), Some("bad_signature")), "{r}");
-    assert_eq!((r["stale"]["status"].as_u64(), r["stale"]["error"].as_str()), (Some(401), Some("stale_timestamp")), "{r}");
+    assert_eq!(
+        (r["bad_signature"]["status"].as_u64(), r["bad_signature"]["error"].as_str()),
+        (Some(401), Some("bad_signature")),
+        "{r}"
+    );
+    assert_eq!(
+        (r["stale"]["status"].as_u64(), r["stale"]["error"].as_str()),
+        (Some(401), Some("stale_timestamp")),
+        "{r}"
+    );
 
     // subnetd's validator to the reference miner.
     let tmp = tempfile::tempdir().unwrap();
@@ -323,8 +335,14 @@ async fn the_sandbox_over_the_synapse_protocol_matches_btauth() {
     let bundle = common::bundle("examples/hello-subnet");
     let mut weights = Vec::new();
     for protocol in [WireProtocol::Btauth, WireProtocol::Axon(SynapseSpec::new("SandboxTask"))] {
-        let config =
-            SandboxConfig { epochs: 3, seed: 7, network: true, commit_reveal: false, protocol, ..SandboxConfig::default() };
+        let config = SandboxConfig {
+            epochs: 3,
+            seed: 7,
+            network: true,
+            commit_reveal: false,
+            protocol,
+            ..SandboxConfig::default()
+        };
         let report = sandbox::run(&common::runtime(), &bundle, &config, |_, _| {}).await.expect("sandbox");
         weights.push(report.final_weights);
     }

@@ -373,7 +373,10 @@ async fn sandbox_style_simulated_miners_over_http() {
         (miners[2].clone(), SimMiner::Random),
     ];
     let subnet = Arc::new(SubnetEnv::new("hello miners"));
-    let _servers = serve_sim_miners(chain.clone(), netuid, sims, subnet.clone(), &subnet_host::net::WireProtocol::Btauth).await.unwrap();
+    let _servers =
+        serve_sim_miners(chain.clone(), netuid, sims, subnet.clone(), &subnet_host::net::WireProtocol::Btauth)
+            .await
+            .unwrap();
     let metagraph = chain.metagraph(netuid).await.unwrap();
     assert!(metagraph.neurons.iter().skip(1).all(|n| n.axon.is_some()), "every simulated miner announced its axon");
 
