@@ -8,6 +8,10 @@
 //! - [`admission`]: the protocol-neutral layer in front of a miner's module: header-only
 //!   refusals, caps and rate limits on unverified requests, the bounded and paced body read,
 //!   verification from the streamed digest.
+//! - [`wire`]: the wire protocol chosen per subnet (`btauth/1` below, the bittensor Axon/Dendrite
+//!   Synapse protocol, Epistula v2) and the payload ↔ synapse mapping; the miner server serves
+//!   and the transport speaks whichever the subnet chose, with the same admission, deadlines and
+//!   limits. The protocol below is the default.
 //! - [`gate`]: the stake-ordered admission of verified requests to a miner's module (eviction of
 //!   the lowest stake when full, a quota per hotkey).
 //!
