@@ -80,7 +80,7 @@
 //!   loopback, private, link-local (the cloud metadata address 169.254.169.254 among them),
 //!   unspecified, multicast or otherwise non-global address is not contacted: the query is
 //!   `failed` at once, before anything is signed or sent (see [`target`]).
-//! - Status mapping: `2xx` → `ok`; the deadline passing → `timeout`; `4xx` → `refused`;
+//! - Status mapping (`btauth/1`, Epistula; the Axon's in [`wire`]): `2xx` → `ok`; the deadline passing → `timeout`; `4xx` → `refused`;
 //!   `5xx`, connection failures and no axon → `failed`; an answer over the size limit, a missing
 //!   or unreadable `Content-Type`, or another status class → `malformed`.
 

@@ -274,7 +274,7 @@ pub struct SimMinersConfig {
     #[serde(default)]
     pub random: usize,
     /// How the daemon serves them: `in-process` (no sockets) or `http` (each miner a real
-    /// HTTP server on loopback, queried with btauth-signed requests).
+    /// HTTP server on loopback, queried in the subnet's `protocol`).
     #[serde(default)]
     pub serve: ServeMode,
 }

@@ -349,3 +349,51 @@ async fn the_sandbox_over_the_synapse_protocol_matches_btauth() {
     assert!(!weights[0].is_empty());
     assert_eq!(weights[1], weights[0], "final weights over the Synapse protocol and over btauth");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_validates_a_local_subnet_over_the_synapse_protocol() {
+    use crate::daemon::support::{Fixture, validator_key};
+    use subnet_host::daemon::client::metric_value;
+    use subnet_host::daemon::{Daemon, DaemonConfig, DaemonOptions};
+
+    let hello = common::bundle("examples/hello-subnet");
+    let fx = Fixture::new();
+    std::fs::copy(&hello.validator, fx.path("modules/hello.wasm")).unwrap();
+    let subnets = format!(
+        r#"
+[[subnet]]
+netuid = 1
+module = "modules/hello.wasm"
+protocol = "axon"
+synapse = "HelloTask"
+required_hash_fields = ["payload"]
+[subnet.tasks]
+interval = "100ms"
+[subnet.local]
+tempo = 20
+[subnet.local.miners]
+module = "{}"
+honest = 2
+serve = "http"
+"#,
+        hello.miners[0].2.display()
+    );
+    let config = DaemonConfig::load(&fx.write_config("50ms", &subnets)).unwrap();
+    let daemon = Daemon::start(config, DaemonOptions { hotkey: Some(validator_key()), ..Default::default() })
+        .await
+        .expect("daemon starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let ok = |d: &Daemon| {
+        metric_value(&d.metrics().encode(), "subnetd_miner_responses_total", &[("subnet", "1"), ("status", "ok")])
+    };
+    while ok(&daemon) < 4.0 {
+        assert!(std::time::Instant::now() < deadline, "no ok answers over axon: {}", daemon.metrics().encode());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = daemon.metrics().encode();
+    for status in ["refused", "failed", "malformed"] {
+        let n = metric_value(&text, "subnetd_miner_responses_total", &[("subnet", "1"), ("status", status)]);
+        assert_eq!(n, 0.0, "{status}: {text}");
+    }
+    daemon.shutdown().await;
+}
