@@ -2,7 +2,12 @@
 //!
 //! [`spawn_miner_server`] serves a [`MinerModule`]; [`spawn_miner_server_with`] serves any
 //! [`TaskHandler`] (the fan-out benchmark and the tests of the priority gate plug in their own).
-//! The wire protocol and the refusal codes are in the [`crate::net`] docs.
+//! The wire protocol and the refusal codes are in the [`crate::net`] docs; the protocol served
+//! is [`MinerServerConfig::protocol`] ([`crate::net::wire`]): `btauth/1` at `POST /v1/task`, the
+//! Axon's Synapse protocol at `POST /{synapse}` (answers signed with
+//! [`MinerServerConfig::signing_key`], which it requires; refusals carry the Axon's status
+//! headers and its codes for a full queue, 503, and a module past the timeout, 408), or
+//! Epistula at its path. Every other stage below is the same for all of them.
 //!
 //! # Who may query, and in what order requests are checked
 //! The admission layer ([`crate::net::admission`]) decides from the headers alone who may cost
@@ -436,6 +441,13 @@ impl Server {
     /// A refusal's response, not counted (unknown paths and methods are not requests).
     fn answer_refusal(&self, status: u16, reason: &'static str, message: String) -> Response {
         if matches!(self.config.protocol, WireProtocol::Axon(_)) {
+            // The Axon's codes for the same outcomes: its priority queue refuses with 503 and a
+            // forward past the timeout is 408.
+            let status = match reason {
+                "overloaded" | "evicted" | "hotkey_quota" => 503,
+                "module_timeout" => 408,
+                _ => status,
+            };
             // A Dendrite reads the status and message of a refusal from these headers.
             let mut response = refusal(status, reason, message.clone());
             super::miner_synapse::refusal_headers(response.headers_mut(), status, &message);
