@@ -83,6 +83,10 @@ pub struct MinerArgs {
     /// `registered` (any registered hotkey).
     #[arg(long, default_value = "staked", value_parser = parse_callers)]
     callers: CallerPolicy,
+    /// The wire protocol served (`--protocol axon --synapse TextTask` serves bittensor
+    /// Dendrites at `POST /TextTask`).
+    #[command(flatten)]
+    protocol: super::protocol::ProtocolArgs,
 }
 
 fn parse_callers(s: &str) -> std::result::Result<CallerPolicy, String> {
@@ -136,12 +140,14 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     if args.listen_ip.is_unspecified() && args.external_ip.is_none() && !args.no_serve_axon {
         bail!("listening on {} announces no reachable address: pass --external-ip", args.listen_ip);
     }
+    let protocol = args.protocol.resolve(None)?;
     let root = args.dir.root()?;
     let hotkey = wallet::load_hotkey(&root, &args.wallet, &args.hotkey)?;
     let me = hotkey.account_id();
     let module_path = resolve_module(&args.module, args.miner_name.as_deref())?;
     let module = load_module(&module_path)?;
 
+    let signing_key = hotkey.clone();
     let chain = args.chain.connect([hotkey]).await.with_context(|| format!("chain {}", args.chain))?;
     let metagraph = chain.metagraph(args.netuid).await.with_context(|| format!("subnet {}", args.netuid))?;
     let Some(uid) = metagraph.uid_of(&me) else {
@@ -163,6 +169,9 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     config.blacklist = args.blacklist.iter().copied().collect::<HashSet<_>>();
     config.min_stake_rao = (args.min_stake * 1e9).round() as u64;
     config.admission.callers = args.callers;
+    config.protocol = protocol;
+    config.signing_key = Some(signing_key);
+    let handle_protocol = config.protocol.name();
     let handle = spawn_miner_server(config, module, chain.clone()).await?;
     let addr = handle.local_addr();
 
@@ -187,7 +196,12 @@ pub async fn run(args: MinerArgs) -> Result<()> {
         }
     }
     println!("{addr}");
-    eprintln!("miner uid {uid} ({me}) serving {} on subnet {} at {addr}", module_path.display(), args.netuid);
+    eprintln!(
+        "miner uid {uid} ({me}) serving {} on subnet {} at {addr} ({})",
+        module_path.display(),
+        args.netuid,
+        handle_protocol
+    );
     shutdown.await;
     handle.shutdown().await;
     Ok(())

@@ -6,6 +6,7 @@ pub mod check;
 pub mod miner;
 pub mod new;
 pub mod preflight;
+pub mod protocol;
 pub mod run;
 pub mod sandbox;
 pub mod sign;

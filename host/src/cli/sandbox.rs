@@ -63,6 +63,10 @@ pub struct SandboxArgs {
     /// network path; latencies are real, so reports vary slightly between runs).
     #[arg(long)]
     network: bool,
+    /// With `--network`, the wire protocol (`axon` uses the synapse `SandboxTask` unless
+    /// `--synapse` names another).
+    #[command(flatten)]
+    protocol: super::protocol::ProtocolArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -122,6 +126,7 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         commit_reveal: args.commit_reveal,
         state_dir: args.state.clone(),
         network: args.network,
+        protocol: args.protocol.resolve(Some("SandboxTask"))?,
         ..SandboxConfig::default()
     };
     let compute = super::start_compute(&toolchain, args.models.as_deref(), &built.compute_models).await?;

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 
 use super::config::{ChainConfig, DaemonConfig, ServeMode, SubnetConfig};
 use crate::caps::metagraph::MetagraphView;
-use crate::net::{HttpTransport, HttpTransportConfig, MinerServerHandle};
+use crate::net::{HttpTransport, HttpTransportConfig, MinerServerHandle, WireProtocol};
 use crate::node::RemoteChain;
 use crate::runtime::{Runtime, SubnetEnv};
 use crate::sim::local::{SimNeuron, ensure_local_subnet};
@@ -182,7 +182,7 @@ impl Backend {
                     )));
                 }
                 // Per subnet: `[subnet.network] allow_private_targets` is the subnet's own choice.
-                Arc::new(HttpTransport::new(self.keypair.clone(), s.network.transport()))
+                Arc::new(HttpTransport::new(self.keypair.clone(), s.transport()))
             }
         };
         self.transports.insert(s.netuid, transport.clone());
@@ -340,12 +340,18 @@ async fn setup_local_subnet(
         ServeMode::Http => {
             let chain: Arc<dyn Chain> = local.clone();
             let subnet = Arc::new(SubnetEnv::new(format!("netuid {netuid} simulated miners")));
-            let served = miners.iter().map(|(key, sim)| (key.account_id(), sim.clone())).collect();
-            let servers = serve_sim_miners(chain, netuid, served, subnet)
+            let served = miners.iter().map(|(key, sim)| (key.clone(), sim.clone())).collect();
+            let servers = serve_sim_miners(chain, netuid, served, subnet, &s.wire)
                 .await
                 .map_err(|e| BackendError::Setup(format!("subnet {netuid}: simulated miner server: {e}")))?;
             miner_servers.extend(servers);
-            Ok(http.clone())
+            if s.wire == WireProtocol::Btauth {
+                return Ok(http.clone());
+            }
+            // Another protocol: a transport of its own that speaks it.
+            let config =
+                HttpTransportConfig { allow_private_targets: true, protocol: s.wire.clone(), ..Default::default() };
+            Ok(Arc::new(HttpTransport::new(http.keypair().clone(), config)))
         }
     }
 }

@@ -2,7 +2,12 @@
 //!
 //! [`spawn_miner_server`] serves a [`MinerModule`]; [`spawn_miner_server_with`] serves any
 //! [`TaskHandler`] (the fan-out benchmark and the tests of the priority gate plug in their own).
-//! The wire protocol and the refusal codes are in the [`crate::net`] docs.
+//! The wire protocol and the refusal codes are in the [`crate::net`] docs; the protocol served
+//! is [`MinerServerConfig::protocol`] ([`crate::net::wire`]): `btauth/1` at `POST /v1/task`, the
+//! Axon's Synapse protocol at `POST /{synapse}` (answers signed with
+//! [`MinerServerConfig::signing_key`], which it requires; refusals carry the Axon's status
+//! headers and its codes for a full queue, 503, and a module past the timeout, 408), or
+//! Epistula at its path. Every other stage below is the same for all of them.
 //!
 //! # Who may query, and in what order requests are checked
 //! The admission layer ([`crate::net::admission`]) decides from the headers alone who may cost
@@ -40,6 +45,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use subnet_chain::{AccountId, Chain, ChainError, NetUid};
+use subnet_keys::Keypair;
 use subnet_keys::btauth::VerifierConfig;
 use tokio::sync::Semaphore;
 
@@ -47,6 +53,7 @@ use super::admission::registry::Registry;
 use super::admission::{Admission, AdmissionConfig, AdmissionParts, Protocol, Refused};
 use super::gate::PriorityGate;
 use super::server::{ConnLimits, ServerTask};
+use super::wire::WireProtocol;
 use super::{Refusal, TASK_PATH};
 use crate::bindings::types::{MinerRequest, Payload};
 use crate::caps::kv::KvStore;
@@ -95,6 +102,11 @@ pub struct MinerServerConfig {
     pub admission: AdmissionConfig,
     /// The miner module's key-value store, when it is granted one.
     pub kv: Option<Arc<dyn KvStore>>,
+    /// The wire protocol served (default `btauth/1` on `POST /v1/task`; see [`WireProtocol`]).
+    pub protocol: WireProtocol,
+    /// The miner's hotkey pair, for protocols whose answers are signed (the Axon's); required
+    /// for [`WireProtocol::Axon`].
+    pub signing_key: Option<Keypair>,
 }
 
 impl std::fmt::Debug for MinerServerConfig {
@@ -113,6 +125,7 @@ impl std::fmt::Debug for MinerServerConfig {
             .field("per_hotkey_quota", &self.per_hotkey_quota)
             .field("admission", &self.admission)
             .field("kv", &self.kv.is_some())
+            .field("protocol", &self.protocol.name())
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +152,8 @@ impl MinerServerConfig {
             per_hotkey_quota: 32,
             admission: AdmissionConfig::default(),
             kv: None,
+            protocol: WireProtocol::Btauth,
+            signing_key: None,
         }
     }
 }
@@ -163,6 +178,12 @@ pub enum MinerServerError {
         /// Why.
         #[source]
         source: ChainError,
+    },
+    /// The protocol signs its answers and no key (or another hotkey's) was given.
+    #[error("protocol {protocol} signs its answers: the miner's sr25519 hotkey pair is needed")]
+    NoSigningKey {
+        /// The protocol.
+        protocol: &'static str,
     },
 }
 
@@ -273,6 +294,8 @@ pub(super) struct Server {
     pub(super) in_flight: Arc<Semaphore>,
     pub(super) handler: Arc<dyn TaskHandler>,
     pub(super) counters: Counters,
+    /// This axon's uuid (the Synapse protocol's `bt_header_axon_uuid`).
+    pub(super) axon_uuid: String,
 }
 
 /// A running miner server. Dropping it stops accepting connections; [`Self::shutdown`] also
@@ -328,6 +351,19 @@ pub async fn spawn_miner_server_with(
     chain: Arc<dyn Chain>,
 ) -> Result<MinerServerHandle, MinerServerError> {
     let netuid = config.netuid;
+    let protocol = match &config.protocol {
+        WireProtocol::Btauth => Protocol::btauth(config.verifier.clone()),
+        WireProtocol::Axon(spec) => {
+            let key_ok = config.signing_key.as_ref().is_some_and(|k| {
+                k.account_id() == config.hotkey && k.crypto_type() == subnet_keys::CryptoType::Sr25519
+            });
+            if !key_ok {
+                return Err(MinerServerError::NoSigningKey { protocol: "axon" });
+            }
+            Protocol::axon(&config.hotkey, spec.clone(), config.max_timeout)
+        }
+        WireProtocol::Epistula { .. } => Protocol::epistula(),
+    };
     let registry = Registry::open(chain, netuid, config.miss_refresh_interval)
         .await
         .map_err(|source| MinerServerError::Chain { netuid, source })?;
@@ -341,7 +377,7 @@ pub async fn spawn_miner_server_with(
         AdmissionParts {
             me: config.hotkey,
             netuid,
-            protocol: Protocol::btauth(config.verifier.clone()),
+            protocol,
             blacklist: config.blacklist.clone(),
             min_stake_rao: config.min_stake_rao,
             config: config.admission.clone(),
@@ -354,10 +390,12 @@ pub async fn spawn_miner_server_with(
         in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         handler,
         counters: Counters::default(),
+        axon_uuid: subnet_keys::epistula::uuid4(),
         config,
     });
+    let path = served_path(&server);
     let router = Router::new()
-        .route(TASK_PATH, post(super::miner_task::task))
+        .route(&path, post(super::miner_task::task))
         .route("/v1/health", get(health))
         .route("/v1/stats", get(stats))
         .fallback(not_found)
@@ -368,7 +406,7 @@ pub async fn spawn_miner_server_with(
         header_read_timeout: server.config.header_read_timeout,
     };
     let task = ServerTask::spawn(listener, router, limits);
-    tracing::info!(%addr, netuid, hotkey = %server.config.hotkey, "miner serving");
+    tracing::info!(%addr, netuid, hotkey = %server.config.hotkey, protocol = server.config.protocol.name(), %path, "miner serving");
     Ok(MinerServerHandle { addr, server, task, refresher })
 }
 
@@ -397,6 +435,24 @@ impl Server {
     pub(super) fn refuse(&self, status: u16, reason: &'static str, message: impl Into<String>) -> Response {
         *self.counters.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(reason).or_default() +=
             1;
+        self.answer_refusal(status, reason, message.into())
+    }
+
+    /// A refusal's response, not counted (unknown paths and methods are not requests).
+    fn answer_refusal(&self, status: u16, reason: &'static str, message: String) -> Response {
+        if matches!(self.config.protocol, WireProtocol::Axon(_)) {
+            // The Axon's codes for the same outcomes: its priority queue refuses with 503 and a
+            // forward past the timeout is 408.
+            let status = match reason {
+                "overloaded" | "evicted" | "hotkey_quota" => 503,
+                "module_timeout" => 408,
+                _ => status,
+            };
+            // A Dendrite reads the status and message of a refusal from these headers.
+            let mut response = refusal(status, reason, message.clone());
+            super::miner_synapse::refusal_headers(response.headers_mut(), status, &message);
+            return response;
+        }
         refusal(status, reason, message)
     }
 
@@ -412,12 +468,21 @@ fn refusal(status: u16, reason: &str, message: impl Into<String>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn not_found() -> Response {
-    refusal(404, "not_found", format!("this miner serves POST {TASK_PATH}"))
+fn served_path(server: &Server) -> String {
+    match &server.config.protocol {
+        WireProtocol::Btauth => TASK_PATH.to_owned(),
+        WireProtocol::Axon(spec) => spec.path(),
+        WireProtocol::Epistula { path } => path.clone(),
+    }
 }
 
-async fn method_not_allowed() -> Response {
-    refusal(405, "method_not_allowed", format!("this miner serves POST {TASK_PATH}"))
+async fn not_found(State(server): State<Arc<Server>>) -> Response {
+    // The Axon's answer to an unknown synapse is 404 too.
+    server.answer_refusal(404, "not_found", format!("this miner serves POST {}", served_path(&server)))
+}
+
+async fn method_not_allowed(State(server): State<Arc<Server>>) -> Response {
+    server.answer_refusal(405, "method_not_allowed", format!("this miner serves POST {}", served_path(&server)))
 }
 
 async fn health(State(server): State<Arc<Server>>) -> Response {

@@ -1,6 +1,9 @@
 //! One task request through a miner server, in the order [`super::miner_server`] documents:
 //! admission's header stage, task headers, the bounded body, verification, the priority gate,
-//! the module.
+//! the module. The same path serves every wire protocol ([`super::wire`]); a Synapse request
+//! takes its timeout from its `timeout` header (seconds, capped like `X-Subnet-Timeout-Ms`),
+//! its payload from the synapse's fields, and is answered with the signed response synapse
+//! ([`super::miner_synapse`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +20,9 @@ use super::admission::body::read_paced;
 use super::admission::{Refused, SignedParts};
 use super::gate::GateError;
 use super::miner_server::{HandlerContext, HandlerError, Server};
-use super::{TASK_PATH, task_headers};
+use super::task_headers::TaskHeaders;
+use super::wire::{SynapseSpec, WireProtocol, synapse_response_body, synapse_task_payload};
+use super::{DEFAULT_TASK_TIMEOUT, TASK_PATH, miner_synapse, task_headers};
 use crate::bindings::types::{MinerRequest, Payload};
 use crate::caps::random::derive_seed;
 use crate::util::truncate;
@@ -47,9 +52,13 @@ pub(super) async fn task(
         }
     };
     let claimed = *admitted.claim.claimed();
-    let th = match task_headers::parse(req.headers(), cfg.netuid, cfg.max_timeout) {
-        Ok(t) => t,
-        Err(r) => return server.refused(&r),
+    let synapse_request = admitted.claim.synapse_headers().cloned();
+    let th = match &synapse_request {
+        Some(h) => synapse_task_headers(h, cfg.max_timeout),
+        None => match task_headers::parse(req.headers(), cfg.netuid, cfg.max_timeout) {
+            Ok(t) => t,
+            Err(r) => return server.refused(&r),
+        },
     };
     let deadline = started + th.timeout;
 
@@ -74,6 +83,13 @@ pub(super) async fn task(
         }
     };
     server.counters.verified.fetch_add(1, Ordering::Relaxed);
+    let (payload, synapse_answer) = match &cfg.protocol {
+        WireProtocol::Axon(spec) => match synapse_task_payload(spec, &body.bytes) {
+            Ok((payload, wrapped, fields)) => (payload, Some((spec, wrapped, fields))),
+            Err(e) => return server.refuse(400, "malformed_body", e.to_string()),
+        },
+        _ => (Payload { content_type: th.content_type.clone(), body: body.bytes.to_vec() }, None),
+    };
     let validator = auth.verified.hotkey;
     let stake = auth.standing.stake;
 
@@ -118,7 +134,7 @@ pub(super) async fn task(
         task_id: th.task_id.clone(),
         netuid: cfg.netuid,
         validator: validator.to_ss58(),
-        payload: Payload { content_type: th.content_type, body: body.bytes.to_vec() },
+        payload,
         timeout_ms: u32::try_from(ms(timeout)).unwrap_or(u32::MAX),
     };
     let mut key = [0u8; 8];
@@ -139,6 +155,9 @@ pub(super) async fn task(
             Err(_) => Err(HandlerError::Timeout),
         };
     drop(permit);
+    if let (Ok(answer), Some((spec, wrapped, fields)), Some(request)) = (&result, synapse_answer, &synapse_request) {
+        return answer_synapse(&server, spec, wrapped, fields, request, peer, started, &answer.body, &log);
+    }
     match result {
         Ok(payload) => match HeaderValue::from_str(&payload.content_type) {
             Ok(ct) => {
@@ -164,6 +183,60 @@ pub(super) async fn task(
         Err(HandlerError::Failed(kind)) => {
             log(500, "module_failed");
             server.refuse(500, "module_failed", format!("the module failed ({})", truncate(&kind, 200)))
+        }
+    }
+}
+
+/// A Synapse request's task headers: its `timeout` (seconds; absent, unreadable or not positive
+/// is the Dendrite's default 12 s), capped; the payload is the synapse's JSON.
+fn synapse_task_headers(h: &subnet_keys::synapse::SynapseHeaders, max_timeout: Duration) -> TaskHeaders {
+    let timeout = h
+        .timeout
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .and_then(|t| Duration::try_from_secs_f64(t).ok())
+        .unwrap_or(DEFAULT_TASK_TIMEOUT);
+    TaskHeaders {
+        task_id: h.dendrite.uuid.clone().unwrap_or_else(|| "-".to_owned()),
+        timeout: timeout.min(max_timeout),
+        content_type: "application/json".to_owned(),
+    }
+}
+
+/// Answers a Synapse request with the module's answer written into the response synapse.
+#[allow(clippy::too_many_arguments)]
+fn answer_synapse(
+    server: &Server,
+    spec: &SynapseSpec,
+    wrapped: bool,
+    fields: serde_json::Map<String, serde_json::Value>,
+    request: &subnet_keys::synapse::SynapseHeaders,
+    peer: SocketAddr,
+    started: Instant,
+    answer: &[u8],
+    log: &dyn Fn(u16, &str),
+) -> Response {
+    let process_time = started.elapsed().as_secs_f64();
+    let body = match synapse_response_body(spec, fields, wrapped, answer, process_time) {
+        Ok(b) => b,
+        Err(e) => {
+            log(500, "module_failed");
+            return server.refuse(500, "module_failed", e.to_string());
+        }
+    };
+    // spawn_miner_server refuses to serve the Axon protocol without the key.
+    let Some(key) = server.config.signing_key.as_ref() else {
+        return server.refuse(500, "module_failed", "no signing key");
+    };
+    let a = miner_synapse::Answer { spec, request, key, axon_uuid: &server.axon_uuid, peer, process_time };
+    match miner_synapse::success(&a, body) {
+        Ok(r) => {
+            server.counters.answered.fetch_add(1, Ordering::Relaxed);
+            log(200, "ok");
+            r
+        }
+        Err(e) => {
+            log(500, "module_failed");
+            server.refuse(500, "module_failed", e.to_string())
         }
     }
 }

@@ -8,6 +8,10 @@
 //! - [`admission`]: the protocol-neutral layer in front of a miner's module: header-only
 //!   refusals, caps and rate limits on unverified requests, the bounded and paced body read,
 //!   verification from the streamed digest.
+//! - [`wire`]: the wire protocol chosen per subnet (`btauth/1` below, the bittensor Axon/Dendrite
+//!   Synapse protocol, Epistula v2) and the payload ↔ synapse mapping; the miner server serves
+//!   and the transport speaks whichever the subnet chose, with the same admission, deadlines and
+//!   limits. The protocol below is the default.
 //! - [`gate`]: the stake-ordered admission of verified requests to a miner's module (eviction of
 //!   the lowest stake when full, a quota per hotkey).
 //!
@@ -76,7 +80,7 @@
 //!   loopback, private, link-local (the cloud metadata address 169.254.169.254 among them),
 //!   unspecified, multicast or otherwise non-global address is not contacted: the query is
 //!   `failed` at once, before anything is signed or sent (see [`target`]).
-//! - Status mapping: `2xx` → `ok`; the deadline passing → `timeout`; `4xx` → `refused`;
+//! - Status mapping (`btauth/1`, Epistula; the Axon's in [`wire`]): `2xx` → `ok`; the deadline passing → `timeout`; `4xx` → `refused`;
 //!   `5xx`, connection failures and no axon → `failed`; an answer over the size limit, a missing
 //!   or unreadable `Content-Type`, or another status class → `malformed`.
 
@@ -84,17 +88,21 @@ pub mod admission;
 pub(crate) mod client;
 pub mod gate;
 pub mod miner_server;
+mod miner_synapse;
 mod miner_task;
+mod outbound;
 pub(crate) mod server;
 pub mod target;
 pub mod task_headers;
 pub mod transport;
+pub mod wire;
 
 pub use miner_server::{
     HandlerContext, HandlerError, MinerServerConfig, MinerServerError, MinerServerHandle, MinerStats, ModuleHandler,
     TaskHandler, spawn_miner_server, spawn_miner_server_with,
 };
 pub use transport::{HttpTransport, HttpTransportConfig};
+pub use wire::{SynapseSpec, WireProtocol, WireSettings};
 
 /// The path a miner serves tasks at.
 pub const TASK_PATH: &str = "/v1/task";

@@ -1,7 +1,8 @@
 //! [`HttpTransport`]: the validator's side of the wire protocol (see [`crate::net`]).
 //!
-//! Each query is one signed `POST /v1/task` to the miner's axon over a pooled keep-alive
-//! connection. The whole exchange (connect, send, wait, read the answer) runs under the query's
+//! Each query is one signed `POST` to the miner's axon over a pooled keep-alive connection, in
+//! the subnet's wire protocol ([`HttpTransportConfig::protocol`]; `POST /v1/task` with
+//! `btauth/1` by default; requests per protocol in [`super::outbound`]). The whole exchange (connect, send, wait, read the answer) runs under the query's
 //! timeout, so a miner that stalls, trickles bytes or streams an endless body costs its own query
 //! a `timeout` (or `malformed`, once the answer passes the size limit) and nothing else; other
 //! queries run on their own connections.
@@ -27,14 +28,16 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::CONTENT_TYPE;
 use sha2::{Digest as _, Sha256};
 use subnet_keys::Keypair;
 use subnet_keys::btauth::{fresh_nonce, sign_request_prehashed};
 
+use super::TASK_PATH;
 use super::client::{HttpClient, ReadError, new_client, read_limited};
+use super::outbound;
 use super::target::check_target;
-use super::{HEADER_NETUID, HEADER_TASK_ID, HEADER_TIMEOUT_MS, TASK_PATH};
+use super::wire::{WireProtocol, synapse_answer, synapse_status};
 use crate::bindings::types::{MinerResponse, Payload, ResponseStatus};
 use crate::validator::transport::{MinerQuery, MinerTransport, empty_response};
 
@@ -55,6 +58,8 @@ pub struct HttpTransportConfig {
     /// false; a subnet's `[subnet.network] allow_private_targets`, the sandbox's `--network`
     /// and the daemon's local miners turn it on).
     pub allow_private_targets: bool,
+    /// The wire protocol spoken (default `btauth/1`; see [`super::wire`] and [`super::outbound`]).
+    pub protocol: WireProtocol,
 }
 
 impl Default for HttpTransportConfig {
@@ -66,6 +71,7 @@ impl Default for HttpTransportConfig {
             pool_max_idle_per_host: 8,
             memo_min_body: 16 << 10,
             allow_private_targets: false,
+            protocol: WireProtocol::Btauth,
         }
     }
 }
@@ -77,13 +83,21 @@ pub struct HttpTransport {
     config: HttpTransportConfig,
     memo: DigestMemo,
     refused_targets: AtomicU64,
+    dendrite: outbound::DendriteState,
 }
 
 impl HttpTransport {
     /// A transport that signs with `keypair` (the validator's hotkey).
     pub fn new(keypair: Keypair, config: HttpTransportConfig) -> Self {
         let client = new_client(config.connect_timeout, config.pool_idle_timeout, config.pool_max_idle_per_host);
-        Self { keypair, client, config, memo: DigestMemo::default(), refused_targets: AtomicU64::new(0) }
+        Self {
+            keypair,
+            client,
+            config,
+            memo: DigestMemo::default(),
+            refused_targets: AtomicU64::new(0),
+            dendrite: outbound::DendriteState::default(),
+        }
     }
 
     /// Queries not sent because the miner's axon address is not allowed (see the module docs).
@@ -166,27 +180,34 @@ impl MinerTransport for HttpTransport {
             return empty_response(uid, ResponseStatus::Timeout, Duration::ZERO);
         }
         let request = query.request;
-        let body = request.payload.body;
-        let digest = self.digest(&request.task_id, request.netuid, &body);
-        let auth =
-            sign_request_prehashed(&self.keypair, "POST", TASK_PATH, &digest, Some(&query.hotkey), fresh_nonce());
-
-        let mut builder = hyper::Request::post(format!("http://{addr}{TASK_PATH}"))
-            .header(CONTENT_TYPE, request.payload.content_type.as_str())
-            .header(HEADER_NETUID, request.netuid)
-            .header(HEADER_TIMEOUT_MS, request.timeout_ms)
-            .header(CONTENT_LENGTH, body.len());
-        // A task id that is not a valid header value (control characters) is sent as `-`
-        // rather than failing the query; the id is informational on the miner's side.
-        builder = match HeaderValue::from_str(&request.task_id) {
-            Ok(v) => builder.header(HEADER_TASK_ID, v),
-            Err(_) => builder.header(HEADER_TASK_ID, "-"),
+        let built = match &self.config.protocol {
+            WireProtocol::Btauth => {
+                let body = request.payload.body.clone();
+                let digest = self.digest(&request.task_id, request.netuid, &body);
+                let auth = sign_request_prehashed(
+                    &self.keypair,
+                    "POST",
+                    TASK_PATH,
+                    &digest,
+                    Some(&query.hotkey),
+                    fresh_nonce(),
+                );
+                let mut builder = outbound::task_request(&format!("http://{addr}{TASK_PATH}"), &request, body.len());
+                for (name, value) in &auth {
+                    builder = builder.header(name.as_str(), value.as_str());
+                }
+                builder
+                    .body(Full::new(body))
+                    .map(|request| outbound::Built { request, synapse: None })
+                    .map_err(outbound::BuildError::from)
+            }
+            WireProtocol::Epistula { path } => outbound::epistula(&self.keypair, addr, path, &query.hotkey, &request),
+            WireProtocol::Axon(spec) => {
+                outbound::synapse(&self.keypair, &self.dendrite, spec, addr, &query.hotkey, &request)
+            }
         };
-        for (name, value) in &auth {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let http_request = match builder.body(Full::new(body)) {
-            Ok(r) => r,
+        let outbound::Built { request: http_request, synapse } = match built {
+            Ok(b) => b,
             Err(e) => {
                 tracing::debug!(uid, error = %e, "cannot build the request");
                 return empty_response(uid, ResponseStatus::Failed, Duration::ZERO);
@@ -202,6 +223,21 @@ impl MinerTransport for HttpTransport {
                 ResponseStatus::Failed
             })?;
             let status = response.status();
+            if let (Some(wrapped), WireProtocol::Axon(spec)) = (synapse, &self.config.protocol) {
+                let code = outbound::axon_status(status.as_u16(), response.headers());
+                let mapped = synapse_status(code);
+                if mapped != ResponseStatus::Ok {
+                    return Err(mapped);
+                }
+                return match read_limited(response.into_body(), max).await {
+                    Ok(body) => synapse_answer(spec, wrapped, &body).map_err(|e| {
+                        tracing::debug!(uid, %addr, error = %e, "unreadable synapse");
+                        ResponseStatus::Malformed
+                    }),
+                    Err(ReadError::TooLarge) => Err(ResponseStatus::Malformed),
+                    Err(ReadError::Io(_)) => Err(ResponseStatus::Failed),
+                };
+            }
             if status.is_client_error() {
                 return Err(ResponseStatus::Refused);
             }

@@ -109,6 +109,8 @@ pub struct SandboxConfig {
     /// Serve every miner over HTTP on loopback and query it with signed requests (the real
     /// path); latencies are then real, so reports are no longer byte-identical across runs.
     pub network: bool,
+    /// With `network`, the wire protocol miners serve and validators speak (default `btauth/1`).
+    pub protocol: crate::net::WireProtocol,
 }
 
 impl Default for SandboxConfig {
@@ -126,6 +128,7 @@ impl Default for SandboxConfig {
             compute: None,
             commit_reveal: true,
             network: false,
+            protocol: crate::net::WireProtocol::Btauth,
         }
     }
 }
@@ -456,8 +459,9 @@ pub async fn run(
     // chain, and validators query them with signed requests, as on a real subnet.
     let miners_subnet = Arc::new(sim_subnet(format!("{} miners", bundle.name), config, None));
     let _servers = if config.network {
-        let miners = miner_keys.iter().copied().zip(roles.iter().map(|(_, _, m)| m.clone())).collect();
-        serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, miners, miners_subnet.clone())
+        let keys = (0..config.miners).map(|i| sim_key(seed, "miner", i as u64));
+        let miners = keys.zip(roles.iter().map(|(_, _, m)| m.clone())).collect();
+        serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, miners, miners_subnet.clone(), &config.protocol)
             .await
             .map_err(|e| SandboxError::Config(format!("serving the simulated miners: {e}")))?
     } else {
@@ -467,7 +471,11 @@ pub async fn run(
         validators
             .iter()
             .map(|v| {
-                let config = crate::net::HttpTransportConfig { allow_private_targets: true, ..Default::default() };
+                let config = crate::net::HttpTransportConfig {
+                    allow_private_targets: true,
+                    protocol: config.protocol.clone(),
+                    ..Default::default()
+                };
                 crate::net::HttpTransport::new(v.key.clone(), config)
             })
             .collect()

@@ -1,7 +1,8 @@
 //! Simulated miners as real HTTP servers on loopback, for `subnetd sandbox --network` and the
 //! daemon's local miners: each [`SimMiner`] gets its own [`spawn_miner_server_with`] (so every query goes through
-//! btauth, the registration check, the body limits and the priority gate), and its axon is
-//! announced on the chain so validators find it in the metagraph.
+//! the subnet's wire protocol (btauth, the Axon's Synapse rules or Epistula), the registration
+//! check, the body limits and the priority gate), and its axon is announced on the chain so
+//! validators find it in the metagraph.
 //!
 //! Behaviours match [`super::InProcessMiners`] where the network allows:
 //! - `Module`: the module answers with the task's time left (a guest error is a `422` refusal,
@@ -15,7 +16,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use subnet_chain::{AccountId, AxonInfo, Chain, NetUid};
+use subnet_chain::{AxonInfo, Chain, NetUid};
+use subnet_keys::Keypair;
+
+use crate::net::WireProtocol;
 
 use super::SimMiner;
 use crate::bindings::types::{MinerRequest, Payload};
@@ -63,13 +67,18 @@ impl TaskHandler for SimMinerHandler {
 pub async fn serve_sim_miners(
     chain: Arc<dyn Chain>,
     netuid: NetUid,
-    miners: Vec<(AccountId, SimMiner)>,
+    miners: Vec<(Keypair, SimMiner)>,
     subnet: Arc<SubnetEnv>,
+    protocol: &WireProtocol,
 ) -> Result<Vec<MinerServerHandle>, MinerServerError> {
     let mut handles = Vec::with_capacity(miners.len());
-    for (hotkey, miner) in miners {
+    for (key, miner) in miners {
+        let hotkey = key.account_id();
         let handler = Arc::new(SimMinerHandler::new(miner, subnet.clone()));
-        let handle = spawn_miner_server_with(MinerServerConfig::new(netuid, hotkey), handler, chain.clone()).await?;
+        let mut config = MinerServerConfig::new(netuid, hotkey);
+        config.protocol = protocol.clone();
+        config.signing_key = Some(key);
+        let handle = spawn_miner_server_with(config, handler, chain.clone()).await?;
         chain
             .serve_axon(&hotkey, netuid, AxonInfo::from_socket_addr(handle.local_addr(), 1, 4))
             .await

@@ -72,6 +72,11 @@ impl PendingEpistula {
     pub fn claimed_hotkey(&self) -> &AccountId {
         &self.hotkey
     }
+
+    /// The signed timestamp, ms (not yet authenticated).
+    pub fn timestamp_ms(&self) -> u64 {
+        self.timestamp_ms
+    }
 }
 
 /// Verifies Epistula requests and remembers accepted ones. Share one per server.

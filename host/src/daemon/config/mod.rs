@@ -346,6 +346,8 @@ impl DaemonConfig {
         for (i, s) in config.subnets.iter_mut().enumerate() {
             s.capabilities = CapabilitiesConfig::from_table(&s.capabilities_table)
                 .map_err(|e| field_err(format!("subnet[{i}].capabilities.{}", e.field), e.message))?;
+            s.wire =
+                s.wire_settings().resolve().map_err(|e| field_err(format!("subnet[{i}].protocol"), e.to_string()))?;
         }
         config.resolve_paths(base);
         config.check()?;
@@ -432,6 +434,29 @@ call_timeout = "2s"
         assert!(c.subnets[0].capabilities.kv.kv);
         assert_eq!(c.admin.listen, default_admin());
         assert!(matches!(c.chain, ChainConfig::Local { block_time: Dur(t) } if t == Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn the_wire_protocol_is_a_per_subnet_choice() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.subnets[0].wire, crate::net::WireProtocol::Btauth);
+        let axon = GOOD.replacen(
+            "netuid = 2\n",
+            "netuid = 2\nprotocol = \"axon\"\nsynapse = \"TextTask\"\nrequired_hash_fields = [\"payload\"]\n",
+            1,
+        );
+        let c = parse(&axon).unwrap();
+        let crate::net::WireProtocol::Axon(spec) = &c.subnets[1].wire else { panic!("{:?}", c.subnets[1].wire) };
+        assert_eq!(
+            (spec.name.as_str(), spec.required_hash_fields.as_slice()),
+            ("TextTask", &["payload".to_owned()][..])
+        );
+        assert_eq!(c.subnets[1].transport().protocol, c.subnets[1].wire);
+        let no_synapse = GOOD.replacen("netuid = 2\n", "netuid = 2\nprotocol = \"axon\"\n", 1);
+        let e = parse(&no_synapse).unwrap_err().to_string();
+        assert!(e.contains("subnet[1].protocol") && e.contains("synapse"), "{e}");
+        let unknown = GOOD.replacen("netuid = 2\n", "netuid = 2\nprotocol = \"grpc\"\n", 1);
+        assert!(parse(&unknown).unwrap_err().to_string().contains("unknown protocol"));
     }
 
     #[test]

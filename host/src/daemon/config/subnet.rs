@@ -61,6 +61,24 @@ pub struct SubnetConfig {
     /// How the subnet's validator reaches miners (`[subnet.network]`).
     #[serde(default)]
     pub network: NetworkConfig,
+    /// The wire protocol the subnet's validators and miners speak: `btauth` (the default),
+    /// `axon` (bittensor <= 10.5 Synapse; needs `synapse`) or `epistula` (SN1's Epistula v2).
+    /// See [`crate::net::wire`].
+    pub protocol: Option<String>,
+    /// `axon`: the synapse's class name (`synapse = "TextTask"`), its route `POST /TextTask`.
+    pub synapse: Option<String>,
+    /// `axon`: the synapse's `required_hash_fields`, in its order.
+    #[serde(default)]
+    pub required_hash_fields: Vec<String>,
+    /// `axon`: the field a payload that is not a JSON object travels in (default `payload`).
+    pub payload_field: Option<String>,
+    /// `axon`: the field the answer to such a payload comes back in (default `response`).
+    pub response_field: Option<String>,
+    /// `epistula`: the path tasks are sent to (default `/v1/task`).
+    pub epistula_path: Option<String>,
+    /// The parsed protocol (set by [`super::DaemonConfig::from_toml`]).
+    #[serde(skip)]
+    pub wire: crate::net::WireProtocol,
     /// With the local chain backend: create this subnet, register the validator and simulated
     /// miners.
     pub local: Option<LocalSubnetConfig>,
@@ -79,11 +97,24 @@ pub struct NetworkConfig {
     pub allow_private_targets: bool,
 }
 
-impl NetworkConfig {
-    /// The transport settings for this subnet's queries.
+impl SubnetConfig {
+    /// The protocol settings as written.
+    pub fn wire_settings(&self) -> crate::net::WireSettings {
+        crate::net::WireSettings {
+            protocol: self.protocol.clone(),
+            synapse: self.synapse.clone(),
+            required_hash_fields: self.required_hash_fields.clone(),
+            payload_field: self.payload_field.clone(),
+            response_field: self.response_field.clone(),
+            path: self.epistula_path.clone(),
+        }
+    }
+
+    /// The transport settings for this subnet's queries: its protocol and target policy.
     pub fn transport(&self) -> crate::net::HttpTransportConfig {
         crate::net::HttpTransportConfig {
-            allow_private_targets: self.allow_private_targets,
+            allow_private_targets: self.network.allow_private_targets,
+            protocol: self.wire.clone(),
             ..crate::net::HttpTransportConfig::default()
         }
     }
@@ -247,7 +278,7 @@ pub struct SimMinersConfig {
     #[serde(default)]
     pub random: usize,
     /// How the daemon serves them: `in-process` (no sockets) or `http` (each miner a real
-    /// HTTP server on loopback, queried with btauth-signed requests).
+    /// HTTP server on loopback, queried in the subnet's `protocol`).
     #[serde(default)]
     pub serve: ServeMode,
 }

@@ -2,6 +2,8 @@
 
 mod chain;
 mod interop;
+mod protocol_parsers;
+mod protocols;
 pub mod support;
 mod transport;
 mod two_process;

@@ -283,6 +283,20 @@ pub fn python() -> PathBuf {
     path
 }
 
+/// The Python with bittensor 10.5 (Axon, Dendrite) for the Synapse and Epistula interop tests:
+/// `$SUBNETD_PYTHON_BT10`, else `<workspace>/.venv-bt10/bin/python` (scripts/setup.sh makes it;
+/// 10.5 cannot share a venv with 11.x).
+pub fn python_bt10() -> PathBuf {
+    const HINT: &str = "run scripts/setup.sh, which creates the bittensor 10.5 venv at the workspace root \
+(`python3 -m venv .venv-bt10 && .venv-bt10/bin/pip install bittensor==10.5.0`), or set SUBNETD_PYTHON_BT10";
+    let path = match std::env::var_os("SUBNETD_PYTHON_BT10") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-bt10/bin/python"),
+    };
+    assert!(path.exists(), "no Python for the bittensor 10.5 interop tests at {}: {HINT}", path.display());
+    path
+}
+
 /// A helper script under tests/all/net/.
 pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/all/net").join(name)

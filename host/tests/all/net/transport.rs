@@ -368,12 +368,15 @@ async fn sandbox_style_simulated_miners_over_http() {
     let rt = common::runtime();
     let honest = rt.load_miner("honest", &common::read(&built.miners[0].2)).unwrap();
     let sims = vec![
-        (miners[0].account_id(), SimMiner::Module(honest)),
-        (miners[1].account_id(), SimMiner::Lazy),
-        (miners[2].account_id(), SimMiner::Random),
+        (miners[0].clone(), SimMiner::Module(honest)),
+        (miners[1].clone(), SimMiner::Lazy),
+        (miners[2].clone(), SimMiner::Random),
     ];
     let subnet = Arc::new(SubnetEnv::new("hello miners"));
-    let _servers = serve_sim_miners(chain.clone(), netuid, sims, subnet.clone()).await.unwrap();
+    let _servers =
+        serve_sim_miners(chain.clone(), netuid, sims, subnet.clone(), &subnet_host::net::WireProtocol::Btauth)
+            .await
+            .unwrap();
     let metagraph = chain.metagraph(netuid).await.unwrap();
     assert!(metagraph.neurons.iter().skip(1).all(|n| n.axon.is_some()), "every simulated miner announced its axon");
 
