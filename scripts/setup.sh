@@ -19,8 +19,8 @@ for component in rustfmt clippy; do
   fi
 done
 
-say "C toolchain for wasm (clang-19, lld-19, wasm32 runtime, wasi-libc)"
-apt_packages=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
+say "C toolchain for wasm (clang-19, lld-19, wasm32 runtime, wasi-libc); promtool and systemd-analyze for the deploy files"
+apt_packages=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc prometheus systemd)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -78,11 +78,19 @@ pub struct ReloadArgs {
     /// Print the reload records as JSON.
     #[arg(long)]
     json: bool,
+    /// The admin token, for `--admin` (the daemon writes it to `<state_dir>/admin.token`;
+    /// `--config` reads it from there).
+    #[arg(long, env = "SUBNETD_ADMIN_TOKEN", hide_env_values = true, requires = "admin")]
+    token: Option<String>,
 }
 
 fn client_for(args: &ReloadArgs) -> Result<AdminClient> {
     if let Some(addr) = args.admin {
-        return Ok(AdminClient::new(addr));
+        let client = AdminClient::new(addr);
+        return Ok(match &args.token {
+            Some(token) => client.with_token(token.trim()),
+            None => client,
+        });
     }
     let path = args.config.clone().unwrap_or_else(|| PathBuf::from("subnetd.toml"));
     let config = DaemonConfig::load(&path)?;

@@ -563,8 +563,16 @@ pub async fn run(
                         };
                         let submission =
                             setter.submit(&wanted, metagraph, hyper, schedule, module.info().hash.as_str()).await;
-                        let weights =
-                            submission.sent().map(|(uids, values)| normalised(uids, values)).unwrap_or_default();
+                        // A validator whose commit waits for its reveal stands by the committed weights.
+                        let pending = match &submission {
+                            Submission::Waiting { .. } => v.commits.load().ok().flatten(),
+                            _ => None,
+                        };
+                        let weights = submission
+                            .sent()
+                            .or(pending.as_ref().map(|c| (c.uids.as_slice(), c.weights.as_slice())))
+                            .map(|(uids, values)| normalised(uids, values))
+                            .unwrap_or_default();
                         let error = submission.is_failure().then(|| submission.describe());
                         let revealed = match &submission {
                             Submission::Revealed(record) => Some(record.block),

@@ -75,7 +75,7 @@ fn check_describes_a_good_component() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("a valid `validator` component"), "{stdout}");
-    assert!(stdout.contains("subnet:plugin/validator-api@0.1.0"), "{stdout}");
+    assert!(stdout.contains(subnet_host::bindings::VALIDATOR_EXPORT), "{stdout}");
 }
 
 #[test]

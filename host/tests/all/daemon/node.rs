@@ -79,6 +79,9 @@ module = "modules/validator.wasm"
 interval = "200ms"
 [subnet.weights]
 every_blocks = 10
+# The miners listen on loopback, which production refuses.
+[subnet.network]
+allow_private_targets = true
 "#,
         url = node.url(),
         cache = common::root().join("target/subnetd-test-cache").display(),

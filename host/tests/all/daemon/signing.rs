@@ -192,7 +192,9 @@ honest = 2
         .await;
 
     // `subnetd reload` against the running daemon: refused again, exit status 1.
-    let out = subnetd(&["reload", "--admin", &daemon.client.addr().to_string(), "--netuid", "1"]);
+    let token = std::fs::read_to_string(fx.state_dir().join(subnet_host::daemon::admin::ADMIN_TOKEN_FILE)).unwrap();
+    let out =
+        subnetd(&["reload", "--admin", &daemon.client.addr().to_string(), "--token", token.trim(), "--netuid", "1"]);
     fails_with(&out, "refused");
     // Signing the new bytes makes the same reload apply.
     let out = subnetd(&["sign", "--key", keyfile.to_str().unwrap(), file.to_str().unwrap()]);

@@ -119,6 +119,9 @@ module = "modules/validator.wasm"
 interval = "300ms"
 [subnet.weights]
 every_blocks = 1
+# The miners listen on loopback, which production refuses.
+[subnet.network]
+allow_private_targets = true
 "#,
         url = node.url(),
         cache = common::root().join("target/subnetd-test-cache").display(),

@@ -123,13 +123,13 @@ async fn subnetd_validator_is_verified_by_a_python_miner_using_the_sdk() {
     let sr = Keypair::generate(CryptoType::Sr25519);
     let ed = Keypair::generate(CryptoType::Ed25519);
     for validator in [&sr, &ed] {
-        let transport = HttpTransport::new(validator.clone(), HttpTransportConfig::default());
+        let transport = HttpTransport::new(validator.clone(), loopback());
         let r = transport.query(query(0, me, addr, 1, 21)).await;
         assert_eq!(r.status, ResponseStatus::Ok, "{:?}: {r:?}\n{}", validator.crypto_type(), miner.log_text());
         assert_eq!(r.payload.unwrap().body, b"42");
     }
     // Signed for another receiver: the SDK refuses it, and the transport reports a refusal.
-    let transport = HttpTransport::new(sr.clone(), HttpTransportConfig::default());
+    let transport = HttpTransport::new(sr.clone(), loopback());
     let r = transport.query(query(0, sr.account_id(), addr, 1, 21)).await;
     assert_eq!(r.status, ResponseStatus::Refused);
 
@@ -166,4 +166,9 @@ async fn subnetd_validator_is_verified_by_a_python_miner_using_the_sdk() {
     assert_eq!(a.json["refused"]["WrongReceiver"], 1, "{}", a.json);
     let callers: Vec<&str> = a.json["callers"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
     assert!(callers.contains(&ed.ss58_address().as_str()) && callers.contains(&sr.ss58_address().as_str()));
+}
+
+/// Transport settings for miners on loopback (production refuses private targets).
+fn loopback() -> HttpTransportConfig {
+    HttpTransportConfig { allow_private_targets: true, ..HttpTransportConfig::default() }
 }
