@@ -41,13 +41,13 @@ pub use validator::subnet::plugin::types;
 /// The contract's package name.
 pub const PACKAGE_NAME: &str = "subnet:plugin";
 /// The contract version these bindings are generated from: the newest this host implements.
-pub const VERSION: ContractVersion = ContractVersion { major: 0, minor: 1, patch: 1 };
+pub const VERSION: ContractVersion = ContractVersion { major: 0, minor: 1, patch: 2 };
 /// The package and version this host implements.
-pub const PACKAGE: &str = "subnet:plugin@0.1.1";
+pub const PACKAGE: &str = "subnet:plugin@0.1.2";
 /// Fully qualified name of the validator world's export, as these bindings name it.
-pub const VALIDATOR_EXPORT: &str = "subnet:plugin/validator-api@0.1.1";
+pub const VALIDATOR_EXPORT: &str = "subnet:plugin/validator-api@0.1.2";
 /// Fully qualified name of the miner world's export, as these bindings name it.
-pub const MINER_EXPORT: &str = "subnet:plugin/miner-api@0.1.1";
+pub const MINER_EXPORT: &str = "subnet:plugin/miner-api@0.1.2";
 
 /// A version of the contract package, as a component's import and export names carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

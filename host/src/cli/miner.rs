@@ -83,6 +83,13 @@ pub struct MinerArgs {
     /// `registered` (any registered hotkey).
     #[arg(long, default_value = "staked", value_parser = parse_callers)]
     callers: CallerPolicy,
+    /// Give the miner module a durable key-value store in DIR (`DIR/state.redb`, created if
+    /// missing; one process at a time). Without it the module's `kv` answers `denied`.
+    #[arg(long, value_name = "DIR")]
+    kv: Option<PathBuf>,
+    /// Size budget of the `--kv` store (suffixes KiB, MiB, GiB).
+    #[arg(long, default_value = "64MiB", value_parser = super::parse_size_arg)]
+    kv_budget: usize,
 }
 
 fn parse_callers(s: &str) -> std::result::Result<CallerPolicy, String> {
@@ -163,6 +170,13 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     config.blacklist = args.blacklist.iter().copied().collect::<HashSet<_>>();
     config.min_stake_rao = (args.min_stake * 1e9).round() as u64;
     config.admission.callers = args.callers;
+    if let Some(dir) = &args.kv {
+        use subnet_host::caps::kv::KvProvider;
+        let db = subnet_host::daemon::store::StateDb::open(dir).with_context(|| format!("--kv {}", dir.display()))?;
+        let store = db.open(args.netuid, args.kv_budget as u64).map_err(|e| anyhow!("--kv {}: {e}", dir.display()))?;
+        tracing::info!(dir = %dir.display(), budget = args.kv_budget, "miner key-value store granted");
+        config.kv = Some(store);
+    }
     let handle = spawn_miner_server(config, module, chain.clone()).await?;
     let addr = handle.local_addr();
 

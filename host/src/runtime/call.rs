@@ -54,7 +54,13 @@ impl Runtime {
             .build();
         let memory_limit = env.subnet.limits.memory.unwrap_or(usize::MAX).min(self.inner.config.max_memory_bytes);
         let call =
-            CallContext { subnet: &env.subnet.label, module: &module.name, seed: env.seed, metagraph: &env.metagraph };
+            CallContext {
+            subnet: &env.subnet.label,
+            module: &module.name,
+            seed: env.seed,
+            metagraph: &env.metagraph,
+            epoch: env.epoch,
+        };
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
@@ -195,7 +201,7 @@ impl ValidatorModule {
         let pre = self.pre.clone();
         let ctx = ctx.clone();
         self.runtime
-            .guarded(&self.info, "generate-tasks", env, move |store| {
+            .guarded(&self.info, "generate-tasks", &env.with_epoch(&ctx), move |store| {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
                     flatten(bindings.subnet_plugin_validator_api().call_generate_tasks(&mut *store, &ctx).await)
@@ -215,7 +221,7 @@ impl ValidatorModule {
         let pre = self.pre.clone();
         let (ctx, task, responses) = (ctx.clone(), task.clone(), responses.to_vec());
         self.runtime
-            .guarded(&self.info, "score", env, move |store| {
+            .guarded(&self.info, "score", &env.with_epoch(&ctx), move |store| {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
                     flatten(
@@ -237,7 +243,7 @@ impl ValidatorModule {
         let pre = self.pre.clone();
         let (ctx, state, round) = (ctx.clone(), state.to_vec(), round.to_vec());
         self.runtime
-            .guarded(&self.info, "reward", env, move |store| {
+            .guarded(&self.info, "reward", &env.with_epoch(&ctx), move |store| {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
                     flatten(bindings.subnet_plugin_validator_api().call_reward(&mut *store, &ctx, &state, &round).await)

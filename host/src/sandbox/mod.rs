@@ -304,6 +304,9 @@ fn normalised(uids: &[u16], values: &[u16]) -> BTreeMap<u16, f64> {
     uids.iter().zip(values).map(|(u, v)| (*u, f64::from(*v) / sum)).collect()
 }
 
+/// Budget of each simulated miner's own key-value store.
+const MINER_KV_BUDGET: usize = 16 << 20;
+
 /// The environment shared by the calls of one simulated identity: `kv` as its store, the run's
 /// models.
 fn sim_subnet(label: String, config: &SandboxConfig, kv: Option<Arc<MemoryKv>>) -> SubnetEnv {
@@ -439,6 +442,16 @@ pub async fn run(
     let uid_of = |key: &AccountId| first.uid_of(key).unwrap_or(u16::MAX);
     let miners_by_uid: BTreeMap<u16, SimMiner> =
         miner_keys.iter().zip(&roles).map(|(k, (_, _, m))| (uid_of(k), m.clone())).collect();
+    // Each simulated miner has its own key-value store for the whole run, as a real miner
+    // started with `subnetd miner --kv DIR` has.
+    let miner_uids: Vec<u16> = miner_keys.iter().map(uid_of).collect();
+    let miner_envs: BTreeMap<u16, Arc<SubnetEnv>> = miner_uids
+        .iter()
+        .map(|&uid| {
+            let label = format!("{} miner uid {uid}", bundle.name);
+            (uid, Arc::new(sim_subnet(label, config, Some(MemoryKv::new(MINER_KV_BUDGET)))))
+        })
+        .collect();
     let mut role_of: BTreeMap<u16, (String, String, bool)> = BTreeMap::new();
     for v in &validators {
         let honest = v.spec.kind == ValidatorKind::Honest;
@@ -455,14 +468,16 @@ pub async fn run(
     // With `network`, every simulated miner is a real HTTP server on loopback with its axon on
     // chain, and validators query them with signed requests, as on a real subnet.
     let miners_subnet = Arc::new(sim_subnet(format!("{} miners", bundle.name), config, None));
-    let _servers = if config.network {
-        let miners = miner_keys.iter().copied().zip(roles.iter().map(|(_, _, m)| m.clone())).collect();
-        serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, miners, miners_subnet.clone())
-            .await
-            .map_err(|e| SandboxError::Config(format!("serving the simulated miners: {e}")))?
-    } else {
-        Vec::new()
-    };
+    let mut _servers = Vec::new();
+    if config.network {
+        for ((k, (_, _, m)), uid) in miner_keys.iter().zip(&roles).zip(&miner_uids) {
+            let env = miner_envs.get(uid).cloned().unwrap_or_else(|| miners_subnet.clone());
+            let served = serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, vec![(*k, m.clone())], env)
+                .await
+                .map_err(|e| SandboxError::Config(format!("serving the simulated miners: {e}")))?;
+            _servers.extend(served);
+        }
+    }
     let http: Vec<crate::net::HttpTransport> = if config.network {
         validators
             .iter()
@@ -483,7 +498,8 @@ pub async fn run(
         let metagraph = chain.metagraph_now(netuid)?;
         let hyper = chain.hyperparams_now(netuid)?;
         let view = MetagraphView::from(&metagraph);
-        let in_process = InProcessMiners::new(miners_by_uid.clone(), miners_subnet.clone(), Arc::new(view));
+        let in_process = InProcessMiners::new(miners_by_uid.clone(), miners_subnet.clone(), Arc::new(view))
+            .with_own_envs(miner_envs.clone());
         let turns = join_all(validators.iter_mut().enumerate().map(|(i, v)| {
             let metagraph = &metagraph;
             let previous = &previous;

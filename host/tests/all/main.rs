@@ -14,6 +14,8 @@ mod faults;
 mod hostile;
 mod languages;
 mod net;
+mod outbound_http;
+mod randomness_and_state;
 mod round;
 mod sandbox;
 mod subnets;

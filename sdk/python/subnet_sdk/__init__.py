@@ -42,7 +42,7 @@ from typing import Any, Callable, Generic, Iterator, List, Optional, Sequence, T
 from componentize_py_types import Err
 from wit_world.imports import types as _t
 
-from . import compute, kv, log, metagraph, random
+from . import compute, kv, log, metagraph, random, shared_random
 
 __all__ = [
     "ANY",

@@ -55,12 +55,12 @@ pub mod wit {
             export_macro_name: "__export_miner_world",
             default_bindings_module: "subnet_sdk::wit::miner",
             with: {
-                "subnet:plugin/types@0.1.1": crate::wit::validator::subnet::plugin::types,
-                "subnet:plugin/log@0.1.1": crate::wit::validator::subnet::plugin::log,
-                "subnet:plugin/random@0.1.1": crate::wit::validator::subnet::plugin::random,
-                "subnet:plugin/kv@0.1.1": crate::wit::validator::subnet::plugin::kv,
-                "subnet:plugin/metagraph@0.1.1": crate::wit::validator::subnet::plugin::metagraph,
-                "subnet:plugin/compute@0.1.1": crate::wit::validator::subnet::plugin::compute,
+                "subnet:plugin/types@0.1.2": crate::wit::validator::subnet::plugin::types,
+                "subnet:plugin/log@0.1.2": crate::wit::validator::subnet::plugin::log,
+                "subnet:plugin/random@0.1.2": crate::wit::validator::subnet::plugin::random,
+                "subnet:plugin/kv@0.1.2": crate::wit::validator::subnet::plugin::kv,
+                "subnet:plugin/metagraph@0.1.2": crate::wit::validator::subnet::plugin::metagraph,
+                "subnet:plugin/compute@0.1.2": crate::wit::validator::subnet::plugin::compute,
             },
         });
     }
@@ -366,6 +366,33 @@ pub mod kv {
     pub fn set_json<T: Serialize>(key: &str, value: &T) -> Result<(), KvError> {
         let bytes = serde_json::to_vec(value).map_err(|e| KvError::Io(e.to_string()))?;
         set(key, &bytes)
+    }
+}
+
+pub mod http;
+
+/// Randomness shared by every validator of the subnet within one epoch (validator world only).
+///
+/// **Public by design**: a pure function of the netuid and the epoch (see the WIT), so miners can
+/// compute it too. For challenges that must be common to all validators, never for hidden
+/// checks (use [`random`] for those).
+pub mod shared_random {
+    use crate::wit::validator::subnet::plugin::shared_random as host;
+
+    /// The epoch's shared seed.
+    pub fn seed() -> u64 {
+        host::seed()
+    }
+
+    /// `len` bytes of the epoch's stream from byte `offset`; the same in every call of the epoch.
+    pub fn bytes(offset: u64, len: u32) -> Vec<u8> {
+        host::bytes(offset, len)
+    }
+
+    /// The `index`-th 64-bit word of the epoch's stream (bytes `8 * index ..`, little-endian).
+    pub fn u64_at(index: u64) -> u64 {
+        let b = host::bytes(index.saturating_mul(8), 8);
+        u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
     }
 }
 
