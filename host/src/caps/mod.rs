@@ -27,6 +27,7 @@ pub mod kv;
 pub mod log;
 pub mod metagraph;
 pub mod random;
+pub mod scoring;
 pub mod shared_random;
 
 use std::fmt;
@@ -270,6 +271,8 @@ capabilities! {
     shared_random: shared_random::SharedRandom,
     /// `kv`: the subnet's key-value store.
     kv: kv::Kv,
+    /// `scoring`: abstentions and deferred tasks asked by `score`.
+    scoring: scoring::Scoring,
     /// `metagraph`: the subnet's neurons.
     metagraph: metagraph::Metagraph,
     /// `compute`: granted models.

@@ -10,6 +10,7 @@ mod common;
 mod compute_capability;
 mod contract;
 mod daemon;
+mod deferred_scoring;
 mod faults;
 mod hostile;
 mod languages;

@@ -420,10 +420,13 @@ call_timeout = "2s"
         let bad = GOOD.replace("backend = \"local\"", "backend = \"carrier-pigeon\"");
         assert!(parse(&bad).unwrap_err().field.starts_with("chain"));
 
+        // A rule must name its scheme; a good list parses.
         let bad = format!("{GOOD}[subnet.capabilities]\noutbound_hosts = [\"api.example.com\"]\n");
         let e = parse(&bad).unwrap_err();
-        assert_eq!(e.field, "subnet[1].capabilities.outbound_hosts");
-        assert!(e.message.contains("not supported yet"), "{e}");
+        assert_eq!(e.field, "subnet[1].capabilities.outbound_hosts[0]");
+        assert!(e.message.contains("expected scheme://host[:port]"), "{e}");
+        let good = format!("{GOOD}[subnet.capabilities]\noutbound_hosts = [\"https://api.example.com\"]\n");
+        parse(&good).unwrap();
 
         let bad = GOOD.replace("netuid = 2\n", "netuid = 2\nrequire_signers = [\"5Nope\"]\n");
         let e = parse(&bad).unwrap_err();

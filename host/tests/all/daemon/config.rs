@@ -49,8 +49,13 @@ fn bad_configs_name_the_field() {
         (subnet("[subnet.limits]\nmemroy = \"1MiB\"\n"), "subnet[1].limits", "unknown field `memroy`"),
         (
             subnet("[subnet.capabilities]\noutbound_hosts = [\"api.openai.com\"]\n"),
-            "subnet[1].capabilities.outbound_hosts",
-            "not supported yet",
+            "subnet[1].capabilities.outbound_hosts[0]",
+            "expected scheme://host[:port]",
+        ),
+        (
+            subnet("[subnet.capabilities]\noutbound = { timeout = \"soon\" }\n"),
+            "subnet[1].capabilities.outbound.timeout",
+            "invalid duration",
         ),
         (
             subnet("[subnet.capabilities]\ncompute = [\"m\", \"m\"]\n"),
