@@ -1,5 +1,5 @@
-//! Deferred scoring and abstentions (contract 0.1.2) through a real guest
-//! (`guests/deferred-probe`, Rust SDK) over hello-subnet's miners in-process: a deferred task
+//! Deferred scoring and abstentions (contract 0.1.2) through real guests
+//! (`guests/deferred-probe` with the Rust SDK, `guests/py-deferred` with the Python SDK) over hello-subnet's miners in-process: a deferred task
 //! scores nothing in its round and is scored the next; miners abstained from get no score (not
 //! 0), so the EMA leaves them as they were; the kept task survives in the state between rounds
 //! (and through its serialisation, as the daemon saves it).
@@ -33,11 +33,19 @@ fn metagraph(n: u16) -> Metagraph {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_tasks_score_a_round_later_and_abstentions_leave_the_ema_alone() {
+    three_rounds("host/tests/all/guests/deferred-probe").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_defers_and_abstains_alike() {
+    three_rounds("host/tests/all/guests/py-deferred").await;
+}
+
+/// Three rounds of the probe at `guest` (the same logic in each SDK).
+async fn three_rounds(guest: &str) {
     let runtime = common::runtime();
-    let module = runtime
-        .load_validator("deferred-probe", &common::read(&common::bundle("host/tests/all/guests/deferred-probe").validator))
-        .unwrap();
-    assert!(module.can_defer(), "the Rust SDK exports deferred-scorer");
+    let module = runtime.load_validator(guest, &common::read(&common::bundle(guest).validator)).unwrap();
+    assert!(module.can_defer(), "{guest} exports deferred-scorer");
     let hello = common::bundle("examples/hello-subnet");
     let honest = runtime.load_miner("honest", &common::read(&hello.miners[0].2)).unwrap();
     let mut by_uid = BTreeMap::new();
@@ -69,7 +77,7 @@ async fn deferred_tasks_score_a_round_later_and_abstentions_leave_the_ema_alone(
     // Epoch 0: the task is kept, nobody is scored.
     let first = round(0, &mut state).await;
     assert!(first.round_scores.is_empty(), "{:?}", first.round_scores);
-    assert_eq!(first.tasks[0].deferred.as_deref(), Some("predict-0"));
+    assert_eq!(first.tasks[0].deferred.as_deref(), Some("predict-0"), "{:?}", first.tasks[0].error);
     assert_eq!(first.tasks[0].abstained, vec![1, 2, 3, 4]);
     assert_eq!(state.deferred.len(), 1);
     // The daemon saves the state as JSON between rounds: the kept task goes with it.

@@ -10,11 +10,18 @@ Only the validator world imports the interface: calling these functions from a m
 import hashlib
 
 
-def _host():
-    # Imported on first use: the miner world's bindings have no `shared_random`.
-    from wit_world.imports import shared_random
+try:
+    # Imported while the component is built (componentize-py bundles the bindings modules
+    # imported then); the miner world's bindings have no `shared_random`.
+    from wit_world.imports import shared_random as _bindings
+except ImportError:  # pragma: no cover - miner world
+    _bindings = None
 
-    return shared_random
+
+def _host():
+    if _bindings is None:
+        raise RuntimeError("`shared_random` is imported by the validator world only")
+    return _bindings
 
 
 def seed() -> int:
