@@ -17,7 +17,7 @@
 //!   default (80, 443). No paths. A bare `*` host is refused at config time: the list names hosts.
 //! - **Names reach only public addresses.** A request to a *name* is resolved first and refused
 //!   if any address it resolves to is loopback, private, link-local or otherwise not globally
-//!   routable ([`crate::net::target::check_target`]): an allowed public name cannot be pointed at
+//!   routable ([`crate::addr::check_target`]): an allowed public name cannot be pointed at
 //!   the validator's own network by its DNS. Non-global targets (a test server on loopback, a
 //!   service on the LAN) must be listed by IP literal. The check happens before connecting; the
 //!   connection resolves again, so a DNS answer that changes in between is not caught (rebinding
@@ -113,8 +113,9 @@ impl OutboundLimitsConfig {
         if let Some(v) = &self.max_response_bytes {
             limits.max_response_bytes = match v {
                 toml::Value::Integer(n) if *n > 0 => *n as u64,
-                toml::Value::String(s) => crate::units::parse_size(s)
-                    .map_err(|e| CapConfigError::new("outbound.max_response_bytes", e))?,
+                toml::Value::String(s) => {
+                    crate::units::parse_size(s).map_err(|e| CapConfigError::new("outbound.max_response_bytes", e))?
+                }
                 _ => {
                     return Err(CapConfigError::new(
                         "outbound.max_response_bytes",
@@ -124,8 +125,7 @@ impl OutboundLimitsConfig {
             };
         }
         if let Some(t) = &self.timeout {
-            limits.timeout =
-                crate::units::parse_duration(t).map_err(|e| CapConfigError::new("outbound.timeout", e))?;
+            limits.timeout = crate::units::parse_duration(t).map_err(|e| CapConfigError::new("outbound.timeout", e))?;
             if limits.timeout.is_zero() {
                 return Err(CapConfigError::new("outbound.timeout", "must be above 0"));
             }
@@ -298,8 +298,14 @@ fn refused(message: String) -> HttpError {
     HttpError::InternalError(Some(message))
 }
 
-type SendFuture =
-    Box<dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>> + Send>;
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>),
+                HttpError,
+            >,
+        > + Send,
+>;
 
 impl OutboundHooks {
     /// The policy decision for one request: the target and the rule that allows it.
@@ -340,7 +346,7 @@ async fn check_resolved(host: &str, port: u16, rule: &HostRule) -> Result<(), St
         .map_err(|e| format!("outbound_hosts: cannot resolve {host}: {e}"))?
         .collect();
     for addr in addrs {
-        if let Err(e) = crate::net::target::check_target(addr, false) {
+        if let Err(e) = crate::addr::check_target(addr, false) {
             return Err(format!(
                 "outbound_hosts: {host} (allowed by `{}`) resolves to the {} address {}; names reach only public \
                  addresses, list non-global targets by IP literal",
@@ -394,10 +400,8 @@ impl WasiHttpHooks for OutboundHooks {
                 policy.count(&target, |s| s.failed += 1);
                 tracing::warn!(subnet = %subnet, %target, "outbound request failed: {e}");
             })?;
-            let declared = response
-                .headers()
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            let declared =
+                response.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
             if declared.is_some_and(|n| n > limits.max_response_bytes) {
                 policy.count(&target, |s| s.failed += 1);
                 let message = format!(
@@ -430,7 +434,10 @@ impl Body for LimitedBody {
     type Data = bytes::Bytes;
     type Error = HttpError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
             other => return other,
@@ -528,7 +535,11 @@ mod tests {
         assert!(!r.matches("https", "badexample.org", 443));
         let r = rule("http://[::1]:8080");
         assert!(r.matches("http", "[::1]", 8080));
-        assert!(rule("HTTP://API.example.com:80".replace("HTTP", "http").as_str()).matches("http", "api.example.com", 80));
+        assert!(rule("HTTP://API.example.com:80".replace("HTTP", "http").as_str()).matches(
+            "http",
+            "api.example.com",
+            80
+        ));
     }
 
     #[test]

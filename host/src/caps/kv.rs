@@ -250,20 +250,6 @@ impl KvStore for BufferedKv {
     }
 }
 
-/// `subnet` for one round: the same, with its store (if granted) behind a fresh
-/// [`BufferedKv`], returned too so the round's writes can be committed with its scores.
-pub fn buffer_round(
-    subnet: &Arc<crate::runtime::SubnetEnv>,
-) -> Result<(Arc<crate::runtime::SubnetEnv>, Option<Arc<BufferedKv>>), KvError> {
-    let Some(store) = &subnet.caps.kv else {
-        return Ok((subnet.clone(), None));
-    };
-    let buffer = BufferedKv::over(store.clone())?;
-    let mut round = (**subnet).clone();
-    round.caps.kv = Some(buffer.clone());
-    Ok((Arc::new(round), Some(buffer)))
-}
-
 /// `kv` and `kv_budget` in `[subnet.capabilities]`.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

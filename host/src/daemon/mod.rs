@@ -334,6 +334,9 @@ impl Daemon {
             if let Some(kv) = &caps.kv {
                 kv_stores.insert(netuid, kv.clone());
             }
+            if let Some(policy) = &caps.http {
+                metrics.watch_outbound(netuid.to_string(), policy.clone());
+            }
             let preopen = match &s.capabilities.preopen {
                 Some(p) => {
                     std::fs::create_dir_all(&p.dir).map_err(|e| sub_err(format!("{}: {e}", p.dir.display())))?;

@@ -368,7 +368,7 @@ impl SubnetRunner {
         let limits = self.config.round_limits();
         let mut scores = record.scores.clone();
         // The round's kv writes wait in a buffer and are committed with its scores, or dropped.
-        let (round_subnet, round_kv) = match crate::caps::kv::buffer_round(&self.subnet) {
+        let (round_subnet, round_kv) = match crate::runtime::buffer_round(&self.subnet) {
             Ok(round) => round,
             Err(e) => return self.note_round_error(format!("kv: {e}"), started.elapsed(), Some(version)),
         };

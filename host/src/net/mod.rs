@@ -86,7 +86,9 @@ pub mod gate;
 pub mod miner_server;
 mod miner_task;
 pub(crate) mod server;
-pub mod target;
+/// Which miner addresses a validator may contact (the classification lives in [`crate::addr`],
+/// below both `net` and `caps`, which the outbound HTTP capability shares).
+pub use crate::addr as target;
 pub mod task_headers;
 pub mod transport;
 

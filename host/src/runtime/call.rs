@@ -54,8 +54,7 @@ impl Runtime {
             .insecure_random_seed(u128::from(random::derive_seed(&[env.seed, 3])))
             .build();
         let memory_limit = env.subnet.limits.memory.unwrap_or(usize::MAX).min(self.inner.config.max_memory_bytes);
-        let call =
-            CallContext {
+        let call = CallContext {
             subnet: &env.subnet.label,
             module: &module.name,
             seed: env.seed,

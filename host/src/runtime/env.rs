@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::errors::CallError;
 use super::load::ModuleInfo;
+use crate::caps::kv::{BufferedKv, KvError};
 use crate::caps::metagraph::MetagraphView;
 use crate::caps::{Preopen, SubnetCaps};
 
@@ -66,6 +67,19 @@ impl SubnetEnv {
     pub fn call(self: &Arc<Self>, seed: u64, metagraph: Arc<MetagraphView>) -> CallEnv {
         CallEnv { subnet: self.clone(), seed, metagraph, timeout: None, fuel: None, epoch: None }
     }
+}
+
+/// `subnet` for one round: the same, with its store (if granted) behind a fresh
+/// [`BufferedKv`], returned too so the round's writes can be committed with its scores.
+/// (Here rather than in `caps::kv`, so capabilities do not depend on the runtime.)
+pub fn buffer_round(subnet: &Arc<SubnetEnv>) -> Result<(Arc<SubnetEnv>, Option<Arc<BufferedKv>>), KvError> {
+    let Some(store) = &subnet.caps.kv else {
+        return Ok((subnet.clone(), None));
+    };
+    let buffer = BufferedKv::over(store.clone())?;
+    let mut round = (**subnet).clone();
+    round.caps.kv = Some(buffer.clone());
+    Ok((Arc::new(round), Some(buffer)))
 }
 
 /// One call's environment: its subnet's shared part and what is its own.

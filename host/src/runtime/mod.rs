@@ -19,7 +19,7 @@ mod state;
 
 pub use cache::{CacheOutcome, CompileCache, content_hash};
 pub use config::RuntimeConfig;
-pub use env::{CallEnv, CallLimits, CallObserver, SubnetEnv};
+pub use env::{CallEnv, CallLimits, CallObserver, SubnetEnv, buffer_round};
 pub use errors::{CallError, LoadError, World};
 pub use load::{LoadedModule, MinerModule, ModuleInfo, Runtime, ValidatorModule};
 pub use state::{DeadlineExceeded, HostState, MemoryLimitExceeded};

@@ -93,7 +93,8 @@ impl DeferredTask {
     }
 
     fn bytes(&self) -> usize {
-        self.payload.body.len() + self.responses.iter().filter_map(|r| r.payload.as_ref()).map(|p| p.body.len()).sum::<usize>()
+        self.payload.body.len()
+            + self.responses.iter().filter_map(|r| r.payload.as_ref()).map(|p| p.body.len()).sum::<usize>()
     }
 
     /// The task as `score` saw it.
@@ -227,7 +228,9 @@ pub(super) async fn score_kept(
                     deferred: Some(item.key.clone()),
                 });
             }
-            Err(e) => tracing::warn!(subnet = %env.subnet.label, key = %item.key, error = %e, "deferred task not scored"),
+            Err(e) => {
+                tracing::warn!(subnet = %env.subnet.label, key = %item.key, error = %e, "deferred task not scored")
+            }
         }
     }
     reports

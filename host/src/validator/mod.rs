@@ -320,20 +320,21 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
             let ctx = &ctx;
             async move {
                 let responses: Vec<MinerResponse> = responses.into_iter().flatten().collect();
-                let result = module.score_with_requests(&env, ctx, &task, &responses).await.and_then(|(scores, asked)| {
-                    if asked.deferred.is_some() && !module.can_defer() {
-                        return Err(CallError::malformed(
-                            &module.info().name,
-                            "score",
-                            "called scoring.defer, but the module exports no deferred-scorer",
-                        ));
-                    }
-                    let abstained = match &asked.deferred {
-                        Some(_) => task.miners.iter().copied().collect(),
-                        None => asked.abstained.clone(),
-                    };
-                    Ok((check_scores(module, &task, scores, &abstained, true)?, abstained, asked.deferred))
-                });
+                let result =
+                    module.score_with_requests(&env, ctx, &task, &responses).await.and_then(|(scores, asked)| {
+                        if asked.deferred.is_some() && !module.can_defer() {
+                            return Err(CallError::malformed(
+                                &module.info().name,
+                                "score",
+                                "called scoring.defer, but the module exports no deferred-scorer",
+                            ));
+                        }
+                        let abstained = match &asked.deferred {
+                            Some(_) => task.miners.iter().copied().collect(),
+                            None => asked.abstained.clone(),
+                        };
+                        Ok((check_scores(module, &task, scores, &abstained, true)?, abstained, asked.deferred))
+                    });
                 let (scores, abstained, deferred, error) = match result {
                     Ok((scores, abstained, deferred)) => (scores, abstained.into_iter().collect(), deferred, None),
                     Err(e) => {
@@ -342,7 +343,8 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
                     }
                 };
                 let rounds = deferred.as_ref().map(|(_, rounds)| *rounds);
-                let report = TaskReport { task, responses, scores, error, abstained, deferred: deferred.map(|(k, _)| k) };
+                let report =
+                    TaskReport { task, responses, scores, error, abstained, deferred: deferred.map(|(k, _)| k) };
                 (report, rounds)
             }
         })

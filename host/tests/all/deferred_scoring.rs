@@ -53,7 +53,8 @@ async fn three_rounds(guest: &str) {
     by_uid.insert(2, SimMiner::Module(honest));
     by_uid.insert(3, SimMiner::Lazy);
     by_uid.insert(4, SimMiner::Random);
-    let transport = InProcessMiners::new(by_uid, Arc::new(SubnetEnv::new("miners")), Arc::new(MetagraphView::default()));
+    let transport =
+        InProcessMiners::new(by_uid, Arc::new(SubnetEnv::new("miners")), Arc::new(MetagraphView::default()));
     let metagraph = metagraph(5);
     let subnet = Arc::new(SubnetEnv::new("deferred"));
     let limits = RoundLimits::default();

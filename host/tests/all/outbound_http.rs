@@ -79,8 +79,9 @@ async fn allowed_hosts_answer_and_everything_else_is_refused_with_the_rule() {
     let port = server().await;
     let other = server().await;
     let limits = OutboundLimits { max_requests: 5, max_response_bytes: 1024, timeout: Duration::from_millis(400) };
-    let policy = OutboundPolicy::new(&[&format!("http://127.0.0.1:{port}"), &format!("http://localhost:{other}")], limits)
-        .unwrap();
+    let policy =
+        OutboundPolicy::new(&[&format!("http://127.0.0.1:{port}"), &format!("http://localhost:{other}")], limits)
+            .unwrap();
     let urls = vec![
         format!("http://127.0.0.1:{port}/price"),
         format!("http://127.0.0.1:{other}/price"),
@@ -99,7 +100,10 @@ async fn allowed_hosts_answer_and_everything_else_is_refused_with_the_rule() {
     assert!(e.contains("outbound_hosts") && e.contains("is not allowed") && e.contains(&port.to_string()), "{e}");
     // A listed *name* that resolves to loopback.
     let e = error(&got[2]);
-    assert!(e.contains("resolves to the loopback address") && e.contains("list non-global targets by IP literal"), "{e}");
+    assert!(
+        e.contains("resolves to the loopback address") && e.contains("list non-global targets by IP literal"),
+        "{e}"
+    );
     // 64 KiB announced, 1 KiB allowed.
     let e = error(&got[3]);
     assert!(e.contains("outbound.max_response_bytes"), "{e}");

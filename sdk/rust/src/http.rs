@@ -66,7 +66,13 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &[u8])], body: Option<
     };
     let split = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
-    let path = if path.is_empty() { "/".to_owned() } else if path.starts_with('?') { format!("/{path}") } else { path.to_owned() };
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
 
     let fields = Fields::new();
     for (name, value) in headers {

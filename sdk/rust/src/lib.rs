@@ -457,7 +457,8 @@ pub mod compute {
 pub mod prelude {
     pub use crate::{
         Answer, Codec, EpochContext, Json, Miner, MinerRequest, Payload, ResponseStatus, RewardResult, Score, TaskSpec,
-        UidScore, UidState, Validator, Weight, compute, ema_reward, export_miner, export_validator, http, kv, log, metagraph, random, scoring, shared_random,
+        UidScore, UidState, Validator, Weight, compute, ema_reward, export_miner, export_validator, http, kv, log,
+        metagraph, random, scoring, shared_random,
     };
 }
 
@@ -495,10 +496,13 @@ pub mod __private {
         Ok(V::score_deferred(&ctx, &key, &decoded_task, &answers, age)?.map(to_wit))
     }
 
+    /// A task decoded with its answers.
+    type Decoded<V> = (<V as Validator>::Task, Vec<Answer<<V as Validator>::Answer>>);
+
     fn decode<V: Validator>(
         task: &Task,
         responses: Vec<MinerResponse>,
-    ) -> Result<(V::Task, Vec<Answer<V::Answer>>), String> {
+    ) -> Result<Decoded<V>, String> {
         let decoded_task =
             V::Task::decode(&task.payload).map_err(|e| format!("task `{}` does not decode: {e}", task.id))?;
         let answers: Vec<Answer<V::Answer>> = responses
