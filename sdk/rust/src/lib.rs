@@ -499,10 +499,7 @@ pub mod __private {
     /// A task decoded with its answers.
     type Decoded<V> = (<V as Validator>::Task, Vec<Answer<<V as Validator>::Answer>>);
 
-    fn decode<V: Validator>(
-        task: &Task,
-        responses: Vec<MinerResponse>,
-    ) -> Result<Decoded<V>, String> {
+    fn decode<V: Validator>(task: &Task, responses: Vec<MinerResponse>) -> Result<Decoded<V>, String> {
         let decoded_task =
             V::Task::decode(&task.payload).map_err(|e| format!("task `{}` does not decode: {e}", task.id))?;
         let answers: Vec<Answer<V::Answer>> = responses

@@ -32,7 +32,8 @@ use subnet_chain::AccountId;
 use crate::caps::CapabilitiesConfig;
 pub use crate::units::{Bytes, Dur, parse_duration, parse_size};
 pub use subnet::{
-    LimitsConfig, LocalSubnetConfig, ReloadConfig, ServeMode, SimMinersConfig, SubnetConfig, TasksConfig, WeightsConfig,
+    LimitsConfig, LocalSubnetConfig, ReloadConfig, ResetScoresOn, ServeMode, SimMinersConfig, SubnetConfig,
+    TasksConfig, WeightsConfig,
 };
 
 /// Smallest per-call memory limit a subnet may set.
@@ -427,6 +428,14 @@ call_timeout = "2s"
         assert!(e.message.contains("expected scheme://host[:port]"), "{e}");
         let good = format!("{GOOD}[subnet.capabilities]\noutbound_hosts = [\"https://api.example.com\"]\n");
         parse(&good).unwrap();
+
+        let good = format!("{GOOD}[subnet.reload]\nreset_scores_on = \"version\"\n");
+        let config = parse(&good).unwrap();
+        assert_eq!(config.subnets[1].reload.reset_scores_on, ResetScoresOn::Version);
+        assert_eq!(config.subnets[0].reload.reset_scores_on, ResetScoresOn::Never);
+        let bad = format!("{GOOD}[subnet.reload]\nreset_scores_on = \"sometimes\"\n");
+        let e = parse(&bad).unwrap_err();
+        assert!(e.field.starts_with("subnet[1].reload"), "{e}");
 
         let bad = GOOD.replace("netuid = 2\n", "netuid = 2\nrequire_signers = [\"5Nope\"]\n");
         let e = parse(&bad).unwrap_err();

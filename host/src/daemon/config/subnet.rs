@@ -169,6 +169,23 @@ pub struct ReloadConfig {
     /// several steps (or a module and its signature) is read once, complete.
     #[serde(default = "default_debounce")]
     pub debounce: Dur,
+    /// When the running scores start again from nothing: `never` (the default: scores carry
+    /// across reloads) or `version` (the first round of a module version other than the one
+    /// that ran the last round starts from empty scores and no kept deferred tasks, for a
+    /// reload that changed the scoring rule).
+    #[serde(default)]
+    pub reset_scores_on: ResetScoresOn,
+}
+
+/// `[subnet.reload] reset_scores_on`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResetScoresOn {
+    /// Scores carry across reloads.
+    #[default]
+    Never,
+    /// A new module version starts from empty scores.
+    Version,
 }
 
 fn default_debounce() -> Dur {
@@ -177,7 +194,7 @@ fn default_debounce() -> Dur {
 
 impl Default for ReloadConfig {
     fn default() -> Self {
-        Self { watch: true, debounce: default_debounce() }
+        Self { watch: true, debounce: default_debounce(), reset_scores_on: ResetScoresOn::Never }
     }
 }
 
