@@ -63,6 +63,10 @@ pub struct SandboxArgs {
     /// network path; latencies are real, so reports vary slightly between runs).
     #[arg(long)]
     network: bool,
+    /// Let the validators make outbound HTTP requests to this target (`scheme://host[:port]`,
+    /// as `outbound_hosts` in a daemon's config; loopback by IP literal); repeatable.
+    #[arg(long = "outbound-host", value_name = "RULE")]
+    outbound_hosts: Vec<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -122,6 +126,14 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         commit_reveal: args.commit_reveal,
         state_dir: args.state.clone(),
         network: args.network,
+        outbound: if args.outbound_hosts.is_empty() {
+            None
+        } else {
+            let rules: Vec<&str> = args.outbound_hosts.iter().map(String::as_str).collect();
+            let policy = subnet_host::caps::http::OutboundPolicy::new(&rules, Default::default())
+                .map_err(|e| anyhow::anyhow!("--outbound-host {e}"))?;
+            Some(policy)
+        },
         ..SandboxConfig::default()
     };
     let compute = super::start_compute(&toolchain, args.models.as_deref(), &built.compute_models).await?;

@@ -109,6 +109,9 @@ pub struct SandboxConfig {
     /// Serve every miner over HTTP on loopback and query it with signed requests (the real
     /// path); latencies are then real, so reports are no longer byte-identical across runs.
     pub network: bool,
+    /// Outbound HTTP for the validators (never the miners): the policy a daemon builds from
+    /// `outbound_hosts`; none refuses every request.
+    pub outbound: Option<Arc<crate::caps::http::OutboundPolicy>>,
 }
 
 impl Default for SandboxConfig {
@@ -126,6 +129,7 @@ impl Default for SandboxConfig {
             compute: None,
             commit_reveal: true,
             network: false,
+            outbound: None,
         }
     }
 }
@@ -391,7 +395,11 @@ pub async fn run(
             spec: spec.clone(),
             key: sim_key(seed, "validator", i as u64),
             state: ScoreState::new(),
-            subnet: Arc::new(sim_subnet(format!("{} v{i}", bundle.name), config, Some(MemoryKv::new(64 << 20)))),
+            subnet: Arc::new({
+                let mut subnet = sim_subnet(format!("{} v{i}", bundle.name), config, Some(MemoryKv::new(64 << 20)));
+                subnet.caps.http = config.outbound.clone();
+                subnet
+            }),
             commits: MemoryCommits::default(),
         })
         .collect();
