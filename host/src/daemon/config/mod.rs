@@ -32,8 +32,8 @@ use subnet_chain::AccountId;
 use crate::caps::CapabilitiesConfig;
 pub use crate::units::{Bytes, Dur, parse_duration, parse_size};
 pub use subnet::{
-    LimitsConfig, LocalSubnetConfig, ReloadConfig, ResetScoresOn, ServeMode, SimMinersConfig, SubnetConfig,
-    TasksConfig, WeightsConfig,
+    LimitsConfig, LocalSubnetConfig, ReloadConfig, ResetScoresOn, ServeMode, SimMinersConfig, SimModuleConfig,
+    SubnetConfig, TasksConfig, WeightsConfig,
 };
 
 /// Smallest per-call memory limit a subnet may set.
@@ -319,10 +319,13 @@ impl DaemonConfig {
             if let Some(p) = &mut s.capabilities.preopen {
                 p.dir = expand(base, &p.dir);
             }
-            if let Some(m) = s.local.as_mut().and_then(|l| l.miners.as_mut())
-                && let Some(module) = &m.module
-            {
-                m.module = Some(expand(base, module));
+            if let Some(m) = s.local.as_mut().and_then(|l| l.miners.as_mut()) {
+                if let Some(module) = &m.module {
+                    m.module = Some(expand(base, module));
+                }
+                for entry in &mut m.modules {
+                    entry.module = expand(base, &entry.module);
+                }
             }
         }
     }

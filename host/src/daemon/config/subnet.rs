@@ -248,8 +248,13 @@ fn default_stake() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimMinersConfig {
-    /// The honest miners' module (a miner `.wasm`).
+    /// The honest miners' module (a miner `.wasm`). One path: several modules go in `modules`.
+    #[serde(default, deserialize_with = "one_path")]
     pub module: Option<PathBuf>,
+    /// More miner modules, each run by `count` miners (as the sandbox's `--mix`):
+    /// `modules = [{ module = "copier.wasm", count = 2 }, ...]`.
+    #[serde(default)]
+    pub modules: Vec<SimModuleConfig>,
     /// Miners running `module`.
     #[serde(default)]
     pub honest: usize,
@@ -263,6 +268,39 @@ pub struct SimMinersConfig {
     /// HTTP server on loopback, queried with btauth-signed requests).
     #[serde(default)]
     pub serve: ServeMode,
+}
+
+/// One entry of `[subnet.local.miners] modules`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimModuleConfig {
+    /// A miner `.wasm`.
+    pub module: PathBuf,
+    /// How many simulated miners run it (at least 1).
+    pub count: usize,
+}
+
+/// `module` as one path, with an error that says where a list of modules goes.
+fn one_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<serde::de::IgnoredAny>),
+        Other(toml::Value),
+    }
+    match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => Ok(Some(p)),
+        OneOrMany::Many(list) => Err(serde::de::Error::custom(format!(
+            "`module` is the honest miners' one module (a path), not a list of {}; for several miner \
+             modules use `modules = [{{ module = \"a.wasm\", count = 2 }}, ...]`",
+            list.len()
+        ))),
+        OneOrMany::Other(v) => Err(serde::de::Error::custom(format!(
+            "expected the path of a miner .wasm (a string), found a {}",
+            v.type_str()
+        ))),
+    }
 }
 
 /// How simulated miners are served.

@@ -72,6 +72,21 @@ fn bad_configs_name_the_field() {
             "subnet[1].local.miners.module",
             "honest miners need a miner module",
         ),
+        (
+            subnet("[subnet.local.miners]\nmodule = [\"a.wasm\", \"b.wasm\"]\nhonest = 2\n"),
+            "subnet[1].local.miners.module",
+            "for several miner modules use `modules = [{ module",
+        ),
+        (
+            subnet("[subnet.local.miners]\nmodules = [{ module = \"m.wasm\", count = 0 }]\n"),
+            "subnet[1].local.miners.modules[0].count",
+            "at least 1",
+        ),
+        (
+            subnet("[subnet.local.miners]\nmodules = [{ module = \"gone.wasm\", count = 2 }]\n"),
+            "subnet[1].local.miners.modules[0].module",
+            "no such file",
+        ),
         (subnet("require_signers = [\"bogus\"]\n"), "subnet[1].require_signers[0]", "not an SS58 address"),
         (subnet("[subnet.weights]\nevery_blocks = 0\n"), "subnet[1].weights.every_blocks", "at least 1"),
         (subnet("").replace("netuid = 2", "netuid = 1"), "subnet[1].netuid", "configured twice"),
