@@ -35,19 +35,43 @@ pub mod miner {
     });
 }
 
+/// Bindings of the `validator-deferred` world (0.1.2): the validator world plus the optional
+/// `deferred-scorer` export; every import and type is the `validator` world's.
+pub mod validator_deferred {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "validator-deferred",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "subnet:plugin/types": super::validator::subnet::plugin::types,
+            "subnet:plugin/log": super::validator::subnet::plugin::log,
+            "subnet:plugin/random": super::validator::subnet::plugin::random,
+            "subnet:plugin/kv": super::validator::subnet::plugin::kv,
+            "subnet:plugin/metagraph": super::validator::subnet::plugin::metagraph,
+            "subnet:plugin/compute": super::validator::subnet::plugin::compute,
+            "subnet:plugin/shared-random": super::validator::subnet::plugin::shared_random,
+            "subnet:plugin/scoring": super::validator::subnet::plugin::scoring,
+            "subnet:plugin/validator-api": super::validator::exports::subnet::plugin::validator_api,
+        },
+    });
+}
+
 /// The contract's data types, shared by both worlds.
 pub use validator::subnet::plugin::types;
 
 /// The contract's package name.
 pub const PACKAGE_NAME: &str = "subnet:plugin";
 /// The contract version these bindings are generated from: the newest this host implements.
-pub const VERSION: ContractVersion = ContractVersion { major: 0, minor: 1, patch: 1 };
+pub const VERSION: ContractVersion = ContractVersion { major: 0, minor: 1, patch: 2 };
 /// The package and version this host implements.
-pub const PACKAGE: &str = "subnet:plugin@0.1.1";
+pub const PACKAGE: &str = "subnet:plugin@0.1.2";
 /// Fully qualified name of the validator world's export, as these bindings name it.
-pub const VALIDATOR_EXPORT: &str = "subnet:plugin/validator-api@0.1.1";
+pub const VALIDATOR_EXPORT: &str = "subnet:plugin/validator-api@0.1.2";
+/// Fully qualified name of the optional `deferred-scorer` export (0.1.2).
+pub const DEFERRED_EXPORT: &str = "subnet:plugin/deferred-scorer@0.1.2";
 /// Fully qualified name of the miner world's export, as these bindings name it.
-pub const MINER_EXPORT: &str = "subnet:plugin/miner-api@0.1.1";
+pub const MINER_EXPORT: &str = "subnet:plugin/miner-api@0.1.2";
 
 /// A version of the contract package, as a component's import and export names carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

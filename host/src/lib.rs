@@ -22,6 +22,7 @@
 //! host. Such input yields an error that names the module and the call, and the host carries on.
 #![deny(missing_docs)]
 
+pub mod addr;
 pub mod bindings;
 pub mod bundle;
 pub mod caps;

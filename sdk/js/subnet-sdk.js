@@ -15,11 +15,11 @@
 // with its message; for anything but a SubnetError the SDK first prints the error's stack to
 // stderr, which the host shows under `--- guest stderr ---` in its error. The host carries on.
 
-import { log as hostLog } from 'subnet:plugin/log@0.1.1';
-import { nextU64 as hostNextU64, fill as hostFill } from 'subnet:plugin/random@0.1.1';
-import * as hostKv from 'subnet:plugin/kv@0.1.1';
-import * as hostMetagraph from 'subnet:plugin/metagraph@0.1.1';
-import * as hostCompute from 'subnet:plugin/compute@0.1.1';
+import { log as hostLog } from 'subnet:plugin/log@0.1.2';
+import { nextU64 as hostNextU64, fill as hostFill } from 'subnet:plugin/random@0.1.2';
+import * as hostKv from 'subnet:plugin/kv@0.1.2';
+import * as hostMetagraph from 'subnet:plugin/metagraph@0.1.2';
+import * as hostCompute from 'subnet:plugin/compute@0.1.2';
 
 /** Content type of JSON payloads. */
 export const JSON_TYPE = 'application/json';

@@ -22,17 +22,20 @@
 //! compute gets `denied` or `not-available` from those interfaces, never another subnet's data.
 
 pub mod compute;
+pub mod http;
 pub mod kv;
 pub mod log;
 pub mod metagraph;
 pub mod random;
+pub mod scoring;
+pub mod shared_random;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use wasmtime::component::Linker;
+use wasmtime::component::{Linker, ResourceTable};
 
 /// What the host process offers capabilities when it builds a subnet's state: the durable
 /// stores and the model service. The sandbox and tests build [`SubnetCaps`] directly instead.
@@ -56,6 +59,8 @@ pub struct CallContext<'a> {
     pub seed: u64,
     /// The metagraph the call sees.
     pub metagraph: &'a Arc<metagraph::MetagraphView>,
+    /// The netuid and epoch of the call's `epoch-context` (validator calls), for `shared-random`.
+    pub epoch: Option<(u16, u64)>,
 }
 
 /// A capability config error: the key (a path inside `[subnet.capabilities]`, such as
@@ -110,6 +115,9 @@ pub trait Capability: 'static {
 pub trait HasCaps {
     /// The capabilities' instance states.
     fn caps(&mut self) -> &mut InstanceCaps;
+    /// The capabilities' states and the store's WASI resource table together: for a capability
+    /// whose resources are WASI's (`wasi:http` bodies are `wasi:io` streams in that table).
+    fn caps_and_table(&mut self) -> (&mut InstanceCaps, &mut ResourceTable);
 }
 
 /// A host directory a call sees as a WASI preopened directory (sandboxed by cap-std: the
@@ -218,13 +226,6 @@ macro_rules! capabilities {
                     ),
                 };
                 let config = Self { $($field: take_config::<$cap>(&mut table)?,)* preopen };
-                if table.contains_key("outbound_hosts") {
-                    return Err(CapConfigError::new(
-                        "outbound_hosts",
-                        "not supported yet: modules cannot open network connections in this version of subnetd \
-                         (the contract has no outbound interface); remove the key",
-                    ));
-                }
                 if let Some(key) = table.keys().next() {
                     return Err(CapConfigError::new(
                         key.clone(),
@@ -256,7 +257,7 @@ macro_rules! capabilities {
         /// Registers every capability with `linker` (WASI is the runtime's to add).
         pub fn add_to_linker<T: HasCaps + Send + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
             $(<$cap as Capability>::add_to_linker(linker, |t: &mut T| &mut t.caps().$field)?;)*
-            Ok(())
+            http::link(linker)
         }
     };
 }
@@ -266,10 +267,16 @@ capabilities! {
     log: log::Log,
     /// `random`: the call's seeded randomness.
     random: random::Random,
+    /// `shared-random`: the epoch's public randomness, alike for every validator of the subnet.
+    shared_random: shared_random::SharedRandom,
     /// `kv`: the subnet's key-value store.
     kv: kv::Kv,
+    /// `scoring`: abstentions and deferred tasks asked by `score`.
+    scoring: scoring::Scoring,
     /// `metagraph`: the subnet's neurons.
     metagraph: metagraph::Metagraph,
     /// `compute`: granted models.
     compute: compute::Compute,
+    /// `wasi:http` outgoing requests: to the hosts the operator allowed (`outbound_hosts`).
+    http: http::Http,
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use subnet_chain::{AccountId, AxonInfo, NetUid, SubtensorError};
-use subnet_host::bundle::{Bundle, MANIFEST};
+use subnet_host::bundle::{Bundle, MANIFEST, ModuleSource};
 use subnet_host::guest_build::{self, GuestSource, Toolchain};
 use subnet_host::net::admission::CallerPolicy;
 use subnet_host::net::{MinerServerConfig, spawn_miner_server};
@@ -27,9 +27,14 @@ use super::wallet::{self, WalletsDir};
 /// Arguments of `subnetd miner`.
 #[derive(Args)]
 pub struct MinerArgs {
-    /// The miner: a component (.wasm), a miner guest directory, or a bundle directory.
+    /// The miner: a component (.wasm), a miner guest directory, or a bundle directory (its
+    /// component built before, or built now with --build).
     #[arg(long)]
     module: PathBuf,
+    /// Build the miner from its sources first (only that miner; a lock keeps concurrent builds
+    /// of one directory apart).
+    #[arg(long)]
+    build: bool,
     /// In a bundle, the miner to serve (default: the first honest one).
     #[arg(long)]
     miner_name: Option<String>,
@@ -87,6 +92,13 @@ pub struct MinerArgs {
     /// Dendrites at `POST /TextTask`).
     #[command(flatten)]
     protocol: super::protocol::ProtocolArgs,
+    /// Give the miner module a durable key-value store in DIR (`DIR/state.redb`, created if
+    /// missing; one process at a time). Without it the module's `kv` answers `denied`.
+    #[arg(long, value_name = "DIR")]
+    kv: Option<PathBuf>,
+    /// Size budget of the `--kv` store (suffixes KiB, MiB, GiB).
+    #[arg(long, default_value = "64MiB", value_parser = super::parse_size_arg)]
+    kv_budget: usize,
 }
 
 fn parse_callers(s: &str) -> std::result::Result<CallerPolicy, String> {
@@ -98,30 +110,85 @@ fn parse_callers(s: &str) -> std::result::Result<CallerPolicy, String> {
     }
 }
 
-/// The component to serve, building sources when given a directory.
-fn resolve_module(path: &Path, miner_name: Option<&str>) -> Result<PathBuf> {
+/// The component to serve. A `.wasm` is used as it is. A bundle or guest directory is built
+/// only with `--build` (just the chosen miner, never the validator), under an exclusive lock on
+/// its build directory so miners started together cannot race on the same files; without
+/// `--build` the component built before (`<dir>/build/miner[-<name>].wasm`) is used, and its
+/// absence is an error that says how to build it.
+fn resolve_module(path: &Path, miner_name: Option<&str>, build: bool) -> Result<PathBuf> {
     if !path.exists() {
         bail!("{}: no such file or directory", path.display());
     }
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
-    let toolchain = Toolchain::locate();
-    if path.join(MANIFEST).is_file() {
-        let built = Bundle::resolve(path)?.build(&toolchain).context("building the bundle")?;
+    let (source, out, label) = if path.join(MANIFEST).is_file() {
+        let bundle = Bundle::resolve(path)?;
         let chosen = match miner_name {
-            Some(name) => built.miners.iter().find(|(n, _, _)| n == name),
-            None => built.miners.iter().find(|(_, honest, _)| *honest),
+            Some(name) => bundle.miners.iter().find(|m| m.name == name),
+            None => bundle.miners.iter().find(|m| m.honest),
         };
-        return chosen.map(|(_, _, p)| p.clone()).ok_or_else(|| match miner_name {
-            Some(n) => anyhow!("{}: the bundle has no miner named `{n}`", path.display()),
-            None => anyhow!("{}: the bundle has no honest miner", path.display()),
-        });
+        let Some(miner) = chosen else {
+            bail!(match miner_name {
+                Some(n) => format!("{}: the bundle has no miner named `{n}`", path.display()),
+                None => format!("{}: the bundle has no honest miner", path.display()),
+            });
+        };
+        let out = bundle.build_dir.join(format!("miner-{}.wasm", miner.name));
+        match &miner.source {
+            ModuleSource::Wasm(p) => return Ok(p.clone()),
+            ModuleSource::Guest { dir, language } => (
+                GuestSource { dir: dir.clone(), world: World::Miner, language: *language },
+                out,
+                format!("miner `{}` of {}", miner.name, path.display()),
+            ),
+        }
+    } else {
+        let out = path.join("build").join("miner.wasm");
+        (GuestSource { dir: path.to_path_buf(), world: World::Miner, language: None }, out, path.display().to_string())
+    };
+    if !build {
+        if out.is_file() {
+            eprintln!("serving {} (built before; pass --build to rebuild)", out.display());
+            return Ok(out);
+        }
+        bail!("{label} is not built ({} is missing): pass --build to build it, or --module a .wasm", out.display());
     }
-    let out = path.join("build").join("miner.wasm");
-    guest_build::build(&toolchain, &GuestSource { dir: path.to_path_buf(), world: World::Miner, language: None }, &out)
-        .with_context(|| format!("building {}", path.display()))?;
+    let dir = out.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _lock = BuildLock::acquire(&dir.join(".build.lock"))?;
+    let started = std::time::Instant::now();
+    eprintln!("building {label} ...");
+    guest_build::build(&Toolchain::locate(), &source, &out).with_context(|| format!("building {label}"))?;
+    eprintln!("built {} in {:.1}s", out.display(), started.elapsed().as_secs_f64());
     Ok(out)
+}
+
+/// An exclusive `flock` on a file, held while a build writes its outputs; released on drop
+/// (and by the kernel if the process dies).
+struct BuildLock {
+    _file: std::fs::File,
+}
+
+impl BuildLock {
+    fn acquire(path: &Path) -> Result<Self> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        // SAFETY: `flock` on a descriptor this function owns; no memory is shared with it.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            eprintln!("waiting for another build of {} ...", path.parent().unwrap_or(path).display());
+            // SAFETY: as above; blocking until the other holder releases it.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                bail!("locking {}: {}", path.display(), std::io::Error::last_os_error());
+            }
+        }
+        Ok(Self { _file: file })
+    }
 }
 
 fn load_module(path: &Path) -> Result<MinerModule> {
@@ -144,7 +211,7 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     let root = args.dir.root()?;
     let hotkey = wallet::load_hotkey(&root, &args.wallet, &args.hotkey)?;
     let me = hotkey.account_id();
-    let module_path = resolve_module(&args.module, args.miner_name.as_deref())?;
+    let module_path = resolve_module(&args.module, args.miner_name.as_deref(), args.build)?;
     let module = load_module(&module_path)?;
 
     let signing_key = hotkey.clone();
@@ -172,6 +239,13 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     config.protocol = protocol;
     config.signing_key = Some(signing_key);
     let handle_protocol = config.protocol.name();
+    if let Some(dir) = &args.kv {
+        use subnet_host::caps::kv::KvProvider;
+        let db = subnet_host::daemon::store::StateDb::open(dir).with_context(|| format!("--kv {}", dir.display()))?;
+        let store = db.open(args.netuid, args.kv_budget as u64).map_err(|e| anyhow!("--kv {}: {e}", dir.display()))?;
+        tracing::info!(dir = %dir.display(), budget = args.kv_budget, "miner key-value store granted");
+        config.kv = Some(store);
+    }
     let handle = spawn_miner_server(config, module, chain.clone()).await?;
     let addr = handle.local_addr();
 
@@ -205,4 +279,45 @@ pub async fn run(args: MinerArgs) -> Result<()> {
     shutdown.await;
     handle.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bundle_is_built_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("v")).unwrap();
+        std::fs::create_dir_all(dir.path().join("m")).unwrap();
+        std::fs::write(
+            dir.path().join(MANIFEST),
+            "name = \"t\"\n[validator]\npath = \"v\"\n[[miner]]\nname = \"honest\"\npath = \"m\"\n",
+        )
+        .unwrap();
+        let e = resolve_module(dir.path(), None, false).unwrap_err().to_string();
+        assert!(e.contains("not built") && e.contains("pass --build"), "{e}");
+        let e = resolve_module(dir.path(), Some("nope"), false).unwrap_err().to_string();
+        assert!(e.contains("no miner named `nope`"), "{e}");
+        // Built before: served as it is, nothing rebuilt (the validator is never touched).
+        let built = dir.path().join("build").join("miner-honest.wasm");
+        std::fs::create_dir_all(built.parent().unwrap()).unwrap();
+        std::fs::write(&built, b"\0asm").unwrap();
+        assert_eq!(resolve_module(dir.path(), None, false).unwrap(), built);
+        assert!(!dir.path().join("build").join("validator.wasm").exists());
+    }
+
+    #[test]
+    fn the_build_lock_is_exclusive() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".build.lock");
+        let held = BuildLock::acquire(&path).unwrap();
+        let other = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        // SAFETY: flock on a descriptor this test owns.
+        assert_ne!(unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+        drop(held);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    }
 }

@@ -67,6 +67,10 @@ pub struct SandboxArgs {
     /// `--synapse` names another).
     #[command(flatten)]
     protocol: super::protocol::ProtocolArgs,
+    /// Let the validators make outbound HTTP requests to this target (`scheme://host[:port]`,
+    /// as `outbound_hosts` in a daemon's config; loopback by IP literal); repeatable.
+    #[arg(long = "outbound-host", value_name = "RULE")]
+    outbound_hosts: Vec<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -127,6 +131,14 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         state_dir: args.state.clone(),
         network: args.network,
         protocol: args.protocol.resolve(Some("SandboxTask"))?,
+        outbound: if args.outbound_hosts.is_empty() {
+            None
+        } else {
+            let rules: Vec<&str> = args.outbound_hosts.iter().map(String::as_str).collect();
+            let policy = subnet_host::caps::http::OutboundPolicy::new(&rules, Default::default())
+                .map_err(|e| anyhow::anyhow!("--outbound-host {e}"))?;
+            Some(policy)
+        },
         ..SandboxConfig::default()
     };
     let compute = super::start_compute(&toolchain, args.models.as_deref(), &built.compute_models).await?;

@@ -94,6 +94,9 @@ impl Factory {
         };
         let host = HostResources { netuid, kv: Some(&self.db), models };
         let caps = SubnetCaps::build(&s.capabilities, &host).map_err(|e| sub_err(e.to_string()))?;
+        if let Some(policy) = &caps.http {
+            self.metrics.watch_outbound(netuid.to_string(), policy.clone());
+        }
         let kv = caps.kv.clone();
         let preopen = match &s.capabilities.preopen {
             Some(p) => {

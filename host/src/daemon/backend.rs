@@ -269,21 +269,26 @@ async fn setup_local_subnet(
     // Simulated miners: honest, lazy, random, each with its own deterministic key.
     let mut miners: Vec<(Keypair, SimMiner)> = Vec::new();
     if let Some(m) = &l.miners {
-        let module = match (&m.module, m.honest) {
-            (Some(path), n) if n > 0 => {
-                let bytes = std::fs::read(path).map_err(|e| BackendError::Setup(format!("{}: {e}", path.display())))?;
+        let load = |path: std::path::PathBuf| {
+            let runtime = runtime.clone();
+            async move {
+                let bytes =
+                    std::fs::read(&path).map_err(|e| BackendError::Setup(format!("{}: {e}", path.display())))?;
                 let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("miner").to_owned();
-                let runtime = runtime.clone();
-                let miner = tokio::task::spawn_blocking(move || runtime.load_miner(&name, &bytes))
+                tokio::task::spawn_blocking(move || runtime.load_miner(&name, &bytes))
                     .await
                     .map_err(|e| BackendError::Setup(e.to_string()))?
-                    .map_err(|e| {
-                        BackendError::Setup(format!("subnet {netuid} miner module {}: {e}", path.display()))
-                    })?;
-                Some(miner)
+                    .map_err(|e| BackendError::Setup(format!("subnet {netuid} miner module {}: {e}", path.display())))
             }
+        };
+        let module = match (&m.module, m.honest) {
+            (Some(path), n) if n > 0 => Some(load(path.clone()).await?),
             _ => None,
         };
+        let mut more = Vec::new();
+        for entry in &m.modules {
+            more.push((load(entry.module.clone()).await?, entry.count));
+        }
         let mut index = 0u64;
         let mut add = |count: usize, sim: Option<SimMiner>| {
             for _ in 0..count {
@@ -294,6 +299,9 @@ async fn setup_local_subnet(
             }
         };
         add(m.honest, module.map(SimMiner::Module));
+        for (miner, count) in more {
+            add(count, Some(SimMiner::Module(miner)));
+        }
         add(m.lazy, Some(SimMiner::Lazy));
         add(m.random, Some(SimMiner::Random));
     }

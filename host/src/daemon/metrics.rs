@@ -221,6 +221,44 @@ impl Collector for ComputeCollector {
     }
 }
 
+/// Labels: subnet and outbound target (`scheme://host:port`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutboundLabels {
+    /// Netuid.
+    pub subnet: String,
+    /// The target.
+    pub target: String,
+}
+
+/// The outbound policies of the daemon's subnets, read at each scrape.
+type OutboundPolicies = Arc<std::sync::Mutex<Vec<(String, Arc<crate::caps::http::OutboundPolicy>)>>>;
+
+/// Reads each subnet's outbound HTTP counters per target at each scrape.
+#[derive(Debug, Default)]
+struct OutboundCollector(OutboundPolicies);
+
+impl Collector for OutboundCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let policies = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        type Read = fn(&crate::caps::http::HostStats) -> u64;
+        let counts: [(&str, &str, Read); 3] = [
+            ("outbound_requests", "Outbound HTTP requests sent, by subnet and target", |s| s.requests),
+            ("outbound_refused", "Outbound HTTP requests refused by the subnet's policy", |s| s.refused),
+            ("outbound_failed", "Outbound HTTP requests that failed (connect, timeout, size)", |s| s.failed),
+        ];
+        for (name, help, read) in counts {
+            let family = Family::<OutboundLabels, Counter>::default();
+            for (subnet, policy) in &policies {
+                for (target, stats) in policy.stats() {
+                    family.get_or_create(&OutboundLabels { subnet: subnet.clone(), target }).inc_by(read(&stats));
+                }
+            }
+            family.encode(encoder.encode_descriptor(name, help, None, family.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
+
 /// Histogram buckets (seconds) of a family.
 #[derive(Clone)]
 pub struct Buckets(&'static [f64]);
@@ -240,6 +278,7 @@ const CALL_BUCKETS: &[f64] = &[
 /// The daemon's metrics.
 pub struct Metrics {
     registry: Registry,
+    outbound: OutboundPolicies,
     /// Calls into validator modules.
     pub calls: Family<CallLabels, Counter>,
     /// Failed calls by kind.
@@ -310,6 +349,8 @@ impl Metrics {
         if let Some(service) = compute {
             registry.register_collector(Box::new(ComputeCollector(service)));
         }
+        let outbound = OutboundPolicies::default();
+        registry.register_collector(Box::new(OutboundCollector(outbound.clone())));
         let calls = Family::<CallLabels, Counter>::default();
         let call_errors = Family::<ErrorLabels, Counter>::default();
         let call_seconds = Family::new_with_constructor(Buckets(CALL_BUCKETS));
@@ -405,6 +446,7 @@ impl Metrics {
         );
         Self {
             registry,
+            outbound,
             calls,
             call_errors,
             call_seconds,
@@ -431,6 +473,11 @@ impl Metrics {
             last_good_round,
             config_reloads,
         }
+    }
+
+    /// Reports `policy`'s counters (outbound HTTP per target) as `subnet`'s.
+    pub fn watch_outbound(&self, subnet: String, policy: Arc<crate::caps::http::OutboundPolicy>) {
+        self.outbound.lock().unwrap_or_else(|e| e.into_inner()).push((subnet, policy));
     }
 
     /// The OpenMetrics text of every series.

@@ -40,7 +40,7 @@ use subnet_chain::{AccountId, Chain, EpochSchedule, Hyperparams, Metagraph};
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use super::config::SubnetConfig;
+use super::config::{ResetScoresOn, SubnetConfig};
 use super::metrics::{Metrics, SubnetLabels, short};
 use super::miners::{MinerBook, MinerStatus, chain_weights, top_weights};
 use super::reload::{ModuleSlot, ModuleVersion, ReloadRecord};
@@ -49,6 +49,7 @@ use super::supervise::LoopHealth;
 use crate::bindings::types::Weight;
 use crate::caps::kv::KvStore as _;
 use crate::runtime::SubnetEnv;
+use crate::validator::state::ScoreState;
 use crate::validator::{MinerTransport, RoundInput, round_seed, run_round};
 use crate::weights::{CommitRecord, CommitStore, Submission, WeightSetter, WeightsRecord};
 
@@ -419,6 +420,15 @@ impl SubnetRunner {
         let seed = round_seed(self.round_secret, &self.hotkey, self.netuid, metagraph.block, record.rounds);
         let limits = self.config.round_limits();
         let mut scores = record.scores.clone();
+        if self.config.reload.reset_scores_on == ResetScoresOn::Version
+            && !record.last_round_module.is_empty()
+            && record.last_round_module != version.hash
+        {
+            // The scoring rule may have changed: old scores would mix two rules' units.
+            tracing::info!(subnet = self.netuid, from = %short(&record.last_round_module), to = %short(&version.hash),
+                "running scores reset: a new module version (reset_scores_on = \"version\")");
+            scores = ScoreState::new();
+        }
         // The round's kv writes wait in a buffer and are committed with its scores, or dropped.
         let (round_subnet, round_kv) = match self.subnet.buffer_round() {
             Ok(round) => round,

@@ -44,6 +44,13 @@ pub fn tool_path(toolchain: &Toolchain) -> PathBuf {
     PathBuf::from("componentize-py")
 }
 
+/// Whether `app.py` binds `DeferredScorer` at top level (`DeferredScorer = ...`).
+fn defines_deferred_scorer(app: &Path) -> bool {
+    std::fs::read_to_string(app).is_ok_and(|text| {
+        text.lines().any(|l| l.strip_prefix("DeferredScorer").is_some_and(|rest| rest.trim_start().starts_with('=')))
+    })
+}
+
 /// Builds the Python guest in `dir` (which holds `app.py`) into a component at `out`.
 pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
     if !dir.join("app.py").is_file() {
@@ -56,13 +63,19 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
             reason: format!("the Python SDK is not at {}", sdk.display()),
         });
     }
+    // A validator that binds `DeferredScorer` (the SDK's `export_deferred_scorer`) exports the
+    // optional `deferred-scorer` too: the `validator-deferred` world (contract 0.1.2).
+    let world_name = match world {
+        World::Validator if defines_deferred_scorer(&dir.join("app.py")) => "validator-deferred".to_owned(),
+        other => other.to_string(),
+    };
     let mut command = Command::new(tool_path(toolchain));
     command
         .current_dir(dir)
         .arg("--quiet")
         .arg("-d")
         .arg(toolchain.wit_dir())
-        .args(["-w", &world.to_string(), "componentize", APP_MODULE])
+        .args(["-w", &world_name, "componentize", APP_MODULE])
         .arg("-p")
         .arg(dir)
         .arg("-p")

@@ -92,7 +92,9 @@ mod miner_synapse;
 mod miner_task;
 mod outbound;
 pub(crate) mod server;
-pub mod target;
+/// Which miner addresses a validator may contact (the classification lives in [`crate::addr`],
+/// below both `net` and `caps`, which the outbound HTTP capability shares).
+pub use crate::addr as target;
 pub mod task_headers;
 pub mod transport;
 pub mod wire;

@@ -21,6 +21,7 @@ use super::state::{DeadlineExceeded, HostState, MemoryLimitExceeded};
 use crate::bindings::types::{
     EpochContext, MinerRequest, MinerResponse, Payload, RewardResult, Task, UidScore, UidState,
 };
+use crate::caps::scoring::ScoringRequests;
 use crate::caps::{CallContext, InstanceCaps, log, random};
 
 /// Bytes of a guest's stdout/stderr kept per call (the tail goes into error messages).
@@ -53,8 +54,13 @@ impl Runtime {
             .insecure_random_seed(u128::from(random::derive_seed(&[env.seed, 3])))
             .build();
         let memory_limit = env.subnet.limits.memory.unwrap_or(usize::MAX).min(self.inner.config.max_memory_bytes);
-        let call =
-            CallContext { subnet: &env.subnet.label, module: &module.name, seed: env.seed, metagraph: &env.metagraph };
+        let call = CallContext {
+            subnet: &env.subnet.label,
+            module: &module.name,
+            seed: env.seed,
+            metagraph: &env.metagraph,
+            epoch: env.epoch,
+        };
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
@@ -195,7 +201,7 @@ impl ValidatorModule {
         let pre = self.pre.clone();
         let ctx = ctx.clone();
         self.runtime
-            .guarded(&self.info, "generate-tasks", env, move |store| {
+            .guarded(&self.info, "generate-tasks", &env.with_epoch(&ctx), move |store| {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
                     flatten(bindings.subnet_plugin_validator_api().call_generate_tasks(&mut *store, &ctx).await)
@@ -212,14 +218,60 @@ impl ValidatorModule {
         task: &Task,
         responses: &[MinerResponse],
     ) -> Result<Vec<UidScore>, CallError> {
+        self.score_with_requests(env, ctx, task, responses).await.map(|(scores, _)| scores)
+    }
+
+    /// Calls `score`, and returns with the scores what the call asked through `scoring`
+    /// (abstentions, a deferral) for the round to apply.
+    pub async fn score_with_requests(
+        &self,
+        env: &CallEnv,
+        ctx: &EpochContext,
+        task: &Task,
+        responses: &[MinerResponse],
+    ) -> Result<(Vec<UidScore>, ScoringRequests), CallError> {
         let pre = self.pre.clone();
         let (ctx, task, responses) = (ctx.clone(), task.clone(), responses.to_vec());
         self.runtime
-            .guarded(&self.info, "score", env, move |store| {
+            .guarded(&self.info, "score", &env.with_epoch(&ctx), move |store| {
+                Box::pin(async move {
+                    let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
+                    let scores = flatten(
+                        bindings.subnet_plugin_validator_api().call_score(&mut *store, &ctx, &task, &responses).await,
+                    )?;
+                    Ok((scores, std::mem::take(&mut store.data_mut().caps.scoring)))
+                })
+            })
+            .await
+    }
+
+    /// Whether the module exports `deferred-scorer` (and so may defer tasks).
+    pub fn can_defer(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    /// Calls `deferred-scorer.score-deferred` for a kept task; `Ok(None)` when the module
+    /// wants to wait longer, and when it has no such export.
+    pub async fn score_deferred(
+        &self,
+        env: &CallEnv,
+        ctx: &EpochContext,
+        key: &str,
+        task: &Task,
+        responses: &[MinerResponse],
+        age: u32,
+    ) -> Result<Option<Vec<UidScore>>, CallError> {
+        let Some(pre) = self.deferred.clone() else { return Ok(None) };
+        let (ctx, key, task, responses) = (ctx.clone(), key.to_owned(), task.clone(), responses.to_vec());
+        self.runtime
+            .guarded(&self.info, "score-deferred", &env.with_epoch(&ctx), move |store| {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
                     flatten(
-                        bindings.subnet_plugin_validator_api().call_score(&mut *store, &ctx, &task, &responses).await,
+                        bindings
+                            .subnet_plugin_deferred_scorer()
+                            .call_score_deferred(&mut *store, &ctx, &key, &task, &responses, age)
+                            .await,
                     )
                 })
             })
@@ -237,7 +289,7 @@ impl ValidatorModule {
         let pre = self.pre.clone();
         let (ctx, state, round) = (ctx.clone(), state.to_vec(), round.to_vec());
         self.runtime
-            .guarded(&self.info, "reward", env, move |store| {
+            .guarded(&self.info, "reward", &env.with_epoch(&ctx), move |store| {
                 Box::pin(async move {
                     let bindings = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
                     flatten(bindings.subnet_plugin_validator_api().call_reward(&mut *store, &ctx, &state, &round).await)

@@ -65,7 +65,7 @@ impl SubnetEnv {
 
     /// A call of this subnet's modules with `seed`, seeing `metagraph`.
     pub fn call(self: &Arc<Self>, seed: u64, metagraph: Arc<MetagraphView>) -> CallEnv {
-        CallEnv { subnet: self.clone(), seed, metagraph, timeout: None, fuel: None }
+        CallEnv { subnet: self.clone(), seed, metagraph, timeout: None, fuel: None, epoch: None }
     }
 }
 
@@ -82,6 +82,9 @@ pub struct CallEnv {
     pub timeout: Option<Duration>,
     /// Fuel for this call only, instead of the subnet's.
     pub fuel: Option<u64>,
+    /// The netuid and epoch of the call's `epoch-context`: set by the validator calls
+    /// themselves from the context they pass, and what `shared-random` is derived from.
+    pub epoch: Option<(u16, u64)>,
 }
 
 impl CallEnv {
@@ -97,6 +100,12 @@ impl CallEnv {
         let mut subnet = (*self.subnet).clone();
         change(&mut subnet);
         Self { subnet: Arc::new(subnet), ..self.clone() }
+    }
+
+    /// The same environment for a call made with `ctx`: `shared-random` follows its netuid and
+    /// epoch.
+    pub fn with_epoch(&self, ctx: &crate::bindings::types::EpochContext) -> Self {
+        Self { epoch: Some((ctx.netuid, ctx.epoch)), ..self.clone() }
     }
 
     /// The same environment with another seed.

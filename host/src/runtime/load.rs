@@ -86,6 +86,9 @@ impl LoadedModule {
 pub struct ValidatorModule {
     pub(super) info: Arc<ModuleInfo>,
     pub(super) pre: validator::ValidatorPre<HostState>,
+    /// When the module exports `deferred-scorer` (0.1.2): the same component seen through the
+    /// `validator-deferred` world, to call it.
+    pub(super) deferred: Option<bindings::validator_deferred::ValidatorDeferredPre<HostState>>,
     pub(super) runtime: Runtime,
 }
 
@@ -252,8 +255,18 @@ impl Runtime {
             world,
             detail: format!("{e:#}"),
         };
+        // The optional export is looked up by interface name on the host's track.
+        let deferred_export =
+            info.exports.iter().find(|n| matches!(bindings::contract_interface(n), Some(("deferred-scorer", _))));
         Ok(match world {
             World::Validator => LoadedModule::Validator(ValidatorModule {
+                deferred: match deferred_export {
+                    Some(name) => Some(
+                        bindings::validator_deferred::ValidatorDeferredPre::new(instance_pre.clone())
+                            .map_err(|e| mismatch(name, e))?,
+                    ),
+                    None => None,
+                },
                 info,
                 pre: validator::ValidatorPre::new(instance_pre).map_err(|e| mismatch(&export, e))?,
                 runtime: self.clone(),

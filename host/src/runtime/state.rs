@@ -52,6 +52,10 @@ impl HasCaps for HostState {
     fn caps(&mut self) -> &mut InstanceCaps {
         &mut self.caps
     }
+
+    fn caps_and_table(&mut self) -> (&mut InstanceCaps, &mut ResourceTable) {
+        (&mut self.caps, &mut self.table)
+    }
 }
 
 impl wasmtime::ResourceLimiter for HostState {

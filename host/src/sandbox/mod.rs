@@ -111,6 +111,9 @@ pub struct SandboxConfig {
     pub network: bool,
     /// With `network`, the wire protocol miners serve and validators speak (default `btauth/1`).
     pub protocol: crate::net::WireProtocol,
+    /// Outbound HTTP for the validators (never the miners): the policy a daemon builds from
+    /// `outbound_hosts`; none refuses every request.
+    pub outbound: Option<Arc<crate::caps::http::OutboundPolicy>>,
 }
 
 impl Default for SandboxConfig {
@@ -129,6 +132,7 @@ impl Default for SandboxConfig {
             commit_reveal: true,
             network: false,
             protocol: crate::net::WireProtocol::Btauth,
+            outbound: None,
         }
     }
 }
@@ -307,6 +311,9 @@ fn normalised(uids: &[u16], values: &[u16]) -> BTreeMap<u16, f64> {
     uids.iter().zip(values).map(|(u, v)| (*u, f64::from(*v) / sum)).collect()
 }
 
+/// Budget of each simulated miner's own key-value store.
+const MINER_KV_BUDGET: usize = 16 << 20;
+
 /// The environment shared by the calls of one simulated identity: `kv` as its store, the run's
 /// models.
 fn sim_subnet(label: String, config: &SandboxConfig, kv: Option<Arc<MemoryKv>>) -> SubnetEnv {
@@ -391,7 +398,11 @@ pub async fn run(
             spec: spec.clone(),
             key: sim_key(seed, "validator", i as u64),
             state: ScoreState::new(),
-            subnet: Arc::new(sim_subnet(format!("{} v{i}", bundle.name), config, Some(MemoryKv::new(64 << 20)))),
+            subnet: Arc::new({
+                let mut subnet = sim_subnet(format!("{} v{i}", bundle.name), config, Some(MemoryKv::new(64 << 20)));
+                subnet.caps.http = config.outbound.clone();
+                subnet
+            }),
             commits: MemoryCommits::default(),
         })
         .collect();
@@ -442,6 +453,16 @@ pub async fn run(
     let uid_of = |key: &AccountId| first.uid_of(key).unwrap_or(u16::MAX);
     let miners_by_uid: BTreeMap<u16, SimMiner> =
         miner_keys.iter().zip(&roles).map(|(k, (_, _, m))| (uid_of(k), m.clone())).collect();
+    // Each simulated miner has its own key-value store for the whole run, as a real miner
+    // started with `subnetd miner --kv DIR` has.
+    let miner_uids: Vec<u16> = miner_keys.iter().map(uid_of).collect();
+    let miner_envs: BTreeMap<u16, Arc<SubnetEnv>> = miner_uids
+        .iter()
+        .map(|&uid| {
+            let label = format!("{} miner uid {uid}", bundle.name);
+            (uid, Arc::new(sim_subnet(label, config, Some(MemoryKv::new(MINER_KV_BUDGET)))))
+        })
+        .collect();
     let mut role_of: BTreeMap<u16, (String, String, bool)> = BTreeMap::new();
     for v in &validators {
         let honest = v.spec.kind == ValidatorKind::Honest;
@@ -458,15 +479,19 @@ pub async fn run(
     // With `network`, every simulated miner is a real HTTP server on loopback with its axon on
     // chain, and validators query them with signed requests, as on a real subnet.
     let miners_subnet = Arc::new(sim_subnet(format!("{} miners", bundle.name), config, None));
-    let _servers = if config.network {
-        let keys = (0..config.miners).map(|i| sim_key(seed, "miner", i as u64));
-        let miners = keys.zip(roles.iter().map(|(_, _, m)| m.clone())).collect();
-        serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, miners, miners_subnet.clone(), &config.protocol)
-            .await
-            .map_err(|e| SandboxError::Config(format!("serving the simulated miners: {e}")))?
-    } else {
-        Vec::new()
-    };
+    let mut _servers = Vec::new();
+    if config.network {
+        // One server per miner, each with its own module environment (its own kv store).
+        for (i, ((_, _, m), uid)) in roles.iter().zip(&miner_uids).enumerate() {
+            let env = miner_envs.get(uid).cloned().unwrap_or_else(|| miners_subnet.clone());
+            let key = sim_key(seed, "miner", i as u64);
+            let served =
+                serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, vec![(key, m.clone())], env, &config.protocol)
+                    .await
+                    .map_err(|e| SandboxError::Config(format!("serving the simulated miners: {e}")))?;
+            _servers.extend(served);
+        }
+    }
     let http: Vec<crate::net::HttpTransport> = if config.network {
         validators
             .iter()
@@ -491,7 +516,8 @@ pub async fn run(
         let metagraph = chain.metagraph_now(netuid)?;
         let hyper = chain.hyperparams_now(netuid)?;
         let view = MetagraphView::from(&metagraph);
-        let in_process = InProcessMiners::new(miners_by_uid.clone(), miners_subnet.clone(), Arc::new(view));
+        let in_process = InProcessMiners::new(miners_by_uid.clone(), miners_subnet.clone(), Arc::new(view))
+            .with_own_envs(miner_envs.clone());
         let turns = join_all(validators.iter_mut().enumerate().map(|(i, v)| {
             let metagraph = &metagraph;
             let previous = &previous;

@@ -22,13 +22,22 @@ pub struct InProcessMiners {
     miners: BTreeMap<u16, SimMiner>,
     subnet: Arc<SubnetEnv>,
     metagraph: Arc<MetagraphView>,
+    /// Miners with an environment of their own (their own key-value store), by uid.
+    own: BTreeMap<u16, Arc<SubnetEnv>>,
 }
 
 impl InProcessMiners {
     /// Miners by uid; their module calls run as `subnet`'s, seeing `metagraph` (the seed and the
     /// time limit are set per query).
     pub fn new(miners: BTreeMap<u16, SimMiner>, subnet: Arc<SubnetEnv>, metagraph: Arc<MetagraphView>) -> Self {
-        Self { miners, subnet, metagraph }
+        Self { miners, subnet, metagraph, own: BTreeMap::new() }
+    }
+
+    /// The same miners, those in `own` running in their own environment (each simulated miner
+    /// its own store, as `subnetd miner --kv` gives a real one) instead of the shared one.
+    pub fn with_own_envs(mut self, own: BTreeMap<u16, Arc<SubnetEnv>>) -> Self {
+        self.own = own;
+        self
     }
 
     /// The simulated one-way network delay of a miner: 5 to 80 ms, fixed per uid.
@@ -59,7 +68,8 @@ impl MinerTransport for InProcessMiners {
                 if budget.is_zero() {
                     return empty_response(uid, ResponseStatus::Timeout, query.timeout);
                 }
-                let env = self.subnet.call(query.seed, self.metagraph.clone()).with_timeout(budget);
+                let subnet = self.own.get(&uid).unwrap_or(&self.subnet);
+                let env = subnet.call(query.seed, self.metagraph.clone()).with_timeout(budget);
                 match module.handle(&env, &query.request.to_wit()).await {
                     Ok(payload) => MinerResponse {
                         uid,

@@ -19,11 +19,17 @@
 //!   of a task finishes by the task's timeout plus a grace, however miners behave.
 //! - A `score` call that fails or returns malformed scores (a uid the task did not go to, a
 //!   non-finite score) loses that task's scores only, recorded in [`TaskReport::error`]; the
-//!   round goes on. Scores are clamped to [0, 1]; miners a scorer leaves out score 0.
+//!   round goes on. Scores are clamped to [0, 1]; miners a scorer leaves out score 0, miners
+//!   it abstains from (`scoring.abstain`) get no score from that task.
+//! - A task `score` defers (`scoring.defer`) is kept in the state ([`deferred`]) with every
+//!   miner abstaining this round; in each later round, before `reward`, every kept task is aged
+//!   and offered to `score-deferred`, whose scores join the round's (uids it leaves out
+//!   abstain). Deferring without the `deferred-scorer` export is that task's scoring error.
 //! - `reward` failing fails the round (the running state is left as it was).
 //! - Results do not depend on timing or scheduling: responses keep the task's miner order,
 //!   tasks keep their order, and per-uid round scores average in task order.
 
+pub mod deferred;
 pub mod limits;
 pub mod state;
 pub mod transport;
@@ -57,6 +63,11 @@ pub struct TaskReport {
     pub error: Option<String>,
     /// The failure's kind ([`CallError::kind`]: `trap`, `timeout`, `guest-error`, ...).
     pub error_kind: Option<&'static str>,
+    /// Uids that got no score from this task (abstained, or the task was deferred).
+    pub abstained: Vec<u16>,
+    /// The key under which the task was kept for later (this round), or from which it was
+    /// scored (a later round).
+    pub deferred: Option<String>,
 }
 
 /// What a round produced.
@@ -119,7 +130,15 @@ fn check_tasks(
     Ok(tasks)
 }
 
-fn check_scores(module: &ValidatorModule, task: &Task, scores: Vec<UidScore>) -> Result<Vec<UidScore>, CallError> {
+/// Checks `scores` of `task`: uids in `abstained` get none; other uids left out get 0 when
+/// `fill` (from `score`), none otherwise (from `score-deferred`, where leaving out abstains).
+fn check_scores(
+    module: &ValidatorModule,
+    task: &Task,
+    scores: Vec<UidScore>,
+    abstained: &std::collections::BTreeSet<u16>,
+    fill: bool,
+) -> Result<Vec<UidScore>, CallError> {
     let bad = |reason: String| CallError::malformed(&module.info().name, "score", reason);
     let mut by_uid: BTreeMap<u16, UidScore> = BTreeMap::new();
     for score in scores {
@@ -137,7 +156,11 @@ fn check_scores(module: &ValidatorModule, task: &Task, scores: Vec<UidScore>) ->
     Ok(task
         .miners
         .iter()
-        .map(|uid| by_uid.remove(uid).unwrap_or(UidScore { uid: *uid, score: 0.0, metrics: Vec::new() }))
+        .filter(|uid| !abstained.contains(uid))
+        .filter_map(|uid| match by_uid.remove(uid) {
+            Some(score) => Some(score),
+            None => fill.then(|| UidScore { uid: *uid, score: 0.0, metrics: Vec::new() }),
+        })
         .collect())
 }
 
@@ -299,26 +322,56 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
             let ctx = &ctx;
             async move {
                 let responses: Vec<MinerResponse> = responses.into_iter().flatten().collect();
-                let result = module
-                    .score(&env, ctx, &task, &responses)
-                    .await
-                    .and_then(|scores| check_scores(module, &task, scores));
-                let (scores, error, error_kind) = match result {
-                    Ok(scores) => (scores, None, None),
+                let result =
+                    module.score_with_requests(&env, ctx, &task, &responses).await.and_then(|(scores, asked)| {
+                        if asked.deferred.is_some() && !module.can_defer() {
+                            return Err(CallError::malformed(
+                                &module.info().name,
+                                "score",
+                                "called scoring.defer, but the module exports no deferred-scorer",
+                            ));
+                        }
+                        let abstained = match &asked.deferred {
+                            Some(_) => task.miners.iter().copied().collect(),
+                            None => asked.abstained.clone(),
+                        };
+                        Ok((check_scores(module, &task, scores, &abstained, true)?, abstained, asked.deferred))
+                    });
+                let (scores, abstained, deferred, error, error_kind) = match result {
+                    Ok((scores, abstained, deferred)) => {
+                        (scores, abstained.into_iter().collect(), deferred, None, None)
+                    }
                     Err(e) => {
                         // Debug: the error may be a multi-line trap backtrace, and callers
                         // report the round's failures in one line of their own.
                         tracing::debug!(subnet = %env.subnet.label, task = %task.id, error = %e, "task not scored");
-                        (Vec::new(), Some(e.to_string()), Some(e.kind()))
+                        (Vec::new(), Vec::new(), None, Some(e.to_string()), Some(e.kind()))
                     }
                 };
-                TaskReport { task, responses, scores, error, error_kind }
+                let rounds = deferred.as_ref().map(|(_, rounds)| *rounds);
+                let report =
+                    TaskReport { task, responses, scores, error, error_kind, abstained, deferred: deferred.map(|(k, _)| k) };
+                (report, rounds)
             }
         })
         .buffered(limits.score_concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
 
+    // Tasks kept in earlier rounds first (this round's are not offered before the next).
+    let kept = deferred::score_kept(module, &env, &ctx, seed, state).await;
+    let mut scored: Vec<TaskReport> = scored
+        .into_iter()
+        .map(|(report, rounds)| {
+            if let (Some(key), Some(rounds)) = (&report.deferred, rounds)
+                && let Err(e) = state.deferred.keep(key.clone(), rounds, &report.task, &report.responses)
+            {
+                tracing::warn!(subnet = %subnet.label, task = %report.task.id, "not deferred: {e}");
+            }
+            report
+        })
+        .collect();
+    scored.extend(kept);
     let round_scores = mean_scores(&scored);
     state.reconcile(&ctx.neurons);
     let result =

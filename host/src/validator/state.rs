@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::deferred::DeferredQueue;
 use crate::bindings::types::{Neuron, UidState};
 
 /// One uid's running score.
@@ -32,6 +33,9 @@ pub struct ScoreEntry {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoreState {
     entries: BTreeMap<u16, ScoreEntry>,
+    /// Tasks kept for scoring in a later round (contract 0.1.2); absent in older saved states.
+    #[serde(default, skip_serializing_if = "DeferredQueue::is_empty")]
+    pub deferred: DeferredQueue,
 }
 
 impl ScoreState {

@@ -17,6 +17,7 @@ use crate::common;
 const FROZEN: &[(&str, &str)] = &[
     ("wit/v0.1.0/subnet-plugin.wit", "8ae2f72875cad05b9833cb922a8014372078be162a64f285c8b1b766e422f8c6"),
     ("wit/v0.1.1/subnet-plugin.wit", "888cc26b510688eae8db53893ecad7fe8736fde79a3cb78e963b70d3f0ea64a3"),
+    ("wit/v0.1.2/subnet-plugin.wit", "5f37195720e6c5ef56a5c79363fe432845bef232e4fe167d6c8e87ee2ddc558f"),
 ];
 
 /// Prebuilt 0.1.0 guests (`examples/hello-subnet-c`, built when 0.1.0 was current).

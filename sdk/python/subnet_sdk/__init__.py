@@ -42,7 +42,7 @@ from typing import Any, Callable, Generic, Iterator, List, Optional, Sequence, T
 from componentize_py_types import Err
 from wit_world.imports import types as _t
 
-from . import compute, kv, log, metagraph, random
+from . import compute, kv, log, metagraph, random, scoring, shared_random
 
 __all__ = [
     "ANY",
@@ -74,6 +74,7 @@ __all__ = [
     "Weight",
     "compute",
     "ema_reward",
+    "export_deferred_scorer",
     "export_miner",
     "export_validator",
     "kv",
@@ -81,6 +82,8 @@ __all__ = [
     "metagraph",
     "miners",
     "random",
+    "scoring",
+    "shared_random",
 ]
 
 # The contract's records, as componentize-py generates them (dataclasses).
@@ -333,6 +336,15 @@ class Validator:
         """Folds a round into the running state and picks weights."""
         return ema_reward(state, round, self.alpha)
 
+    def score_deferred(
+        self, ctx: EpochContext, key: str, task: Any, answers: List[Answer], age: int
+    ) -> Optional[List[Score]]:
+        """Scores a task ``score`` kept with :func:`scoring.defer` under ``key``, ``age`` rounds
+        after it was kept (contract 0.1.2). ``None``: not yet, keep it; a list: done, and miners
+        left out abstain. Called only when ``app.py`` binds ``DeferredScorer =
+        export_deferred_scorer(...)``."""
+        return None
+
 
 class Miner:
     """A miner: answers one task. Set ``task_codec`` and ``answer_codec`` and implement
@@ -430,6 +442,34 @@ def export_validator(cls: type) -> type:
     ValidatorApi.__qualname__ = ValidatorApi.__name__ = "ValidatorApi"
     ValidatorApi.implementation = cls  # type: ignore[attr-defined]
     return ValidatorApi
+
+
+def export_deferred_scorer(cls: type) -> type:
+    """Exports a :class:`Validator` subclass's ``score_deferred`` as the component's
+    ``deferred-scorer`` (contract 0.1.2). Bind the result to ``DeferredScorer`` in ``app.py``,
+    beside ``ValidatorApi``: ``subnetd build`` then builds the ``validator-deferred`` world."""
+    if not (isinstance(cls, type) and issubclass(cls, Validator)):
+        raise TypeError("export_deferred_scorer expects a subclass of subnet_sdk.Validator")
+
+    class DeferredScorer:
+        def score_deferred(
+            self, ctx: EpochContext, key: str, task: Task, responses: List[MinerResponse], age: int
+        ) -> Optional[List[UidScore]]:
+            def body() -> Optional[List[UidScore]]:
+                v = cls()
+                try:
+                    decoded = v.task_codec.decode(task.payload)
+                except Exception as e:  # noqa: BLE001
+                    raise SubnetError(f"task `{task.id}` does not decode: {e}") from e
+                answers = [_decode_answer(v.answer_codec, r) for r in responses]
+                scores = v.score_deferred(ctx, key, decoded, answers, age)
+                return None if scores is None else [_to_uid_score(s) for s in scores]
+
+            return _guarded("score-deferred", body)
+
+    DeferredScorer.__qualname__ = DeferredScorer.__name__ = "DeferredScorer"
+    DeferredScorer.implementation = cls  # type: ignore[attr-defined]
+    return DeferredScorer
 
 
 def export_miner(cls: type) -> type:

@@ -37,10 +37,13 @@ pub mod wit {
     // Generated code: undocumented, and it hands buffers to the host with `mem::forget`.
     #![allow(missing_docs, clippy::mem_forget)]
 
+    // The `validator-deferred` world: the validator world plus the optional `deferred-scorer`
+    // export, which every Rust validator exports ([`crate::Validator::score_deferred`] defaults
+    // to "not yet"; the host calls it only for tasks the module deferred).
     pub mod validator {
         wit_bindgen::generate!({
             path: "../../wit",
-            world: "validator",
+            world: "validator-deferred",
             pub_export_macro: true,
             export_macro_name: "__export_validator_world",
             default_bindings_module: "subnet_sdk::wit::validator",
@@ -55,12 +58,12 @@ pub mod wit {
             export_macro_name: "__export_miner_world",
             default_bindings_module: "subnet_sdk::wit::miner",
             with: {
-                "subnet:plugin/types@0.1.1": crate::wit::validator::subnet::plugin::types,
-                "subnet:plugin/log@0.1.1": crate::wit::validator::subnet::plugin::log,
-                "subnet:plugin/random@0.1.1": crate::wit::validator::subnet::plugin::random,
-                "subnet:plugin/kv@0.1.1": crate::wit::validator::subnet::plugin::kv,
-                "subnet:plugin/metagraph@0.1.1": crate::wit::validator::subnet::plugin::metagraph,
-                "subnet:plugin/compute@0.1.1": crate::wit::validator::subnet::plugin::compute,
+                "subnet:plugin/types@0.1.2": crate::wit::validator::subnet::plugin::types,
+                "subnet:plugin/log@0.1.2": crate::wit::validator::subnet::plugin::log,
+                "subnet:plugin/random@0.1.2": crate::wit::validator::subnet::plugin::random,
+                "subnet:plugin/kv@0.1.2": crate::wit::validator::subnet::plugin::kv,
+                "subnet:plugin/metagraph@0.1.2": crate::wit::validator::subnet::plugin::metagraph,
+                "subnet:plugin/compute@0.1.2": crate::wit::validator::subnet::plugin::compute,
             },
         });
     }
@@ -258,6 +261,19 @@ pub trait Validator {
     fn reward(_ctx: &EpochContext, state: Vec<UidState>, round: Vec<UidScore>) -> Result<RewardResult, String> {
         Ok(ema_reward(state, &round, DEFAULT_ALPHA))
     }
+
+    /// Scores a task `score` kept with [`scoring::defer`] under `key`, `age` rounds after it
+    /// was kept (contract 0.1.2). `Ok(None)`: not yet, keep it; `Ok(Some(scores))`: done, and
+    /// miners left out abstain. Defaults to `Ok(None)` (a validator that never defers).
+    fn score_deferred(
+        _ctx: &EpochContext,
+        _key: &str,
+        _task: &Self::Task,
+        _answers: &[Answer<Self::Answer>],
+        _age: u32,
+    ) -> Result<Option<Vec<Score>>, String> {
+        Ok(None)
+    }
 }
 
 /// A miner: answers one task.
@@ -369,6 +385,51 @@ pub mod kv {
     }
 }
 
+pub mod http;
+
+/// Scoring that waits for the truth (contract 0.1.2), called from [`Validator::score`].
+pub mod scoring {
+    use crate::wit::validator::subnet::plugin::scoring as host;
+
+    /// Leaves `uid` unscored on the task being scored: an abstention, not a 0 (an EMA
+    /// reward leaves its running score as it was).
+    pub fn abstain(uid: u16) {
+        host::abstain(uid)
+    }
+
+    /// Keeps the task being scored and its answers under `key` for at most `max_rounds` rounds;
+    /// the host offers it to [`crate::Validator::score_deferred`] each later round. Every
+    /// miner of the task abstains this round.
+    pub fn defer(key: &str, max_rounds: u32) -> Result<(), String> {
+        host::defer(key, max_rounds)
+    }
+}
+
+/// Randomness shared by every validator of the subnet within one epoch (validator world only).
+///
+/// **Public by design**: a pure function of the netuid and the epoch (see the WIT), so miners can
+/// compute it too. For challenges that must be common to all validators, never for hidden
+/// checks (use [`random`] for those).
+pub mod shared_random {
+    use crate::wit::validator::subnet::plugin::shared_random as host;
+
+    /// The epoch's shared seed.
+    pub fn seed() -> u64 {
+        host::seed()
+    }
+
+    /// `len` bytes of the epoch's stream from byte `offset`; the same in every call of the epoch.
+    pub fn bytes(offset: u64, len: u32) -> Vec<u8> {
+        host::bytes(offset, len)
+    }
+
+    /// The `index`-th 64-bit word of the epoch's stream (bytes `8 * index ..`, little-endian).
+    pub fn u64_at(index: u64) -> u64 {
+        let b = host::bytes(index.saturating_mul(8), 8);
+        u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
+    }
+}
+
 /// The read-only metagraph.
 pub mod metagraph {
     pub use crate::wit::validator::subnet::plugin::metagraph::{block, get_neuron, netuid, neurons};
@@ -396,8 +457,8 @@ pub mod compute {
 pub mod prelude {
     pub use crate::{
         Answer, Codec, EpochContext, Json, Miner, MinerRequest, Payload, ResponseStatus, RewardResult, Score, TaskSpec,
-        UidScore, UidState, Validator, Weight, compute, ema_reward, export_miner, export_validator, kv, log, metagraph,
-        random,
+        UidScore, UidState, Validator, Weight, compute, ema_reward, export_miner, export_validator, http, kv, log,
+        metagraph, random, scoring, shared_random,
     };
 }
 
@@ -420,6 +481,25 @@ pub mod __private {
         task: Task,
         responses: Vec<MinerResponse>,
     ) -> Result<Vec<UidScore>, String> {
+        let (decoded_task, answers) = decode::<V>(&task, responses)?;
+        Ok(to_wit(V::score(&ctx, &decoded_task, &answers)?))
+    }
+
+    pub fn score_deferred<V: Validator>(
+        ctx: EpochContext,
+        key: String,
+        task: Task,
+        responses: Vec<MinerResponse>,
+        age: u32,
+    ) -> Result<Option<Vec<UidScore>>, String> {
+        let (decoded_task, answers) = decode::<V>(&task, responses)?;
+        Ok(V::score_deferred(&ctx, &key, &decoded_task, &answers, age)?.map(to_wit))
+    }
+
+    /// A task decoded with its answers.
+    type Decoded<V> = (<V as Validator>::Task, Vec<Answer<<V as Validator>::Answer>>);
+
+    fn decode<V: Validator>(task: &Task, responses: Vec<MinerResponse>) -> Result<Decoded<V>, String> {
         let decoded_task =
             V::Task::decode(&task.payload).map_err(|e| format!("task `{}` does not decode: {e}", task.id))?;
         let answers: Vec<Answer<V::Answer>> = responses
@@ -436,14 +516,18 @@ pub mod __private {
                 Answer { uid: r.uid, status, latency_ms: r.latency_ms, answer }
             })
             .collect();
-        Ok(V::score(&ctx, &decoded_task, &answers)?
+        Ok((decoded_task, answers))
+    }
+
+    fn to_wit(scores: Vec<Score>) -> Vec<UidScore> {
+        scores
             .into_iter()
             .map(|s| UidScore {
                 uid: s.uid,
                 score: s.score,
                 metrics: s.metrics.into_iter().map(|(name, value)| t::Metric { name, value }).collect(),
             })
-            .collect())
+            .collect()
     }
 
     pub fn reward<V: Validator>(
@@ -487,6 +571,20 @@ macro_rules! export_validator {
                 round: ::std::vec::Vec<$crate::UidScore>,
             ) -> ::core::result::Result<$crate::RewardResult, ::std::string::String> {
                 $crate::__private::reward::<$ty>(ctx, state, round)
+            }
+        }
+        impl $crate::wit::validator::exports::subnet::plugin::deferred_scorer::Guest for __SubnetValidatorExport {
+            fn score_deferred(
+                ctx: $crate::EpochContext,
+                key: ::std::string::String,
+                task: $crate::Task,
+                responses: ::std::vec::Vec<$crate::MinerResponse>,
+                age: u32,
+            ) -> ::core::result::Result<
+                ::core::option::Option<::std::vec::Vec<$crate::UidScore>>,
+                ::std::string::String,
+            > {
+                $crate::__private::score_deferred::<$ty>(ctx, key, task, responses, age)
             }
         }
         $crate::wit::validator::__export_validator_world!(__SubnetValidatorExport with_types_in $crate::wit::validator);

@@ -122,7 +122,20 @@ impl DaemonConfig {
                             Some(_) => {}
                         }
                     }
-                    if m.honest + m.lazy + m.random > 250 {
+                    for (i, entry) in m.modules.iter().enumerate() {
+                        let field = f(&format!("local.miners.modules[{i}]"));
+                        if entry.count == 0 {
+                            return Err(field_err(format!("{field}.count"), "must be at least 1"));
+                        }
+                        if !entry.module.is_file() {
+                            return Err(field_err(
+                                format!("{field}.module"),
+                                format!("{}: no such file", entry.module.display()),
+                            ));
+                        }
+                    }
+                    let modules: usize = m.modules.iter().map(|e| e.count).sum();
+                    if m.honest + m.lazy + m.random + modules > 250 {
                         return Err(field_err(f("local.miners"), "at most 250 simulated miners per subnet"));
                     }
                 }

@@ -32,7 +32,8 @@ use subnet_chain::AccountId;
 use crate::caps::CapabilitiesConfig;
 pub use crate::units::{Bytes, Dur, parse_duration, parse_size};
 pub use subnet::{
-    LimitsConfig, LocalSubnetConfig, ReloadConfig, ServeMode, SimMinersConfig, SubnetConfig, TasksConfig, WeightsConfig,
+    LimitsConfig, LocalSubnetConfig, ReloadConfig, ResetScoresOn, ServeMode, SimMinersConfig, SimModuleConfig,
+    SubnetConfig, TasksConfig, WeightsConfig,
 };
 
 /// Smallest per-call memory limit a subnet may set.
@@ -373,10 +374,13 @@ impl DaemonConfig {
             if let Some(p) = &mut s.capabilities.preopen {
                 p.dir = expand(base, &p.dir);
             }
-            if let Some(m) = s.local.as_mut().and_then(|l| l.miners.as_mut())
-                && let Some(module) = &m.module
-            {
-                m.module = Some(expand(base, module));
+            if let Some(m) = s.local.as_mut().and_then(|l| l.miners.as_mut()) {
+                if let Some(module) = &m.module {
+                    m.module = Some(expand(base, module));
+                }
+                for entry in &mut m.modules {
+                    entry.module = expand(base, &entry.module);
+                }
             }
         }
     }
@@ -508,10 +512,21 @@ call_timeout = "2s"
         let bad = GOOD.replace("backend = \"local\"", "backend = \"carrier-pigeon\"");
         assert!(parse(&bad).unwrap_err().field.starts_with("chain"));
 
+        // A rule must name its scheme; a good list parses.
         let bad = format!("{GOOD}[subnet.capabilities]\noutbound_hosts = [\"api.example.com\"]\n");
         let e = parse(&bad).unwrap_err();
-        assert_eq!(e.field, "subnet[1].capabilities.outbound_hosts");
-        assert!(e.message.contains("not supported yet"), "{e}");
+        assert_eq!(e.field, "subnet[1].capabilities.outbound_hosts[0]");
+        assert!(e.message.contains("expected scheme://host[:port]"), "{e}");
+        let good = format!("{GOOD}[subnet.capabilities]\noutbound_hosts = [\"https://api.example.com\"]\n");
+        parse(&good).unwrap();
+
+        let good = format!("{GOOD}[subnet.reload]\nreset_scores_on = \"version\"\n");
+        let config = parse(&good).unwrap();
+        assert_eq!(config.subnets[1].reload.reset_scores_on, ResetScoresOn::Version);
+        assert_eq!(config.subnets[0].reload.reset_scores_on, ResetScoresOn::Never);
+        let bad = format!("{GOOD}[subnet.reload]\nreset_scores_on = \"sometimes\"\n");
+        let e = parse(&bad).unwrap_err();
+        assert!(e.field.starts_with("subnet[1].reload"), "{e}");
 
         let bad = GOOD.replace("netuid = 2\n", "netuid = 2\nrequire_signers = [\"5Nope\"]\n");
         let e = parse(&bad).unwrap_err();

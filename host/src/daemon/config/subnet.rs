@@ -204,6 +204,23 @@ pub struct ReloadConfig {
     /// several steps (or a module and its signature) is read once, complete.
     #[serde(default = "default_debounce")]
     pub debounce: Dur,
+    /// When the running scores start again from nothing: `never` (the default: scores carry
+    /// across reloads) or `version` (the first round of a module version other than the one
+    /// that ran the last round starts from empty scores and no kept deferred tasks, for a
+    /// reload that changed the scoring rule).
+    #[serde(default)]
+    pub reset_scores_on: ResetScoresOn,
+}
+
+/// `[subnet.reload] reset_scores_on`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResetScoresOn {
+    /// Scores carry across reloads.
+    #[default]
+    Never,
+    /// A new module version starts from empty scores.
+    Version,
 }
 
 fn default_debounce() -> Dur {
@@ -212,7 +229,7 @@ fn default_debounce() -> Dur {
 
 impl Default for ReloadConfig {
     fn default() -> Self {
-        Self { watch: true, debounce: default_debounce() }
+        Self { watch: true, debounce: default_debounce(), reset_scores_on: ResetScoresOn::Never }
     }
 }
 
@@ -266,8 +283,13 @@ fn default_stake() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimMinersConfig {
-    /// The honest miners' module (a miner `.wasm`).
+    /// The honest miners' module (a miner `.wasm`). One path: several modules go in `modules`.
+    #[serde(default, deserialize_with = "one_path")]
     pub module: Option<PathBuf>,
+    /// More miner modules, each run by `count` miners (as the sandbox's `--mix`):
+    /// `modules = [{ module = "copier.wasm", count = 2 }, ...]`.
+    #[serde(default)]
+    pub modules: Vec<SimModuleConfig>,
     /// Miners running `module`.
     #[serde(default)]
     pub honest: usize,
@@ -281,6 +303,39 @@ pub struct SimMinersConfig {
     /// HTTP server on loopback, queried in the subnet's `protocol`).
     #[serde(default)]
     pub serve: ServeMode,
+}
+
+/// One entry of `[subnet.local.miners] modules`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimModuleConfig {
+    /// A miner `.wasm`.
+    pub module: PathBuf,
+    /// How many simulated miners run it (at least 1).
+    pub count: usize,
+}
+
+/// `module` as one path, with an error that says where a list of modules goes.
+fn one_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<serde::de::IgnoredAny>),
+        Other(toml::Value),
+    }
+    match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => Ok(Some(p)),
+        OneOrMany::Many(list) => Err(serde::de::Error::custom(format!(
+            "`module` is the honest miners' one module (a path), not a list of {}; for several miner \
+             modules use `modules = [{{ module = \"a.wasm\", count = 2 }}, ...]`",
+            list.len()
+        ))),
+        OneOrMany::Other(v) => Err(serde::de::Error::custom(format!(
+            "expected the path of a miner .wasm (a string), found a {}",
+            v.type_str()
+        ))),
+    }
 }
 
 /// How simulated miners are served.

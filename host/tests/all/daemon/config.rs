@@ -49,8 +49,13 @@ fn bad_configs_name_the_field() {
         (subnet("[subnet.limits]\nmemroy = \"1MiB\"\n"), "subnet[1].limits", "unknown field `memroy`"),
         (
             subnet("[subnet.capabilities]\noutbound_hosts = [\"api.openai.com\"]\n"),
-            "subnet[1].capabilities.outbound_hosts",
-            "not supported yet",
+            "subnet[1].capabilities.outbound_hosts[0]",
+            "expected scheme://host[:port]",
+        ),
+        (
+            subnet("[subnet.capabilities]\noutbound = { timeout = \"soon\" }\n"),
+            "subnet[1].capabilities.outbound.timeout",
+            "invalid duration",
         ),
         (
             subnet("[subnet.capabilities]\ncompute = [\"m\", \"m\"]\n"),
@@ -66,6 +71,21 @@ fn bad_configs_name_the_field() {
             subnet("[subnet.local.miners]\nhonest = 2\n"),
             "subnet[1].local.miners.module",
             "honest miners need a miner module",
+        ),
+        (
+            subnet("[subnet.local.miners]\nmodule = [\"a.wasm\", \"b.wasm\"]\nhonest = 2\n"),
+            "subnet[1].local.miners.module",
+            "for several miner modules use `modules = [{ module",
+        ),
+        (
+            subnet("[subnet.local.miners]\nmodules = [{ module = \"m.wasm\", count = 0 }]\n"),
+            "subnet[1].local.miners.modules[0].count",
+            "at least 1",
+        ),
+        (
+            subnet("[subnet.local.miners]\nmodules = [{ module = \"gone.wasm\", count = 2 }]\n"),
+            "subnet[1].local.miners.modules[0].module",
+            "no such file",
         ),
         (subnet("require_signers = [\"bogus\"]\n"), "subnet[1].require_signers[0]", "not an SS58 address"),
         (subnet("[subnet.weights]\nevery_blocks = 0\n"), "subnet[1].weights.every_blocks", "at least 1"),

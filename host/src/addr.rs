@@ -1,3 +1,5 @@
+//! Which addresses the host may contact on a module's or a miner's say (also `net::target`).
+//!
 //! Which miner addresses a validator may contact. Miners choose their own axon address, so an
 //! address is attacker input: without a check a validator would send signed requests wherever a
 //! miner points it (its own loopback services, the cloud metadata endpoint at 169.254.169.254,
