@@ -626,3 +626,22 @@ impl crate::runtime::CallObserver for SubnetObserverWithCount {
         self.inner.call_finished(module, call, elapsed, error);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Issue 14 item 5: two daemons (two state directories) with the same hotkey, netuid, block
+    /// and round draw different round seeds; one daemon keeps its secret across restarts.
+    #[test]
+    fn round_secrets_are_per_daemon_private_and_stable() {
+        use std::os::unix::fs::PermissionsExt;
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (secret_a, secret_b) = (super::round_secret(a.path()).unwrap(), super::round_secret(b.path()).unwrap());
+        assert_ne!(secret_a, secret_b);
+        assert_eq!(super::round_secret(a.path()).unwrap(), secret_a, "kept across restarts");
+        let mode = std::fs::metadata(a.path().join(super::ROUND_SECRET_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let hotkey = subnet_chain::AccountId([7; 32]);
+        let seed = |secret| crate::validator::round_seed(secret, &hotkey, 1, 1000, 3);
+        assert_ne!(seed(secret_a), seed(secret_b), "same public inputs, different private randomness");
+    }
+}

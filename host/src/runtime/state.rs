@@ -75,3 +75,59 @@ impl wasmtime::ResourceLimiter for HostState {
         Ok(maximum.is_none_or(|max| desired <= max))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::caps::metagraph::MetagraphView;
+    use crate::caps::{CallContext, SubnetCaps};
+
+    const PAGE: usize = 64 * 1024;
+
+    fn state(limit: usize) -> HostState {
+        let label: Arc<str> = "test".into();
+        let metagraph = Arc::new(MetagraphView { netuid: 1, block: 0, neurons: Vec::new() });
+        let call = CallContext { subnet: &label, module: "m", seed: 0, metagraph: &metagraph, epoch: None };
+        HostState {
+            wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
+            table: ResourceTable::new(),
+            caps: InstanceCaps::new(&SubnetCaps::default(), &call),
+            memory_limit: limit,
+            memory_used: 0,
+            memory_limit_hit: false,
+            deadline: Instant::now() + std::time::Duration::from_secs(60),
+            stdout: MemoryOutputPipe::new(1024),
+            stderr: MemoryOutputPipe::new(1024),
+        }
+    }
+
+    /// Issue 14 item 9: a module with several memories cannot multiply the limit by their count.
+    #[test]
+    fn several_memories_share_one_limit() {
+        let engine = wasmtime::Engine::default();
+        let wasm = wat::parse_str(
+            r#"(module
+                (memory $a 1) (memory $b 1) (memory $c 1)
+                (func (export "grow_a") (param i32) (result i32) (memory.grow $a (local.get 0)))
+                (func (export "grow_b") (param i32) (result i32) (memory.grow $b (local.get 0)))
+                (func (export "grow_c") (param i32) (result i32) (memory.grow $c (local.get 0))))"#,
+        )
+        .unwrap();
+        let module = wasmtime::Module::new(&engine, wasm).unwrap();
+        // 3 initial pages, then room for 7 more in all.
+        let mut store = wasmtime::Store::new(&engine, state(10 * PAGE));
+        store.limiter(|s| s);
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        assert_eq!(store.data().memory_used, 3 * PAGE, "every memory is counted from its first page");
+        let grow = |store: &mut wasmtime::Store<HostState>, name: &str, pages: i32| {
+            instance.get_typed_func::<i32, i32>(&mut *store, name).unwrap().call(&mut *store, pages)
+        };
+        assert_eq!(grow(&mut store, "grow_a", 4).unwrap(), 1, "4 pages fit");
+        assert!(grow(&mut store, "grow_b", 4).is_err(), "4 more would pass the limit across memories");
+        assert!(store.data().memory_limit_hit);
+        assert_eq!(grow(&mut store, "grow_c", 3).unwrap(), 1, "exactly up to the limit is fine");
+        assert_eq!(store.data().memory_used, 10 * PAGE);
+    }
+}

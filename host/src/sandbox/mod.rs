@@ -485,10 +485,15 @@ pub async fn run(
         for (i, ((_, _, m), uid)) in roles.iter().zip(&miner_uids).enumerate() {
             let env = miner_envs.get(uid).cloned().unwrap_or_else(|| miners_subnet.clone());
             let key = sim_key(seed, "miner", i as u64);
-            let served =
-                serve_sim_miners(chain.clone() as Arc<dyn Chain>, netuid, vec![(key, m.clone())], env, &config.protocol)
-                    .await
-                    .map_err(|e| SandboxError::Config(format!("serving the simulated miners: {e}")))?;
+            let served = serve_sim_miners(
+                chain.clone() as Arc<dyn Chain>,
+                netuid,
+                vec![(key, m.clone())],
+                env,
+                &config.protocol,
+            )
+            .await
+            .map_err(|e| SandboxError::Config(format!("serving the simulated miners: {e}")))?;
             _servers.extend(served);
         }
     }

@@ -349,8 +349,15 @@ pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<
                     }
                 };
                 let rounds = deferred.as_ref().map(|(_, rounds)| *rounds);
-                let report =
-                    TaskReport { task, responses, scores, error, error_kind, abstained, deferred: deferred.map(|(k, _)| k) };
+                let report = TaskReport {
+                    task,
+                    responses,
+                    scores,
+                    error,
+                    error_kind,
+                    abstained,
+                    deferred: deferred.map(|(k, _)| k),
+                };
                 (report, rounds)
             }
         })
