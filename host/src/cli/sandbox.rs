@@ -50,7 +50,7 @@ pub struct SandboxArgs {
     classic: bool,
     /// Commit-reveal of weights: `on` (the default, as on today's network: timelocked commits
     /// revealed by the chain with its drand beacon) or `off` (plain set_weights).
-    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off)]
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     commit_reveal: bool,
     /// Keep the local chain in this directory (resume a stopped run by passing it again).
     #[arg(long)]

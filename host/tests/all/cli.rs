@@ -80,6 +80,8 @@ fn check_describes_a_good_component() {
 
 #[test]
 fn sandbox_json_is_valid_and_repeatable() {
+    // One test for every CLI sandbox run on this bundle: parallel `subnetd sandbox` processes
+    // would build the same bundle directory at once.
     let root = common::root();
     let hello = root.join("examples/hello-subnet");
     let args = ["sandbox", hello.to_str().unwrap(), "--miners", "8", "--epochs", "3", "--seed", "7", "--json"];
@@ -106,4 +108,14 @@ fn sandbox_json_is_valid_and_repeatable() {
     let other_seed =
         subnetd(&["sandbox", hello.to_str().unwrap(), "--miners", "8", "--epochs", "3", "--seed", "8", "--json"]);
     assert_ne!(first.stdout, other_seed.stdout, "another seed, other keys and tasks");
+
+    // `--commit-reveal on|off`: timelocked commits by default, plain set_weights when off.
+    let submitted = |mode: &str| {
+        let out = subnetd(&["sandbox", hello.to_str().unwrap(), "--epochs", "2", "--json", "--commit-reveal", mode]);
+        assert!(out.status.success(), "--commit-reveal {mode}: {}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+        report["epochs"][0]["weights"][0]["submitted"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(submitted("off"), "set");
+    assert_eq!(submitted("on"), "committed");
 }
