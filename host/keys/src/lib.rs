@@ -35,6 +35,7 @@ mod account;
 pub mod btauth;
 pub mod epistula;
 mod keypair;
+mod mnemonic;
 mod pytext;
 pub mod ratelimit;
 mod replay;
@@ -43,6 +44,7 @@ mod wallet;
 
 pub use account::{AccountId, SS58_PREFIX, ss58_decode, ss58_encode};
 pub use keypair::{CryptoType, Hotkey, Keypair, SR25519_SIGNING_CONTEXT, verify};
+pub use mnemonic::generate_mnemonic;
 pub use wallet::{
     coldkey_path, decrypt_nacl, default_wallets_root, encrypt_nacl, encryption_method, hotkey_path, load_coldkeypub,
     public_from_keyfile_data,
@@ -109,6 +111,12 @@ pub enum KeyError {
     PublicKeyMismatch {
         /// The file.
         path: PathBuf,
+    },
+    /// A mnemonic phrase that is not a valid BIP-39 English phrase.
+    #[error("invalid mnemonic: {reason}")]
+    InvalidMnemonic {
+        /// What is wrong.
+        reason: String,
     },
     /// Refused to overwrite an existing keyfile.
     #[error("keyfile {path} already exists; refusing to overwrite")]

@@ -2,7 +2,8 @@
 //!
 //! Invariants: keyfiles are read in the JSON shape the SDK writes (`secretPhrase`, `secretSeed`,
 //! `privateKey`, `publicKey`, `accountId`, `ss58Address`, `cryptoType`) and written in the same
-//! shape (without a mnemonic, which this crate never knows). A file whose stored public key does
+//! shape (without a mnemonic: `subnetd wallet new` prints it once and never stores it). A file
+//! holding only `secretPhrase` derives its key from the phrase ([`Keypair::from_mnemonic`]). A file whose stored public key does
 //! not match the secret it carries is refused ([`KeyError::PublicKeyMismatch`]), so a corrupted
 //! or hand-edited file never signs as someone else. Files are written atomically, mode 0600, in
 //! directories created 0700.
@@ -396,8 +397,8 @@ fn parse_keyfile_json(data: &[u8], path: &Path) -> Result<Keypair, KeyError> {
     } else if let Some(pk_hex) = text_field("privateKey")? {
         let private = decode_hex_field(pk_hex, "privateKey", path)?;
         keypair_from_private(crypto, &private, claimed.as_ref(), path)?
-    } else if text_field("secretPhrase")?.is_some() {
-        return Err(malformed("keyfile holds only a mnemonic (secretPhrase); mnemonics are not supported, re-save it with btcli so it carries secretSeed".into()));
+    } else if let Some(phrase) = text_field("secretPhrase")? {
+        Keypair::from_mnemonic(crypto, phrase, "").map_err(|e| malformed(format!("secretPhrase: {e}")))?
     } else {
         return Err(KeyError::NoSecret { path: path.to_path_buf() });
     };

@@ -78,6 +78,8 @@ enum ChainCommand {
         hyper: HyperArgs,
     },
     /// Register a wallet's hotkey on a subnet (burned_register, signed by its coldkey).
+    ///
+    /// An encrypted coldkey is unlocked with the password in $SUBNETD_WALLET_PASSWORD.
     Register {
         #[command(flatten)]
         target: Target,
@@ -94,6 +96,8 @@ enum ChainCommand {
         dir: WalletsDir,
     },
     /// Add stake (minted: the dev chain has no balances) from a wallet's coldkey to a hotkey.
+    ///
+    /// An encrypted coldkey is unlocked with the password in $SUBNETD_WALLET_PASSWORD.
     Stake {
         #[command(flatten)]
         target: Target,
@@ -323,10 +327,14 @@ pub async fn run(args: ChainArgs) -> Result<()> {
             match netuid {
                 Some(n) => {
                     let m = chain.metagraph(n).await?;
+                    let weights = weight_rows(&*chain, &m).await?;
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&m)?);
+                        let mut shown = serde_json::to_value(&m)?;
+                        shown["weights"] = serde_json::to_value(&weights)?;
+                        println!("{}", serde_json::to_string_pretty(&shown)?);
                     } else {
                         print_metagraph(&m);
+                        print_weights(&weights);
                     }
                 }
                 None => {
@@ -364,7 +372,7 @@ fn print_metagraph(m: &Metagraph) {
     println!("subnet {} at block {} (owner {})", m.netuid, m.block, m.owner_coldkey);
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
-    table.set_header(["uid", "hotkey", "stake", "permit", "axon", "incentive", "dividends"]);
+    table.set_header(["uid", "hotkey", "stake", "permit", "axon", "incentive", "dividends", "vtrust", "last_update"]);
     for n in &m.neurons {
         table.add_row([
             n.uid.to_string(),
@@ -374,9 +382,44 @@ fn print_metagraph(m: &Metagraph) {
             n.axon.and_then(|a| a.socket_addr()).map(|a| a.to_string()).unwrap_or_default(),
             format!("{:.4}", f64::from(n.incentive) / 65535.0),
             format!("{:.4}", f64::from(n.dividends) / 65535.0),
+            format!("{:.4}", f64::from(n.validator_trust) / 65535.0),
+            n.last_update.to_string(),
         ]);
     }
     println!("{table}");
+}
+
+/// The weights a validator has on chain (mechanism 0), as `chain show` prints them.
+#[derive(serde::Serialize)]
+struct WeightRow {
+    uid: u16,
+    last_update: u64,
+    /// `(uid, weight)` pairs, the weight in u16 units as the chain keeps it.
+    row: Vec<(u16, u16)>,
+}
+
+/// Rows of the neurons that may set weights (a validator permit) and have some.
+async fn weight_rows(chain: &dyn Chain, m: &Metagraph) -> Result<Vec<WeightRow>> {
+    let mut rows = Vec::new();
+    for n in m.neurons.iter().filter(|n| n.validator_permit) {
+        let row = chain.weights_row(m.netuid, 0, n.uid).await?;
+        if !row.is_empty() {
+            rows.push(WeightRow { uid: n.uid, last_update: n.last_update, row });
+        }
+    }
+    Ok(rows)
+}
+
+fn print_weights(rows: &[WeightRow]) {
+    if rows.is_empty() {
+        println!("no weights on chain");
+        return;
+    }
+    for r in rows {
+        let total: f64 = r.row.iter().map(|(_, w)| f64::from(*w)).sum::<f64>().max(1.0);
+        let shown: Vec<String> = r.row.iter().map(|(uid, w)| format!("{uid}:{:.3}", f64::from(*w) / total)).collect();
+        println!("weights of uid {} (last_update {}): {}", r.uid, r.last_update, shown.join(" "));
+    }
 }
 
 async fn serve(state: &Path, listen: SocketAddr, block_time: Option<Duration>, dev: bool) -> Result<()> {

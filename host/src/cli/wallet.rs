@@ -5,6 +5,10 @@
 //! Also the wallet helpers the other subcommands share: the wallets root, loading a hotkey or a
 //! coldkey (an encrypted keyfile is unlocked with `$SUBNETD_WALLET_PASSWORD`, else refused with
 //! a message saying so), and reading public keys without touching secrets.
+//!
+//! New keys come from BIP-39 mnemonics (Substrate's derivation, as btcli's), printed once by
+//! `wallet new` and never stored: the phrase is the only backup besides the keyfile, and
+//! `wallet regen` (or btcli's `regen_coldkey`/`regen_hotkey`) rebuilds the key from it.
 
 use std::path::{Path, PathBuf};
 
@@ -59,11 +63,35 @@ enum WalletCommand {
         /// Replace an existing hotkey of that name.
         #[arg(long)]
         overwrite: bool,
+        /// Words of the new keys' mnemonics (12, 15, 18, 21 or 24).
+        #[arg(long, default_value_t = 12)]
+        words: usize,
         #[command(flatten)]
         dir: WalletsDir,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Rebuild a coldkey or a hotkey from its mnemonic (read from $SUBNETD_MNEMONIC, else one
+    /// line of standard input, so the phrase stays out of the shell's history).
+    Regen {
+        /// Wallet name.
+        #[arg(long)]
+        wallet: String,
+        /// The hotkey to rebuild; without it, the wallet's coldkey.
+        #[arg(long)]
+        hotkey: Option<String>,
+        /// Signature scheme (a coldkey is always sr25519).
+        #[arg(long, default_value = "sr25519", value_parser = parse_crypto)]
+        crypto: CryptoType,
+        /// Encrypt a rebuilt coldkey with the password in $SUBNETD_WALLET_PASSWORD.
+        #[arg(long)]
+        encrypt_coldkey: bool,
+        /// Replace an existing keyfile.
+        #[arg(long)]
+        overwrite: bool,
+        #[command(flatten)]
+        dir: WalletsDir,
     },
     /// Show a wallet's coldkey address and its hotkeys.
     Show {
@@ -97,6 +125,9 @@ fn password() -> Option<String> {
 fn with_hint(e: KeyError) -> anyhow::Error {
     match e {
         KeyError::Encrypted { .. } => anyhow!("{e}: set {PASSWORD_ENV} to unlock it"),
+        KeyError::AlreadyExists { path } => {
+            anyhow!("{} already exists: pass --overwrite to replace it", path.display())
+        }
         other => anyhow!(other),
     }
 }
@@ -129,8 +160,12 @@ pub fn hotkey_public(root: &Path, wallet: &str, hotkey: &str) -> Result<AccountI
 /// Runs `subnetd wallet`.
 pub async fn run(args: WalletArgs) -> Result<()> {
     match args.command {
-        WalletCommand::New { wallet, hotkey, crypto, encrypt_coldkey, overwrite, dir, json } => {
-            new(&dir.root()?, &wallet, &hotkey, crypto, encrypt_coldkey, overwrite, json)
+        WalletCommand::New { wallet, hotkey, crypto, encrypt_coldkey, overwrite, words, dir, json } => {
+            let options = NewOptions { crypto, encrypt: encrypt_coldkey, overwrite, words, json };
+            new(&dir.root()?, &wallet, &hotkey, &options)
+        }
+        WalletCommand::Regen { wallet, hotkey, crypto, encrypt_coldkey, overwrite, dir } => {
+            regen(&dir.root()?, &wallet, hotkey.as_deref(), crypto, encrypt_coldkey, overwrite)
         }
         WalletCommand::Show { wallet, dir, json } => {
             let info = describe(&dir.root()?, &wallet)?;
@@ -170,53 +205,116 @@ pub async fn run(args: WalletArgs) -> Result<()> {
     }
 }
 
-fn new(
-    root: &Path,
-    wallet: &str,
-    hotkey: &str,
+/// How `wallet new` makes keys.
+struct NewOptions {
     crypto: CryptoType,
     encrypt: bool,
     overwrite: bool,
+    words: usize,
     json: bool,
-) -> Result<()> {
+}
+
+/// Writes a coldkey (and its `coldkeypub.txt`), encrypted when asked.
+fn write_coldkey(root: &Path, wallet: &str, coldkey: &Keypair, encrypt: bool, overwrite: bool) -> Result<PathBuf> {
+    let coldkey_path = subnet_keys::coldkey_path(root, wallet)?;
+    if encrypt {
+        let pw = password().ok_or_else(|| anyhow!("--encrypt-coldkey needs the password in {PASSWORD_ENV}"))?;
+        coldkey.save_to_file_encrypted(&coldkey_path, &pw, overwrite).map_err(with_hint)?;
+    } else {
+        coldkey.save_to_file(&coldkey_path, overwrite).map_err(with_hint)?;
+    }
+    let pub_path = coldkey_path.with_file_name("coldkeypub.txt");
+    std::fs::write(&pub_path, coldkey.to_public_keyfile_json())
+        .with_context(|| format!("writing {}", pub_path.display()))?;
+    Ok(coldkey_path)
+}
+
+fn new(root: &Path, wallet: &str, hotkey: &str, o: &NewOptions) -> Result<()> {
     let coldkey_path = subnet_keys::coldkey_path(root, wallet)?;
     let created_coldkey = if coldkey_path.exists() {
         None
     } else {
-        let coldkey = Keypair::generate(CryptoType::Sr25519);
-        if encrypt {
-            let pw = password().ok_or_else(|| anyhow!("--encrypt-coldkey needs the password in {PASSWORD_ENV}"))?;
-            coldkey.save_to_file_encrypted(&coldkey_path, &pw, false)?;
-        } else {
-            coldkey.save_to_file(&coldkey_path, false)?;
-        }
-        let pub_path = coldkey_path.with_file_name("coldkeypub.txt");
-        std::fs::write(&pub_path, coldkey.to_public_keyfile_json())
-            .with_context(|| format!("writing {}", pub_path.display()))?;
-        Some(coldkey.account_id())
+        let phrase = subnet_keys::generate_mnemonic(o.words)?;
+        let coldkey = Keypair::from_mnemonic(CryptoType::Sr25519, &phrase, "")?;
+        write_coldkey(root, wallet, &coldkey, o.encrypt, false)?;
+        Some((coldkey.account_id(), phrase))
     };
-    let key = Keypair::generate(crypto);
-    let path = key.save_to_wallet(root, wallet, hotkey, overwrite)?;
+    let hotkey_phrase = subnet_keys::generate_mnemonic(o.words)?;
+    let key = Keypair::from_mnemonic(o.crypto, &hotkey_phrase, "")?;
+    let path = key.save_to_wallet(root, wallet, hotkey, o.overwrite)?;
     let coldkey = coldkey_public(root, wallet).ok();
-    if json {
+    if o.json {
         println!(
             "{}",
             serde_json::json!({
                 "wallet": wallet,
                 "coldkey": coldkey,
                 "coldkey_created": created_coldkey.is_some(),
+                "coldkey_mnemonic": created_coldkey.as_ref().map(|(_, p)| p.as_str()),
                 "hotkey": hotkey,
                 "hotkey_ss58": key.account_id(),
-                "crypto": crypto.name(),
+                "hotkey_mnemonic": hotkey_phrase.as_str(),
+                "crypto": o.crypto.name(),
                 "path": path,
             })
         );
-    } else {
-        if let Some(c) = created_coldkey {
-            println!("coldkey  {c}  (new; {})", coldkey_path.display());
+        return Ok(());
+    }
+    if let Some((c, phrase)) = &created_coldkey {
+        println!("coldkey  {c}  (new; {})", coldkey_path.display());
+        println!("         mnemonic: {}", phrase.as_str());
+    }
+    println!("hotkey   {}  {} ({})", key.ss58_address(), hotkey, o.crypto.name());
+    println!("         mnemonic: {}", hotkey_phrase.as_str());
+    println!("written  {}", path.display());
+    println!();
+    println!("The mnemonics are shown this once and stored nowhere: write them down. Each rebuilds its");
+    println!("key with `subnetd wallet regen` or btcli's `regen_coldkey` / `regen_hotkey`.");
+    Ok(())
+}
+
+/// The mnemonic for `wallet regen`: `$SUBNETD_MNEMONIC`, else one line of standard input.
+fn read_mnemonic() -> Result<zeroize::Zeroizing<String>> {
+    if let Ok(phrase) = std::env::var(MNEMONIC_ENV)
+        && !phrase.trim().is_empty()
+    {
+        return Ok(zeroize::Zeroizing::new(phrase));
+    }
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        eprint!("mnemonic: ");
+    }
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().read_line(&mut line).context("reading the mnemonic from standard input")?;
+    if line.trim().is_empty() {
+        bail!("no mnemonic: set {MNEMONIC_ENV} or type it on standard input");
+    }
+    Ok(line)
+}
+
+/// Environment variable `wallet regen` reads the mnemonic from.
+pub const MNEMONIC_ENV: &str = "SUBNETD_MNEMONIC";
+
+fn regen(
+    root: &Path,
+    wallet: &str,
+    hotkey: Option<&str>,
+    crypto: CryptoType,
+    encrypt: bool,
+    overwrite: bool,
+) -> Result<()> {
+    let phrase = read_mnemonic()?;
+    match hotkey {
+        None => {
+            let coldkey = Keypair::from_mnemonic(CryptoType::Sr25519, &phrase, "")?;
+            let path = write_coldkey(root, wallet, &coldkey, encrypt, overwrite)?;
+            println!("coldkey  {}  (rebuilt; {})", coldkey.ss58_address(), path.display());
         }
-        println!("hotkey   {}  {} ({})", key.ss58_address(), hotkey, crypto.name());
-        println!("written  {}", path.display());
+        Some(name) => {
+            let key = Keypair::from_mnemonic(crypto, &phrase, "")?;
+            let path = key.save_to_wallet(root, wallet, name, overwrite).map_err(with_hint)?;
+            println!("hotkey   {}  {} ({}; rebuilt; {})", key.ss58_address(), name, crypto.name(), path.display());
+        }
     }
     Ok(())
 }

@@ -16,6 +16,11 @@
 //! | `subnetd_miner_uid_responses_total` | counter | subnet, uid, status | responses per uid by status |
 //! | `subnetd_miner_uid_latency_seconds` | gauge | subnet, uid | latency of the uid's last response |
 //! | `subnetd_miner_uid_up` | gauge | subnet, uid | 1 when the uid's last response was `ok`, else 0 |
+//! | `subnetd_miner_uid_score` | gauge | subnet, uid | the uid's score in the last round (the mean over its tasks) |
+//! | `subnetd_miner_uid_weight` | gauge | subnet, uid | the uid's share of the weights the module asked for last round (sums to 1) |
+//! | `subnetd_validator_stake_tao` | gauge | subnet | this validator's stake on the subnet, TAO (alpha) |
+//! | `subnetd_validator_trust` | gauge | subnet | this validator's validator trust, 0..1 |
+//! | `subnetd_validator_permit` | gauge | subnet | 1 when this validator holds a validator permit |
 //! | `subnetd_reloads_total` | counter | subnet, outcome | module reloads `applied`, `refused` or `unchanged` |
 //! | `subnetd_reload_duration_seconds` | histogram | subnet | read, verify, compile, smoke and swap |
 //! | `subnetd_module_info` | gauge | subnet, hash, version | 1 for the version serving now |
@@ -317,6 +322,16 @@ pub struct Metrics {
     pub uid_latency: Family<UidLabels, FloatGauge>,
     /// Whether each uid's last response was `ok`.
     pub uid_up: Family<UidLabels, Gauge>,
+    /// Each uid's last round score.
+    pub uid_score: Family<UidLabels, FloatGauge>,
+    /// Each uid's share of the last weights the module asked for.
+    pub uid_weight: Family<UidLabels, FloatGauge>,
+    /// This validator's stake per subnet, TAO.
+    pub validator_stake: Family<SubnetLabels, FloatGauge>,
+    /// This validator's validator trust per subnet.
+    pub validator_trust: Family<SubnetLabels, FloatGauge>,
+    /// Whether this validator holds a permit per subnet.
+    pub validator_permit: Family<SubnetLabels, Gauge>,
     /// Whether the chain answers and advances.
     pub chain_connected: Gauge,
     /// Seconds since the chain's block last advanced.
@@ -370,6 +385,11 @@ impl Metrics {
         let uid_responses = Family::<UidStatusLabels, Counter>::default();
         let uid_latency = Family::<UidLabels, FloatGauge>::default();
         let uid_up = Family::<UidLabels, Gauge>::default();
+        let uid_score = Family::<UidLabels, FloatGauge>::default();
+        let uid_weight = Family::<UidLabels, FloatGauge>::default();
+        let validator_stake = Family::<SubnetLabels, FloatGauge>::default();
+        let validator_trust = Family::<SubnetLabels, FloatGauge>::default();
+        let validator_permit = Family::<SubnetLabels, Gauge>::default();
         let chain_connected = Gauge::default();
         let chain_stale_seconds = FloatGauge::default();
         let subnet_info = Family::<NameLabels, Gauge>::default();
@@ -389,6 +409,19 @@ impl Metrics {
         registry.register("miner_uid_responses", "Miner responses per uid, by status", uid_responses.clone());
         registry.register("miner_uid_latency_seconds", "Latency of each uid's last response", uid_latency.clone());
         registry.register("miner_uid_up", "1 when the uid's last response was ok", uid_up.clone());
+        registry.register("miner_uid_score", "Each uid's score in the last round", uid_score.clone());
+        registry.register(
+            "miner_uid_weight",
+            "Each uid's share of the weights the module asked for last round",
+            uid_weight.clone(),
+        );
+        registry.register("validator_stake_tao", "This validator's stake on the subnet, TAO", validator_stake.clone());
+        registry.register("validator_trust", "This validator's validator trust, 0..1", validator_trust.clone());
+        registry.register(
+            "validator_permit",
+            "1 when this validator holds a validator permit",
+            validator_permit.clone(),
+        );
         registry.register(
             "chain_connected",
             "1 while the chain answers and its block advances",
@@ -466,6 +499,11 @@ impl Metrics {
             uid_responses,
             uid_latency,
             uid_up,
+            uid_score,
+            uid_weight,
+            validator_stake,
+            validator_trust,
+            validator_permit,
             chain_connected,
             chain_stale_seconds,
             subnet_info,
@@ -553,6 +591,17 @@ impl Metrics {
                 });
             }
         }
+    }
+
+    /// Records this validator's own neuron on a subnet (stake, trust, permit); `None` when its
+    /// hotkey is not registered there (stake and trust 0, no permit).
+    pub fn own_neuron(&self, netuid: u16, neuron: Option<&subnet_chain::NeuronInfo>) {
+        let labels = SubnetLabels { subnet: netuid.to_string() };
+        let stake = neuron.map_or(0.0, |n| n.stake as f64 / subnet_chain::local::RAO_PER_TAO as f64);
+        let trust = neuron.map_or(0.0, |n| f64::from(n.validator_trust) / f64::from(u16::MAX));
+        self.validator_stake.get_or_create(&labels).set(stake);
+        self.validator_trust.get_or_create(&labels).set(trust);
+        self.validator_permit.get_or_create(&labels).set(i64::from(neuron.is_some_and(|n| n.validator_permit)));
     }
 
     /// Counts a death (and restart) of a subnet's loop.

@@ -398,6 +398,7 @@ pub async fn spawn_miner_server_with(
         .route(&path, post(super::miner_task::task))
         .route("/v1/health", get(health))
         .route("/v1/stats", get(stats))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(server.clone());
@@ -491,4 +492,10 @@ async fn health(State(server): State<Arc<Server>>) -> Response {
 
 async fn stats(State(server): State<Arc<Server>>) -> Response {
     axum::Json(server.stats()).into_response()
+}
+
+async fn metrics(State(server): State<Arc<Server>>) -> Response {
+    let text = super::miner_metrics::render(server.config.netuid, &server.stats());
+    ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+        .into_response()
 }

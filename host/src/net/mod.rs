@@ -52,8 +52,9 @@
 //! | 500 | `module_failed` | the module trapped, ran out of memory, or answered something unsendable |
 //! | 504 | `module_timeout` | the module ran past the task's timeout |
 //!
-//! `GET /v1/health` answers `{"hotkey", "netuid"}` and `GET /v1/stats` the server's counters
-//! ([`MinerStats`]); neither is authenticated, and neither reveals anything a request carried.
+//! `GET /v1/health` answers `{"hotkey", "netuid"}`, `GET /v1/stats` the server's counters
+//! ([`MinerStats`]) and `GET /metrics` the same counters for Prometheus ([`miner_metrics`]);
+//! none is authenticated, and none reveals anything a request carried.
 //!
 //! # Invariants of the miner server
 //! - Authentication runs in two halves ([`admission`]): everything the headers decide (shape,
@@ -87,6 +88,7 @@
 pub mod admission;
 pub(crate) mod client;
 pub mod gate;
+pub mod miner_metrics;
 pub mod miner_server;
 mod miner_synapse;
 mod miner_task;

@@ -113,6 +113,16 @@ allow_private_targets = true
         "{text}"
     );
     assert_eq!(metric_value(&text, "subnetd_miner_responses_total", &[("subnet", &label), ("status", "failed")]), 0.0);
+    // Per-uid score and weight share, and the validator's own neuron (issue 19, item 9).
+    for uid in ["1", "2", "3"] {
+        let at = [("subnet", label.as_str()), ("uid", uid)];
+        assert_eq!(metric_value(&text, "subnetd_miner_uid_score", &at), 1.0, "uid {uid}");
+        let share = metric_value(&text, "subnetd_miner_uid_weight", &at);
+        assert!((share - 1.0 / 3.0).abs() < 1e-9, "uid {uid}: share {share}");
+    }
+    let stake = metric_value(&text, "subnetd_validator_stake_tao", &[("subnet", &label)]);
+    assert!(stake >= 10_000.0, "the validator's 10000 TAO (and any emission since): {stake}");
+    assert_eq!(metric_value(&text, "subnetd_validator_permit", &[("subnet", &label)]), 1.0);
     // Every honest miner answered right: all three hold equal, maximal weight on chain.
     let weights = status.last_weights.unwrap();
     assert_eq!(weights.uids, vec![1, 2, 3]);
@@ -120,6 +130,37 @@ allow_private_targets = true
     let uid = chain.metagraph_now(netuid).unwrap().uid_of(&validator_key().account_id()).unwrap();
     let row = chain.weights(netuid, uid);
     assert!(!row.is_empty(), "the weights reached the chain through the node");
+    // `chain show` prints them with the validator's last_update (issue 19, item 10).
+    let url = node.url();
+    let show = move |json: bool| {
+        let mut args = vec!["chain".to_owned(), "show".into(), "--chain".into(), url.clone(), "--netuid".into()];
+        args.push(netuid.to_string());
+        if json {
+            args.push("--json".into());
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_subnetd")).args(&args).env("NO_COLOR", "1").output();
+        let out = out.unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let shown: serde_json::Value =
+        tokio::task::spawn_blocking(move || serde_json::from_str(&show(true)).unwrap()).await.unwrap();
+    let rows = shown["weights"].as_array().expect("weights in chain show --json");
+    let mine = rows.iter().find(|r| r["uid"] == u64::from(uid)).expect("the validator's row");
+    assert_eq!(mine["row"].as_array().unwrap().len(), row.len(), "{mine}");
+    assert!(mine["last_update"].as_u64().unwrap() > 0, "{mine}");
+    assert_eq!(shown["neurons"][usize::from(uid)]["last_update"], mine["last_update"]);
+    let url = node.url();
+    let text = tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_subnetd"))
+            .args(["chain", "show", "--chain", &url, "--netuid", &netuid.to_string()])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(text.contains("last_update") && text.contains(&format!("weights of uid {uid} (last_update")), "{text}");
     for server in &servers {
         let stats = server.stats();
         assert!(stats.verified > 0 && stats.answered == stats.verified, "each miner verified and answered: {stats:?}");

@@ -6,6 +6,7 @@ use super::support;
 use crate::common;
 
 use std::net::SocketAddr;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -252,6 +253,14 @@ async fn miner_process_serves_verified_validators_and_refuses_everything_else() 
     for reason in ["bad_signature", "stale_nonce", "replayed_nonce", "body_too_large", "not_registered"] {
         assert!(after.refused.get(reason).copied().unwrap_or(0) >= 1, "{reason} counted: {after:?}");
     }
+    // The same counters for Prometheus at /metrics (issue 19, item 6).
+    let m = support::raw_request(miner_addr, "GET", "/metrics", &[], b"").await;
+    assert_eq!(m.status, 200);
+    let text = String::from_utf8(m.body).unwrap();
+    let label = netuid.to_string();
+    let value = |name: &str, labels: &[(&str, &str)]| subnet_host::daemon::client::metric_value(&text, name, labels);
+    assert!(value("subnetd_miner_handler_calls_total", &[("netuid", &label)]) >= after.handler_calls as f64, "{text}");
+    assert!(value("subnetd_miner_refused_total", &[("netuid", &label), ("reason", "bad_signature")]) >= 1.0, "{text}");
 
     // The stranger registers through the node (signed by its coldkey) and a block passes:
     // the miner's cached metagraph follows, and the same hotkey is now served.
@@ -329,4 +338,117 @@ async fn cli_errors_are_clear() {
     let listed: serde_json::Value =
         serde_json::from_str(&run_ok(&["wallet", "list", "--wallets-dir", w, "--json"])).unwrap();
     assert_eq!(listed[0]["wallet"], "x");
+}
+
+/// `wallet new` prints each new key's mnemonic once (issue 19, item 10): the phrases rebuild
+/// the same keys in the bittensor SDK (`Keypair.create_from_mnemonic`, btcli's derivation) and
+/// with `wallet regen`; no keyfile stores them; regen refuses to overwrite unless asked.
+#[test]
+fn wallet_new_prints_mnemonics_the_sdk_and_regen_rebuild() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().join("wallets");
+    let w = w.to_str().unwrap();
+    let made: serde_json::Value = serde_json::from_str(&run_ok(&[
+        "wallet",
+        "new",
+        "--wallet",
+        "ops",
+        "--hotkey",
+        "ed",
+        "--crypto",
+        "ed25519",
+        "--wallets-dir",
+        w,
+        "--json",
+    ]))
+    .unwrap();
+    let cold_phrase = made["coldkey_mnemonic"].as_str().expect("a new coldkey's mnemonic").to_owned();
+    let hot_phrase = made["hotkey_mnemonic"].as_str().expect("the hotkey's mnemonic").to_owned();
+    assert_eq!(cold_phrase.split(' ').count(), 12);
+    assert_ne!(cold_phrase, hot_phrase);
+
+    // The SDK's own derivation (bittensor_wallet, which the bittensor 10.5 venv carries):
+    // ed25519 is crypto_type 0, sr25519 1.
+    let script = "import sys\nfrom bittensor_wallet import Keypair\n\
+        print(Keypair.create_from_mnemonic(sys.argv[1], crypto_type=1).ss58_address)\n\
+        print(Keypair.create_from_mnemonic(sys.argv[2], crypto_type=0).ss58_address)\n";
+    let out = Command::new(support::python_bt10()).args(["-c", script, &cold_phrase, &hot_phrase]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sdk: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(sdk[0], made["coldkey"].as_str().unwrap(), "the SDK rebuilds the coldkey");
+    assert_eq!(sdk[1], made["hotkey_ss58"].as_str().unwrap(), "the SDK rebuilds the hotkey");
+
+    // Stored nowhere.
+    for file in walk(tmp.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(!text.contains(&cold_phrase) && !text.contains(&hot_phrase), "{} holds a mnemonic", file.display());
+    }
+    // A second hotkey on the same wallet: only the hotkey's phrase (the coldkey exists).
+    let second: serde_json::Value = serde_json::from_str(&run_ok(&[
+        "wallet",
+        "new",
+        "--wallet",
+        "ops",
+        "--hotkey",
+        "h2",
+        "--wallets-dir",
+        w,
+        "--json",
+    ]))
+    .unwrap();
+    assert!(second["coldkey_mnemonic"].is_null(), "{second}");
+    // The coldkey commands name the password variable in their help (issue 19, item 10).
+    for command in ["register", "stake"] {
+        let help = run_ok(&["chain", command, "--help"]);
+        assert!(help.contains("SUBNETD_WALLET_PASSWORD"), "chain {command} --help: {help}");
+    }
+    let text = run_ok(&["wallet", "new", "--wallet", "ops", "--hotkey", "h3", "--wallets-dir", w]);
+    assert!(text.contains("mnemonic: ") && text.contains("write them down") && text.ends_with('\n'), "{text}");
+
+    // Regen into another wallets directory, from the environment.
+    let other = tmp.path().join("restored");
+    let o = other.to_str().unwrap();
+    let regen = |args: &[&str], phrase: &str| {
+        Command::new(support::subnetd())
+            .args(args)
+            .env("SUBNETD_MNEMONIC", phrase)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let out = regen(&["wallet", "regen", "--wallet", "ops", "--wallets-dir", o], &cold_phrase);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = regen(
+        &["wallet", "regen", "--wallet", "ops", "--hotkey", "ed", "--crypto", "ed25519", "--wallets-dir", o],
+        &hot_phrase,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: serde_json::Value =
+        serde_json::from_str(&run_ok(&["wallet", "show", "--wallet", "ops", "--wallets-dir", o, "--json"])).unwrap();
+    assert_eq!(shown["coldkey"], made["coldkey"]);
+    assert_eq!(shown["hotkeys"][0]["ss58"], made["hotkey_ss58"]);
+    let out = regen(&["wallet", "regen", "--wallet", "ops", "--wallets-dir", o], &cold_phrase);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--overwrite"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        regen(&["wallet", "regen", "--wallet", "ops", "--hotkey", "x", "--wallets-dir", o], "not a real phrase at all");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid mnemonic"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
