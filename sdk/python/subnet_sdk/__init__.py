@@ -40,9 +40,9 @@ import traceback
 from typing import Any, Callable, Generic, Iterator, List, Optional, Sequence, TypeVar
 
 from componentize_py_types import Err
-from wit_world.imports import types as _t
+from ._bindings import types as _t
 
-from . import compute, kv, log, metagraph, random, scoring, shared_random
+from . import compute, http, kv, log, metagraph, random, scoring, shared_random
 
 __all__ = [
     "ANY",
@@ -77,6 +77,7 @@ __all__ = [
     "export_deferred_scorer",
     "export_miner",
     "export_validator",
+    "http",
     "kv",
     "log",
     "metagraph",

@@ -8,7 +8,7 @@ from typing import List, Sequence
 
 from componentize_py_types import Err
 from wit_world.imports import compute as _host
-from wit_world.imports import types as _t
+from ._bindings import types as _t
 
 
 class ComputeError(Exception):

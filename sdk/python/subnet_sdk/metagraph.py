@@ -3,7 +3,7 @@
 from typing import List, Optional
 
 from wit_world.imports import metagraph as _host
-from wit_world.imports import types as _t
+from ._bindings import types as _t
 
 
 def netuid() -> int:

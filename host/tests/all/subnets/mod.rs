@@ -3,4 +3,5 @@
 mod compute;
 mod image;
 mod multimodal;
+mod prediction;
 mod translation;
