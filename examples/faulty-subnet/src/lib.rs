@@ -7,7 +7,15 @@
 //! anything else scores every answer 0.5. `generate_tasks` makes one task per miner whose
 //! text is the `faulty/mode` key of the store, or `ok`, except in two modes: `all` makes one
 //! task sent to every miner, `wide` one task to every miner whose text is 8 MiB long.
+//!
+//! `chaos:<seed>` makes every value the module returns random, drawn from a PRNG seeded by
+//! `<seed>` (so a failing seed replays): task ids, miner lists (empty, duplicated, unknown
+//! uids), texts and timeouts; scores (any uid, NaN, infinities, negatives, huge values) with
+//! random metrics; and `reward`'s state and weights; sometimes an error instead. The host
+//! must turn each into a clean round or a typed error, never a panic.
 use subnet_sdk::prelude::*;
+
+mod chaos;
 
 struct Faulty;
 
@@ -21,6 +29,9 @@ impl Validator for Faulty {
             .flatten()
             .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_else(|| "ok".into());
+        if let Some(seed) = chaos::seed(&mode) {
+            return chaos::Chaos::new(seed, 1).tasks();
+        }
         match mode.as_str() {
             "all" => Ok(vec![TaskSpec::new("all", ctx.miners().collect(), mode)]),
             "wide" => Ok(vec![TaskSpec::new("wide", ctx.miners().collect(), "w".repeat(8 << 20))]),
@@ -29,6 +40,9 @@ impl Validator for Faulty {
     }
 
     fn score(_ctx: &EpochContext, task: &String, answers: &[Answer<Payload>]) -> Result<Vec<Score>, String> {
+        if let Some(seed) = chaos::current_seed() {
+            return chaos::Chaos::new(seed, 2 + task.len() as u64).scores(answers);
+        }
         match task.as_str() {
             "loop" => {
                 let mut x: u64 = 0;
@@ -53,6 +67,13 @@ impl Validator for Faulty {
                 Ok(answers.iter().map(|a| Score::new(a.uid, 0.5).metric("writes", writes as f64)).collect())
             }
             _ => Ok(answers.iter().map(|a| Score::new(a.uid, 0.5)).collect()),
+        }
+    }
+
+    fn reward(_ctx: &EpochContext, state: Vec<UidState>, round: Vec<UidScore>) -> Result<RewardResult, String> {
+        match chaos::current_seed() {
+            Some(seed) => chaos::Chaos::new(seed, 3).reward(),
+            None => Ok(ema_reward(state, &round, subnet_sdk::DEFAULT_ALPHA)),
         }
     }
 }

@@ -78,6 +78,10 @@ pub struct ReloadArgs {
     /// Print the reload records as JSON.
     #[arg(long)]
     json: bool,
+    /// Apply a module signed before the serving one (a rollback; refused otherwise, so an old
+    /// signed module cannot be replayed).
+    #[arg(long, conflicts_with = "apply_config")]
+    allow_rollback: bool,
     /// The admin token, for `--admin` (the daemon writes it to `<state_dir>/admin.token`;
     /// `--config` reads it from there).
     #[arg(long, env = "SUBNETD_ADMIN_TOKEN", hide_env_values = true, requires = "admin")]
@@ -119,7 +123,7 @@ pub async fn run_reload(args: ReloadArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let records = client.reload(args.netuid).await?;
+    let records = client.reload_with(args.netuid, args.allow_rollback).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&records)?);
     }

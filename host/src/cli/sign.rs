@@ -23,6 +23,9 @@ pub struct SignArgs {
     /// Environment variable holding the key's password (encrypted keyfiles).
     #[arg(long)]
     password_env: Option<String>,
+    /// The subnet the module is signed for: a daemon loads it for that netuid only.
+    #[arg(long)]
+    netuid: u16,
     /// A version label signed with the module (shown by the daemon with the module's hash).
     #[arg(long = "module-version")]
     version: Option<String>,
@@ -55,10 +58,23 @@ fn load_key(args: &SignArgs) -> Result<Keypair> {
 pub async fn run(args: SignArgs) -> Result<()> {
     let key = load_key(&args)?;
     let bytes = std::fs::read(&args.module).with_context(|| format!("reading {}", args.module.display()))?;
-    let sig = signing::sign_module(&key, &bytes, args.version.as_deref())?;
+    // The signing time orders an owner's versions (daemons refuse older ones as rollbacks).
+    let signed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?
+        .as_secs();
+    let binding = signing::Binding { netuid: args.netuid, signed_at };
+    let sig = signing::sign_module(&key, &bytes, args.version.as_deref(), binding)?;
     let out = args.out.clone().unwrap_or_else(|| signing::signature_path(&args.module));
     sig.write(&out).with_context(|| format!("writing {}", out.display()))?;
-    println!("signed {} (sha256 {}, {} bytes) as {}", args.module.display(), sig.sha256, sig.size, sig.signer);
+    println!(
+        "signed {} (sha256 {}, {} bytes) as {} for subnet {} at {signed_at}",
+        args.module.display(),
+        sig.sha256,
+        sig.size,
+        sig.signer,
+        args.netuid
+    );
     println!("wrote {}", out.display());
     Ok(())
 }
@@ -74,6 +90,9 @@ pub struct VerifyArgs {
     /// The signature file (default: <module>.sig).
     #[arg(long)]
     sig: Option<PathBuf>,
+    /// Require the signature to be bound to this subnet (as a daemon serving it does).
+    #[arg(long)]
+    netuid: Option<u16>,
 }
 
 /// Runs `subnetd verify`: exits non-zero unless the signature is valid (and by a listed key).
@@ -88,8 +107,15 @@ pub async fn run_verify(args: VerifyArgs) -> Result<()> {
     let sig = ModuleSignature::read(&sig_path)?;
     let verified = signing::verify_module(&bytes, &sig)?;
     signing::check_signer(&verified, &required)?;
+    if let Some(netuid) = args.netuid {
+        signing::check_subnet(&verified, netuid)?;
+    }
+    let bound = match verified.binding {
+        Some(b) => format!(" for subnet {} (signed at {})", b.netuid, b.signed_at),
+        None => " (format 1: bound to no subnet, which daemons refuse; re-sign with --netuid)".to_owned(),
+    };
     println!(
-        "valid: {} (sha256 {}, {} bytes) is signed by {}{}",
+        "valid: {} (sha256 {}, {} bytes) is signed by {}{}{bound}",
         args.module.display(),
         verified.sha256,
         bytes.len(),

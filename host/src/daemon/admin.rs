@@ -4,8 +4,8 @@
 //! | --- | --- |
 //! | `GET /status` | [`DaemonStatus`]: the daemon, and per subnet the serving module (hash, version, generation), recent reloads with reasons, round and error counters, the last round, the committed score state, the last weights |
 //! | `GET /status/{netuid}` | one subnet's [`SubnetStatus`] |
-//! | `POST /reload` | reloads every subnet now; answers `{"reloads": [ReloadRecord, ...]}` |
-//! | `POST /reload/{netuid}` | reloads one subnet |
+//! | `POST /reload` | reloads every subnet now; answers `{"reloads": [ReloadRecord, ...]}`; `?allow_rollback=true` applies versions signed before the serving ones |
+//! | `POST /reload/{netuid}` | reloads one subnet (same query) |
 //! | `GET /metrics` | Prometheus metrics (OpenMetrics text, see [`super::metrics`]) |
 //! | `GET /healthz` | 200 when the chain is connected and every subnet healthy, else 503; JSON [`super::health::HealthReport`] with each component's verdict and reason |
 //! | `GET /readyz` | 200 once the chain is connected and every subnet serves a module and finished a round, else 503 |
@@ -25,6 +25,9 @@
 //!   `<state_dir>/admin.token` (mode 0600, [`ADMIN_TOKEN_FILE`]) and logged once;
 //!   [`super::client::AdminClient::from_state_dir`] reads it, so `subnetd reload` on the same
 //!   state directory works as before. A browser page cannot read the file, so it cannot POST.
+//! - **Connections**: at most [`MAX_CONNECTIONS`] open at once (more wait in the kernel's
+//!   backlog), and a client has [`HEADER_READ_TIMEOUT`] to send a request's headers, so
+//!   slow-header clients cannot hold the API ([`crate::net::server`]'s accept loop).
 //! - **Load**: at most [`MAX_IN_FLIGHT`] requests are handled at once (more get **503** with
 //!   `Retry-After: 1`), and each is answered within [`READ_TIMEOUT`] (`GET`) or
 //!   [`RELOAD_TIMEOUT`] (`POST`, which compiles a module) or gets **503**.
@@ -34,7 +37,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
@@ -74,17 +77,30 @@ fn records(records: Vec<ReloadRecord>) -> Response {
     Json(ReloadResponse { reloads }).into_response()
 }
 
-async fn reload_all(State(shared): State<Arc<Shared>>) -> Response {
+/// The query of `POST /reload` and `POST /reload/{netuid}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadQuery {
+    /// Apply a version signed before the serving one (an operator's rollback).
+    #[serde(default)]
+    allow_rollback: bool,
+}
+
+async fn reload_all(State(shared): State<Arc<Shared>>, Query(q): Query<ReloadQuery>) -> Response {
     let mut out = Vec::new();
     for s in shared.runners() {
-        out.push(s.slot.reload(Trigger::Admin).await);
+        out.push(s.slot.reload_with(Trigger::Admin, q.allow_rollback).await);
     }
     records(out)
 }
 
-async fn reload_one(State(shared): State<Arc<Shared>>, Path(netuid): Path<u16>) -> Response {
+async fn reload_one(
+    State(shared): State<Arc<Shared>>,
+    Path(netuid): Path<u16>,
+    Query(q): Query<ReloadQuery>,
+) -> Response {
     match shared.runner(netuid) {
-        Some(s) => records(vec![s.slot.reload(Trigger::Admin).await]),
+        Some(s) => records(vec![s.slot.reload_with(Trigger::Admin, q.allow_rollback).await]),
         None => not_found(netuid),
     }
 }
@@ -120,6 +136,11 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 pub const MAX_IN_FLIGHT: usize = 32;
 /// Longest a `GET` may take.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most connections open to the admin API at once (an operator's tools need a handful).
+pub const MAX_CONNECTIONS: usize = 64;
+/// Time a client has to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Longest a `POST` (a reload: read, verify, compile, smoke round) may take.
 pub const RELOAD_TIMEOUT: Duration = Duration::from_secs(300);
 

@@ -132,16 +132,19 @@ impl Factory {
         // Absolute but not canonical: a module behind a symlink is watched at the link, so
         // swapping the link (a common deploy step) is seen as a change.
         let source = std::path::absolute(&s.module).unwrap_or_else(|_| s.module.clone());
-        let slot = Arc::new(ModuleSlot::new(
-            netuid,
-            s.label(),
-            source,
-            s.signers(),
-            self.runtime.clone(),
-            self.metrics.clone(),
-            smoke,
-            self.reloads.clone(),
-        ));
+        let slot = Arc::new(
+            ModuleSlot::new(
+                netuid,
+                s.label(),
+                source,
+                s.signers(),
+                self.runtime.clone(),
+                self.metrics.clone(),
+                smoke,
+                self.reloads.clone(),
+            )
+            .with_state(self.db.clone()),
+        );
         let subnet_env = Arc::new(SubnetEnv { observer: Some(observer), ..base });
         let runner = Arc::new(SubnetRunner::new(
             s.clone(),

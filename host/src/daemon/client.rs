@@ -144,10 +144,23 @@ impl AdminClient {
 
     /// `POST /reload` or `POST /reload/{netuid}`: the reload records.
     pub async fn reload(&self, netuid: Option<u16>) -> Result<Vec<serde_json::Value>, AdminClientError> {
-        let path = match netuid {
+        self.reload_with(netuid, false).await
+    }
+
+    /// [`Self::reload`], applying versions signed before the serving ones when
+    /// `allow_rollback` (`?allow_rollback=true`).
+    pub async fn reload_with(
+        &self,
+        netuid: Option<u16>,
+        allow_rollback: bool,
+    ) -> Result<Vec<serde_json::Value>, AdminClientError> {
+        let mut path = match netuid {
             Some(n) => format!("/reload/{n}"),
             None => "/reload".to_owned(),
         };
+        if allow_rollback {
+            path.push_str("?allow_rollback=true");
+        }
         let answer = self.json("POST", &path).await?;
         answer
             .get("reloads")

@@ -147,6 +147,19 @@ impl MinerBook {
                 *entry.counts.entry(status).or_default() += 1;
             }
         }
+        for s in &outcome.round_scores {
+            let labels = UidLabels { subnet: subnet.clone(), uid: s.uid.to_string() };
+            metrics.uid_score.get_or_create(&labels).set(s.score);
+        }
+        // Shares of what the module asked for: the board compares them across rounds without
+        // caring how the module scales its weights.
+        let total: f64 = outcome.weights.iter().map(|w| w.value).sum();
+        if total > 0.0 {
+            for w in &outcome.weights {
+                let labels = UidLabels { subnet: subnet.clone(), uid: w.uid.to_string() };
+                metrics.uid_weight.get_or_create(&labels).set(w.value / total);
+            }
+        }
         // Bounded by the metagraph: uids gone from it lose their entry and their series.
         let gone: Vec<u16> =
             self.by_uid.keys().copied().filter(|uid| usize::from(*uid) >= metagraph.neurons.len()).collect();
@@ -155,6 +168,8 @@ impl MinerBook {
             let labels = UidLabels { subnet: subnet.clone(), uid: uid.to_string() };
             metrics.uid_latency.remove(&labels);
             metrics.uid_up.remove(&labels);
+            metrics.uid_score.remove(&labels);
+            metrics.uid_weight.remove(&labels);
             for status in STATUSES {
                 metrics.uid_responses.remove(&UidStatusLabels {
                     subnet: subnet.clone(),

@@ -3,7 +3,8 @@
 //! restart.
 //!
 //! - [`config`]: the `subnetd.toml` format and its checks (errors name the field).
-//! - [`signing`]: detached ed25519 module signatures (`<module>.sig`) and their format.
+//! - [`signing`]: detached ed25519 module signatures (`<module>.sig`), bound to a netuid, and their format;
+//!   [`rollback`]: the refusal of versions signed before the applied one.
 //! - [`store`]: the durable state in one redb database (score state, last weights, the
 //!   modules' key-value stores).
 //! - [`reload`]: the module slot of each subnet: validate, precompile, smoke-test, swap.
@@ -43,6 +44,7 @@ pub mod metrics;
 pub mod miners;
 pub mod reconfig;
 pub mod reload;
+pub mod rollback;
 pub mod signing;
 pub mod store;
 pub mod subnet;
@@ -302,8 +304,7 @@ pub struct Daemon {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     follower: JoinHandle<()>,
-    admin: Option<JoinHandle<()>>,
-    admin_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    admin: Option<crate::net::server::ServerTask>,
     admin_addr: SocketAddr,
     reloads: broadcast::Sender<ReloadRecord>,
     grace: Duration,
@@ -492,18 +493,12 @@ impl Daemon {
         if !admin_addr.ip().is_loopback() {
             tracing::warn!(%admin_addr, "the admin API listens beyond loopback: anyone who can reach it can read status and metrics (mutating calls need the token)");
         }
-        let (admin_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = admin::router(shared.clone());
-        let admin = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "admin API stopped");
-            }
-        });
+        let limits = crate::net::server::ConnLimits {
+            max_connections: admin::MAX_CONNECTIONS,
+            header_read_timeout: admin::HEADER_READ_TIMEOUT,
+        };
+        let admin = crate::net::server::ServerTask::spawn(listener, router, limits);
         let addr_file = config.state_dir.join(ADMIN_ADDR_FILE);
         if let Err(e) = std::fs::write(&addr_file, format!("{admin_addr}\n")) {
             tracing::warn!(path = %addr_file.display(), error = %e, "cannot record the admin address");
@@ -514,7 +509,6 @@ impl Daemon {
             shutdown,
             follower,
             admin: Some(admin),
-            admin_stop: Some(admin_stop),
             admin_addr,
             reloads,
             grace: config.shutdown_grace.0,
@@ -559,15 +553,25 @@ impl Daemon {
 
     /// Reloads one subnet (or all) now, as `POST /reload` does.
     pub async fn reload(&self, netuid: Option<u16>) -> Result<Vec<ReloadRecord>, DaemonError> {
+        self.reload_with(netuid, false).await
+    }
+
+    /// [`Self::reload`], applying versions signed before the serving ones when
+    /// `allow_rollback` (as `POST /reload?allow_rollback=true` does).
+    pub async fn reload_with(
+        &self,
+        netuid: Option<u16>,
+        allow_rollback: bool,
+    ) -> Result<Vec<ReloadRecord>, DaemonError> {
         match netuid {
             Some(n) => {
                 let runner = self.shared.runner(n).ok_or(DaemonError::UnknownSubnet(n))?;
-                Ok(vec![runner.slot.reload(Trigger::Admin).await])
+                Ok(vec![runner.slot.reload_with(Trigger::Admin, allow_rollback).await])
             }
             None => {
                 let mut out = Vec::new();
                 for runner in self.shared.runners() {
-                    out.push(runner.slot.reload(Trigger::Admin).await);
+                    out.push(runner.slot.reload_with(Trigger::Admin, allow_rollback).await);
                 }
                 Ok(out)
             }
@@ -595,11 +599,8 @@ impl Daemon {
         futures::future::join_all(running.into_values().map(|r| r.finish(grace))).await;
         let _ = self.shutdown.send(true);
         self.follower.abort();
-        if let Some(stop) = self.admin_stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(admin) = self.admin.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), admin).await;
+        if let Some(mut admin) = self.admin.take() {
+            admin.stop(Duration::from_secs(5)).await;
         }
         let _ = std::fs::remove_file(self.state_dir.join(ADMIN_ADDR_FILE));
         tracing::info!("daemon stopped");

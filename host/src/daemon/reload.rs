@@ -2,9 +2,12 @@
 //!
 //! A reload (at start, on a file change, on `subnetd reload` or `POST /reload`) runs, in order
 //! and off the validator loop: read the file; when the subnet requires signers, verify its
-//! detached signature (a signature that is present is verified even when none is required);
-//! compile and validate it against the validator world on a blocking thread (the compile cache
-//! makes a version seen before load in milliseconds); run a smoke round (a real
+//! detached signature (a signature that is present is verified even when none is required),
+//! which must be bound to this subnet, and, when the subnet requires signers, refuse a version
+//! signed before the last one it applied (a rollback, [`super::rollback`]; recorded in the
+//! state database, so a restart does not forget it) unless the operator asked for it; compile
+//! and validate it against the validator world on a blocking thread (the compile cache makes a
+//! version seen before load in milliseconds); run a smoke round (a real
 //! [`run_round`] in the context — metagraph, block, epoch — of the subnet's next round, or of a
 //! synthetic metagraph before the first one, with every miner timed out, so tasks aimed at
 //! unknown uids, scores that cannot be made and rewards that fail are caught before the version
@@ -38,6 +41,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::metrics::{Metrics, short};
 use super::signing::{self, SignatureError};
+use super::store::{AppliedModule, StateDb};
 use crate::caps::Preopen;
 use crate::caps::metagraph::MetagraphView;
 use crate::runtime::{Runtime, SubnetEnv, ValidatorModule};
@@ -177,6 +181,10 @@ pub struct ModuleSlot {
     generation: AtomicU64,
     serial: tokio::sync::Mutex<()>,
     events: broadcast::Sender<ReloadRecord>,
+    /// Where the last applied signed version is recorded (the rollback guard's memory).
+    state: Option<StateDb>,
+    /// Without a state database, the last signed version applied in this process.
+    applied: Mutex<Option<AppliedModule>>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -261,7 +269,16 @@ impl ModuleSlot {
             generation: AtomicU64::new(0),
             serial: tokio::sync::Mutex::new(()),
             events,
+            state: None,
+            applied: Mutex::new(None),
         }
+    }
+
+    /// Remembers applied signed versions in `db`, so the rollback guard holds across restarts
+    /// (without it, it holds for the process's life only).
+    pub fn with_state(mut self, db: StateDb) -> Self {
+        self.state = Some(db);
+        self
     }
 
     /// The version serving now, if any has been applied. A round holds the returned `Arc`
@@ -288,12 +305,18 @@ impl ModuleSlot {
 
     /// Reloads now; see the module docs. Never fails: the outcome is in the record.
     pub async fn reload(&self, trigger: Trigger) -> ReloadRecord {
+        self.reload_with(trigger, false).await
+    }
+
+    /// Reloads now, applying a version signed before the serving one when `allow_rollback`
+    /// (the operator's explicit rollback); otherwise as [`Self::reload`].
+    pub async fn reload_with(&self, trigger: Trigger, allow_rollback: bool) -> ReloadRecord {
         let _serial = self.serial.lock().await;
         let started = Instant::now();
         let mut stages = StageTimes::default();
         let file = resolve_module_file(&self.source);
         let result = match &file {
-            Ok(file) => self.try_reload(file, &mut stages).await,
+            Ok(file) => self.try_reload(file, &mut stages, allow_rollback).await,
             Err(reason) => Err(Refusal { hash: None, version: None, reason: reason.clone(), cache_hit: None }),
         };
         let elapsed = started.elapsed();
@@ -359,6 +382,7 @@ impl ModuleSlot {
         &self,
         file: &Path,
         stages: &mut StageTimes,
+        allow_rollback: bool,
     ) -> Result<(Outcome, Arc<ModuleVersion>, Option<bool>), Refusal> {
         let refuse = |hash: Option<&str>, reason: String| Refusal {
             hash: hash.map(str::to_owned),
@@ -378,7 +402,7 @@ impl ModuleSlot {
 
         let t = Instant::now();
         let sig_path = signing::signature_path(file);
-        let verified = match signing::verify_file(file, &bytes, &self.signers) {
+        let verified = match signing::verify_file(file, &bytes, &self.signers, self.netuid) {
             Ok(v) => Some(v),
             Err(SignatureError::Missing(_)) if self.signers.is_empty() => None,
             Err(SignatureError::Missing(path)) => {
@@ -393,12 +417,17 @@ impl ModuleSlot {
             }
             Err(e) => return Err(refuse(Some(&hash), format!("signature ({}): {e}", sig_path.display()))),
         };
-        stages.verify_ms = ms(t.elapsed());
         let version = verified.as_ref().and_then(|v| v.version.clone());
         let with_version = |mut r: Refusal| {
             r.version = version.clone();
             r
         };
+        if let Some(v) = &verified
+            && !self.signers.is_empty()
+        {
+            self.check_rollback(v, allow_rollback).map_err(|reason| with_version(refuse(Some(&hash), reason)))?;
+        }
+        stages.verify_ms = ms(t.elapsed());
 
         let t = Instant::now();
         let runtime = self.runtime.clone();
@@ -419,6 +448,9 @@ impl ModuleSlot {
             return Err(Refusal { cache_hit, ..with_version(refuse(Some(&hash), format!("smoke round: {reason}"))) });
         }
 
+        if let Some(v) = &verified {
+            self.record_applied(v);
+        }
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let next = Arc::new(ModuleVersion {
             module,
@@ -438,6 +470,39 @@ impl ModuleSlot {
             generation,
         );
         Ok((Outcome::Applied, next, cache_hit))
+    }
+
+    /// The last signed version applied: from the state database when there is one, else from
+    /// this process's memory.
+    fn last_applied(&self) -> Result<Option<AppliedModule>, String> {
+        match &self.state {
+            Some(db) => db.applied_module(self.netuid).map_err(|e| format!("cannot read the applied version: {e}")),
+            None => Ok(self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+        }
+    }
+
+    /// Refuses `v` when it was signed before the last signed version applied, unless allowed.
+    fn check_rollback(&self, v: &signing::Verified, allow_rollback: bool) -> Result<(), String> {
+        let (Some(binding), Some(last)) = (v.binding, self.last_applied()?) else { return Ok(()) };
+        super::rollback::check(&last, v, binding, allow_rollback, self.netuid, &self.label)
+    }
+
+    fn record_applied(&self, v: &signing::Verified) {
+        let Some(binding) = v.binding else { return };
+        let record = AppliedModule {
+            sha256: v.sha256.clone(),
+            version: v.version.clone(),
+            signer: v.signer.to_ss58(),
+            signed_at: binding.signed_at,
+        };
+        match &self.state {
+            Some(db) => {
+                if let Err(e) = db.put_applied_module(self.netuid, &record) {
+                    tracing::warn!(subnet = self.netuid, error = %e, "cannot record the applied version; the rollback guard forgets it at restart");
+                }
+            }
+            None => *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = Some(record),
+        }
     }
 
     /// A real round ([`run_round`], with its task, score and reward checks) in the context of

@@ -6,6 +6,8 @@
 //!   many rounds were committed, written together after each successful round;
 //! - `weights`: per netuid, the [`WeightsRecord`] of the last successful `set_weights`;
 //! - `kv`: the modules' key-value stores, keyed `(netuid, key)`, raw bytes;
+//! - `modules`: per netuid, the [`AppliedModule`] of the last signed version applied (its
+//!   signing time is the high-water mark below which versions are rollbacks);
 //! - `kv_usage`: per netuid, the bytes of keys and values its store holds (kept in the same
 //!   transaction as every change to `kv`, so budgets are exact across restarts).
 //!
@@ -35,6 +37,7 @@ const WEIGHTS: TableDefinition<u16, &[u8]> = TableDefinition::new("weights");
 const COMMITS: TableDefinition<u16, &[u8]> = TableDefinition::new("commits");
 const KV: TableDefinition<(u16, &str), &[u8]> = TableDefinition::new("kv");
 const KV_USAGE: TableDefinition<u16, u64> = TableDefinition::new("kv_usage");
+const MODULES: TableDefinition<u16, &[u8]> = TableDefinition::new("modules");
 
 /// The database file name inside the state directory.
 pub const STATE_FILE: &str = "state.redb";
@@ -69,6 +72,19 @@ pub struct ValidatorRecord {
 
 pub use crate::weights::{CommitRecord, WeightsRecord};
 
+/// The last signed module version a subnet applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedModule {
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+    /// Its signed version label.
+    pub version: Option<String>,
+    /// Its signer, SS58.
+    pub signer: String,
+    /// When the owner signed it, Unix seconds.
+    pub signed_at: u64,
+}
+
 /// The daemon's database. Cheap to clone.
 #[derive(Clone)]
 pub struct StateDb {
@@ -102,6 +118,7 @@ impl StateDb {
             txn.open_table(COMMITS)?;
             txn.open_table(KV)?;
             txn.open_table(KV_USAGE)?;
+            txn.open_table(MODULES)?;
             Ok(())
         })?;
         Ok(this)
@@ -223,6 +240,16 @@ impl StateDb {
                 Ok(())
             }),
         }
+    }
+
+    /// The last signed module version subnet `netuid` applied.
+    pub fn applied_module(&self, netuid: u16) -> Result<Option<AppliedModule>, StoreError> {
+        self.read_json(MODULES, netuid)
+    }
+
+    /// Records the signed module version subnet `netuid` applied.
+    pub fn put_applied_module(&self, netuid: u16, record: &AppliedModule) -> Result<(), StoreError> {
+        self.write_json(MODULES, netuid, record)
     }
 
     /// The state directory this database lives in.

@@ -407,6 +407,8 @@ impl SubnetRunner {
             return self.note_round_error(format!("chain: {e}"), started.elapsed(), Some(version));
         }
         self.metrics.chain_block.set(metagraph.block as i64);
+        let own = metagraph.uid_of(&self.hotkey).and_then(|uid| metagraph.neurons.get(usize::from(uid)));
+        self.metrics.own_neuron(self.netuid, own);
         if metagraph.uid_of(&self.hotkey).is_none() {
             return self.note_round_error(
                 format!("the hotkey {} is not registered on subnet {}", self.hotkey.to_ss58(), self.netuid),

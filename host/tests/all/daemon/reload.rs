@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::support::*;
 use subnet_host::caps::kv::KvStore;
 use subnet_host::daemon::StateDb;
-use subnet_host::daemon::signing::{sign_module, signature_path};
+use subnet_host::daemon::signing::{Binding, sign_module, signature_path};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
@@ -36,8 +36,11 @@ async fn twenty_replacements_under_load_apply_or_refuse_and_drop_nothing() {
     std::fs::create_dir_all(&a_dir).unwrap();
     std::fs::create_dir_all(&b_dir).unwrap();
     let a_file = a_dir.join("validator.wasm");
-    let sign = |bytes: &[u8], key: &subnet_keys::Keypair, label: &str| sign_module(key, bytes, Some(label)).unwrap();
-    sign(&hello, &owner, "start").write(&signature_path(&a_file)).unwrap();
+    // Each step is signed later than the one before, as an owner's successive releases are.
+    let sign = |bytes: &[u8], key: &subnet_keys::Keypair, label: &str, step: u64| {
+        sign_module(key, bytes, Some(label), Binding { netuid: 1, signed_at: 1_800_000_000 + step }).unwrap()
+    };
+    sign(&hello, &owner, "start", 0).write(&signature_path(&a_file)).unwrap();
     std::fs::write(&a_file, &hello).unwrap();
     std::fs::write(b_dir.join("validator.wasm"), &hello).unwrap();
 
@@ -145,9 +148,9 @@ honest = 2
         let after_seq = last_seq(&before);
         let sig_path = signature_path(&a_file);
         match sig {
-            Sig::Owner => sign(bytes, &owner, &format!("v{i}")).write(&sig_path).unwrap(),
-            Sig::Stranger => sign(bytes, &stranger, &format!("v{i}")).write(&sig_path).unwrap(),
-            Sig::ForOther(other) => sign(other, &owner, &format!("v{i}")).write(&sig_path).unwrap(),
+            Sig::Owner => sign(bytes, &owner, &format!("v{i}"), i as u64 + 1).write(&sig_path).unwrap(),
+            Sig::Stranger => sign(bytes, &stranger, &format!("v{i}"), i as u64 + 1).write(&sig_path).unwrap(),
+            Sig::ForOther(other) => sign(other, &owner, &format!("v{i}"), i as u64 + 1).write(&sig_path).unwrap(),
             Sig::None => {
                 let _ = std::fs::remove_file(&sig_path);
             }

@@ -100,3 +100,43 @@ async fn the_admin_api_needs_its_token_and_a_local_host() {
         })
         .await;
 }
+
+/// Item 13: 200 connections that send half a request's headers and then stall (slowloris)
+/// neither stop the operator's calls for long nor stay open: the API holds at most
+/// `MAX_CONNECTIONS` open (the rest wait in the backlog) and closes each slow one after
+/// `HEADER_READ_TIMEOUT`, so a status call made while they are all open is answered once the
+/// first ones are cut, and every slow connection is closed by the daemon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_header_connections_are_cut_and_the_api_keeps_answering() {
+    use subnet_host::daemon::admin::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let fx = Fixture::new();
+    let config = config(&fx);
+    let daemon = DaemonProcess::start(&config, &fx.state_dir(), &fx.path("daemon.log")).await;
+    let addr = daemon.client.addr();
+
+    let mut slow = Vec::new();
+    for _ in 0..(MAX_CONNECTIONS * 3) {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").await.unwrap();
+        slow.push(stream);
+    }
+    let started = Instant::now();
+    let status = tokio::time::timeout(HEADER_READ_TIMEOUT * 4, daemon.client.status())
+        .await
+        .expect("the status call is answered while the slow connections are open");
+    assert!(status.is_ok(), "{status:?}");
+    eprintln!("status answered after {:?} under {} slow connections", started.elapsed(), slow.len());
+
+    // Every slow connection is closed by the daemon (EOF, or a 408 then EOF), none held.
+    let deadline = HEADER_READ_TIMEOUT * 4;
+    for (i, stream) in slow.iter_mut().enumerate() {
+        let mut raw = Vec::new();
+        let read = tokio::time::timeout(deadline, stream.read_to_end(&mut raw)).await;
+        assert!(read.is_ok(), "slow connection {i} still open after {deadline:?}");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "connection {i}: {text}");
+    }
+    assert!(daemon.client.status().await.is_ok(), "the API answers after the attack");
+}

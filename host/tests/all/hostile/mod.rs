@@ -6,5 +6,6 @@
 mod chain;
 mod daemon;
 mod network;
+mod parsers;
 mod round;
 mod runtime;
