@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use subnet_compute::ModelSpec;
 
+/// Where `scripts/setup.sh` writes the registry of the test models, under the source tree.
+pub const TREE_REGISTRY: &str = ".venv/share/subnetd/models.toml";
+
 /// Why the registry cannot serve a request.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelsError {
@@ -81,19 +84,56 @@ impl ModelRegistry {
         Ok(Self { models, source: Some(path.to_path_buf()) })
     }
 
-    /// The registry this host uses (see the module docs); empty when there is none.
+    /// The registry this host uses (see the module docs); empty when there is none. Logs
+    /// which file was loaded and its models.
     pub fn discover(tree_root: &Path) -> Result<Self, ModelsError> {
-        let candidates = [
-            std::env::var_os("SUBNETD_MODELS").map(PathBuf::from),
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/subnetd/models.toml")),
-            Some(tree_root.join(".venv/share/subnetd/models.toml")),
-        ];
+        let explicit = std::env::var_os("SUBNETD_MODELS").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let registry = Self::discover_from(explicit, home.as_deref(), tree_root)?;
+        match &registry.source {
+            Some(path) => tracing::info!(path = %path.display(), models = %registry.names(), "model registry loaded"),
+            None => tracing::info!(
+                "no model registry: none at $SUBNETD_MODELS, ~/.config/subnetd/models.toml or {}",
+                tree_root.join(TREE_REGISTRY).display()
+            ),
+        }
+        Ok(registry)
+    }
+
+    /// [`ModelRegistry::discover`] with its inputs given: `explicit` (`$SUBNETD_MODELS`) must
+    /// name a file that exists, since an operator who set it means that file and no other.
+    pub fn discover_from(
+        explicit: Option<PathBuf>,
+        home: Option<&Path>,
+        tree_root: &Path,
+    ) -> Result<Self, ModelsError> {
+        if let Some(path) = explicit {
+            if !path.is_file() {
+                return Err(ModelsError::File {
+                    path,
+                    message: "SUBNETD_MODELS names this registry, which is not a file (unset SUBNETD_MODELS to use \
+                              ~/.config/subnetd/models.toml or the one scripts/setup.sh writes)"
+                        .into(),
+                });
+            }
+            return Self::load(&path);
+        }
+        let candidates = [home.map(|h| h.join(".config/subnetd/models.toml")), Some(tree_root.join(TREE_REGISTRY))];
         for candidate in candidates.into_iter().flatten() {
             if candidate.is_file() {
                 return Self::load(&candidate);
             }
         }
         Ok(Self::default())
+    }
+
+    /// The file the registry was read from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    fn names(&self) -> String {
+        self.models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
     }
 
     /// Every model.
@@ -112,7 +152,7 @@ impl ModelRegistry {
                         .source
                         .as_ref()
                         .map_or_else(|| "no registry file found".into(), |p| p.display().to_string()),
-                    known: self.models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+                    known: self.names(),
                 })
             })
             .collect()
@@ -138,5 +178,30 @@ mod tests {
         assert!(ModelRegistry::load(&path).unwrap_err().to_string().contains("listed twice"));
         std::fs::write(&path, "[[model]]\nname = \"a\"\nkind = \"telepathy\"\npath = \"x\"\n").unwrap();
         assert!(ModelRegistry::load(&path).is_err());
+    }
+
+    #[test]
+    fn an_explicit_registry_must_exist_and_discovery_falls_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nonexistent.toml");
+        let err = ModelRegistry::discover_from(Some(missing.clone()), None, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("nonexistent.toml") && err.contains("SUBNETD_MODELS"), "{err}");
+
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(tree.join(".venv/share/subnetd")).unwrap();
+        let entry = |name: &str| format!("[[model]]\nname = \"{name}\"\nkind = \"text-embedding\"\npath = \"m\"\n");
+        std::fs::write(tree.join(TREE_REGISTRY), entry("tree-model")).unwrap();
+        let home = dir.path().join("home");
+        let found = ModelRegistry::discover_from(None, Some(&home), &tree).unwrap();
+        assert_eq!(found.source(), Some(tree.join(TREE_REGISTRY).as_path()));
+        std::fs::create_dir_all(home.join(".config/subnetd")).unwrap();
+        std::fs::write(home.join(".config/subnetd/models.toml"), entry("home-model")).unwrap();
+        let found = ModelRegistry::discover_from(None, Some(&home), &tree).unwrap();
+        assert_eq!(found.all()[0].name, "home-model");
+        let explicit = dir.path().join("mine.toml");
+        std::fs::write(&explicit, entry("mine")).unwrap();
+        let found = ModelRegistry::discover_from(Some(explicit), Some(&home), &tree).unwrap();
+        assert_eq!(found.all()[0].name, "mine");
+        assert!(ModelRegistry::discover_from(None, None, dir.path()).unwrap().source().is_none());
     }
 }

@@ -56,7 +56,9 @@ pub struct SandboxArgs {
     #[arg(long)]
     state: Option<PathBuf>,
     /// The model registry (models.toml) for subnets that use the compute capability;
-    /// default: $SUBNETD_MODELS, ~/.config/subnetd/models.toml, or the one scripts/setup.sh writes.
+    /// default: the file $SUBNETD_MODELS names (which must exist), else
+    /// ~/.config/subnetd/models.toml, else <source tree>/.venv/share/subnetd/models.toml (which
+    /// scripts/setup.sh writes for the test models). The log says which was loaded.
     #[arg(long)]
     models: Option<PathBuf>,
     /// Serve each miner over HTTP on loopback and query it with signed requests (the real
