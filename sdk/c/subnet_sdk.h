@@ -101,6 +101,32 @@ void subnet_ema_reward(const subnet_plugin_types_uid_state_t *state, size_t stat
                        const subnet_plugin_types_uid_score_t *round, size_t round_len,
                        double alpha, subnet_plugin_types_reward_result_t *ret);
 
+/* ---- outbound HTTP (wasi:http; only to the targets the operator listed) ------------------- */
+
+/** A response read whole. `body` is malloc'd and NUL-terminated after `body_len` bytes (so text
+ *  bodies print with %s); free it with subnet_http_response_free. */
+typedef struct {
+  uint16_t status;
+  uint8_t *body;
+  size_t body_len;
+} subnet_http_response_t;
+
+/** Sends one request and reads the whole response. `url` is http://host[:port]/path?query or
+ *  https://...; `headers` are `header_count` "name: value" strings (NULL when 0); `body` may be
+ *  NULL. True: `*response` is filled (the caller frees it). False: `*error` holds a malloc'd
+ *  message and `*response` holds nothing; the host's refusals name the rule they hit
+ *  (`outbound_hosts: http://10.0.0.1:80 is not allowed (allowed: ...)`,
+ *  `outbound.max_requests_per_round: ...`), other failures are wasi:http's error-code names
+ *  (`connection-read-timeout`, `HTTP-response-body-size`, ...). Since `*error` has the type of
+ *  an export's `err`, `if (!subnet_http_get(url, &r, err)) return false;` passes it on. */
+bool subnet_http_request(const char *method, const char *url, const char *const *headers, size_t header_count,
+                         const void *body, size_t body_len, subnet_http_response_t *response,
+                         subnet_string_t *error);
+/** `GET url`; see subnet_http_request. */
+bool subnet_http_get(const char *url, subnet_http_response_t *response, subnet_string_t *error);
+/** Frees a response's body. */
+void subnet_http_response_free(subnet_http_response_t *response);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,10 +6,10 @@
 //
 // Two steps: rolldown bundles the app, the SDK (imported as "subnet-sdk") and any npm
 // packages the guest installed into one ES module, leaving the contract's `subnet:*` and
-// `wasi:*` imports to the component; componentize-js then embeds it in StarlingMonkey. The
-// component never imports wasi:http (the `http` and `fetch-event` features are disabled), so
-// it needs nothing from the host beyond the contract and WASI's cli, clocks, random and
-// filesystem interfaces. `--bundle` also writes the bundled source there: the line numbers
+// `wasi:*` imports to the component; componentize-js then embeds it in StarlingMonkey. Its
+// `http` feature stays on, so the guest's `fetch` goes out through `wasi:http`'s
+// outgoing-handler (the host allows only the subnet's `outbound_hosts`); `fetch-event`, an
+// incoming-request export no subnet has, is off. `--bundle` also writes the bundled source there: the line numbers
 // of a guest's JavaScript stack traces (`app.bundle.js:LINE`) refer to it.
 // Exit status 2 means bad arguments, 1 a failed build (message on stderr).
 
@@ -70,7 +70,7 @@ try {
     sourcePath: source,
     witPath: resolve(opts.wit),
     worldName: opts.world,
-    disableFeatures: ['http', 'fetch-event'],
+    disableFeatures: ['fetch-event'],
   });
   await writeFile(opts.out, component);
 } catch (e) {

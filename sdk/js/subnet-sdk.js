@@ -11,6 +11,11 @@
 // BigInt. `random.below(n)` draws with the same rejection sampling as the Rust SDK, in BigInt,
 // and returns a Number when `n` is a Number, so a JS subnet draws exactly what a Rust one does.
 //
+// Async: `generateTasks`, `score` and `answer` may be `async` (return a Promise), to await
+// `fetch` (outbound HTTP over `wasi:http`, only to the targets the operator listed; a refusal
+// rejects as a network error, and the host's log names the rule) or anything
+// else; the call returns once the Promise settles, and a rejection fails the call like a throw.
+//
 // Failure modes: throwing `SubnetError` (or anything else) from your code makes the call fail
 // with its message; for anything but a SubnetError the SDK first prints the error's stack to
 // stderr, which the host shows under `--- guest stderr ---` in its error. The host carries on.
@@ -269,21 +274,45 @@ export class Miner {
 // Glue between the classes and the generated bindings
 // ------------------------------------------------------------------------------------------
 
+/** Whether `value` is a Promise (or another thenable) an author's method returned. */
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
+}
+
+/** `next(value)`, after `value` settles when it is a Promise: sync methods stay sync. */
+function andThen(value, next) {
+  return isThenable(value) ? Promise.resolve(value).then(next) : next(value);
+}
+
+/** The error string a call fails with (componentize-js turns a thrown string into `err`). */
+function callError(call, e) {
+  if (e instanceof SubnetError) return e.message || 'SubnetError';
+  if (typeof e === 'string') return e;
+  const name = e?.name ?? typeof e;
+  const message = e?.message ?? String(e);
+  console.error(e?.stack ? `${name}: ${message}\n${e.stack}` : `${name}: ${message}`);
+  return `\`${call}\` raised ${name}: ${message}`;
+}
+
 /**
- * Runs an export's body; any failure becomes the call's error string (componentize-js turns a
- * thrown string into `err`), and an unexpected error also prints its stack to stderr.
+ * Runs an export's body; any failure becomes the call's error string, and an unexpected error
+ * also prints its stack to stderr. A body that returns a Promise (an `async` method, one that
+ * awaits `fetch`) gives a Promise: componentize-js runs the event loop until it settles and
+ * the call returns its value, or fails with its rejection, exactly as the sync form would.
  */
 function guarded(call, body) {
+  let result;
   try {
-    return body();
+    result = body();
   } catch (e) {
-    if (e instanceof SubnetError) throw e.message || 'SubnetError';
-    if (typeof e === 'string') throw e;
-    const name = e?.name ?? typeof e;
-    const message = e?.message ?? String(e);
-    console.error(e?.stack ? `${name}: ${message}\n${e.stack}` : `${name}: ${message}`);
-    throw `\`${call}\` raised ${name}: ${message}`;
+    throw callError(call, e);
   }
+  if (isThenable(result)) {
+    return Promise.resolve(result).catch((e) => {
+      throw callError(call, e);
+    });
+  }
+  return result;
 }
 
 function decodeAnswer(codec, r) {
@@ -320,12 +349,14 @@ export function exportValidator(cls) {
     generateTasks(ctx) {
       return guarded('generate-tasks', () => {
         const v = new cls();
-        return v.generateTasks(ctx).map((spec) => ({
-          id: String(spec.id),
-          miners: [...spec.miners],
-          payload: v.taskCodec.encode(spec.task),
-          timeoutMs: spec.timeoutMs,
-        }));
+        return andThen(v.generateTasks(ctx), (specs) =>
+          specs.map((spec) => ({
+            id: String(spec.id),
+            miners: [...spec.miners],
+            payload: v.taskCodec.encode(spec.task),
+            timeoutMs: spec.timeoutMs,
+          })),
+        );
       });
     },
     score(ctx, task, responses) {
@@ -338,7 +369,7 @@ export function exportValidator(cls) {
           throw new SubnetError(`task \`${task.id}\` does not decode: ${e?.message ?? e}`);
         }
         const answers = responses.map((r) => decodeAnswer(v.answerCodec, r));
-        return v.score(ctx, decoded, answers).map(toUidScore);
+        return andThen(v.score(ctx, decoded, answers), (scores) => scores.map(toUidScore));
       });
     },
     reward(ctx, state, round) {
@@ -362,7 +393,7 @@ export function exportMiner(cls) {
         } catch (e) {
           throw new SubnetError(`bad task: ${e?.message ?? e}`);
         }
-        return m.answerCodec.encode(m.answer(request, task));
+        return andThen(m.answer(request, task), (answer) => m.answerCodec.encode(answer));
       });
     },
   };

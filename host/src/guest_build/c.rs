@@ -10,9 +10,11 @@
 //!
 //! Steps, each failing with a [`BuildError`] that says which one:
 //! 1. generate `subnet.h`, `subnet.c` and `subnet_component_type.o` into a scratch directory
-//!    next to the output (removed afterwards, kept on failure for inspection);
+//!    next to the output (removed afterwards, kept on failure for inspection), for the guest
+//!    world of `sdk/wit/` (the contract's world plus WASI HTTP's `outgoing-handler`, which the
+//!    SDK's `subnet_http_request` uses);
 //! 2. `clang --target=wasm32-wasi -mexec-model=reactor -O2` over the guest's `*.c` files, the
-//!    generated `subnet.c` and the C SDK (`sdk/c/subnet_sdk.c`, header `subnet_sdk.h`);
+//!    generated `subnet.c` and the C SDK's (`sdk/c/*.c`, header `subnet_sdk.h`);
 //! 3. encode the component, validating it against the world.
 //!
 //! clang is `$SUBNETD_CLANG`, else `clang-19`, else `clang` on `PATH`. `$WASI_SYSROOT`, when set,
@@ -79,6 +81,9 @@ pub fn generate_bindings(wit_dir: &Path, world: World, out_dir: &Path) -> Result
         reason: format!("the contract does not give C bindings: {e:#}"),
     };
     let mut resolve = wit_parser::Resolve::default();
+    // WASI 0.2.12's cli world imports the unstable `timezone` interface; this wit-parser
+    // resolves that import only when the feature is on (the guest worlds never use it).
+    resolve.features.insert("clocks-timezone".into());
     let (package, _) = resolve.push_dir(wit_dir).map_err(contract_error)?;
     let world_id = resolve.select_world(&[package], Some(&world.to_string())).map_err(contract_error)?;
     let opts = wit_bindgen_c::Opts { rename_world: Some(C_WORLD_NAME.into()), ..Default::default() };
@@ -127,16 +132,17 @@ fn missing_sysroot(output: &str) -> bool {
 pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
     let sources = c_sources(dir)?;
     let sdk = toolchain.sdk_dir().join("c");
-    let sdk_source = sdk.join("subnet_sdk.c");
-    if !sdk_source.is_file() {
+    if !sdk.join("subnet_sdk.c").is_file() {
         return Err(BuildError::BadOutput {
             dir: dir.to_path_buf(),
             reason: format!("the C SDK is not at {}", sdk.display()),
         });
     }
+    let sdk_sources = c_sources(&sdk)?;
     let scratch = out.with_extension("c-build");
     let _ = std::fs::remove_dir_all(&scratch);
-    generate_bindings(&toolchain.wit_dir(), world, &scratch)?;
+    let wit = super::guest_world_dir(toolchain, out)?;
+    generate_bindings(&wit, world, &scratch)?;
 
     let core_path = scratch.join("core.wasm");
     let mut command = Command::new(clang_path());
@@ -159,7 +165,7 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
     command
         .args(&sources)
         .arg(scratch.join(format!("{C_WORLD_NAME}.c")))
-        .arg(&sdk_source)
+        .args(&sdk_sources)
         .arg(scratch.join(format!("{C_WORLD_NAME}_component_type.o")))
         .arg("-o")
         .arg(&core_path);
@@ -184,6 +190,7 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
     })?;
     std::fs::write(out, component).map_err(|e| BuildError::io(out, e))?;
     let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_dir_all(&wit);
     Ok(())
 }
 

@@ -5,9 +5,12 @@
 //! The entry module is `app.js`, or the `main` of the guest's `package.json`. The bundle is
 //! kept next to the component as `<module>.wasm.bundle.js` (for a component built at
 //! `build/validator.wasm`, `build/validator.wasm.bundle.js`): the line numbers of a guest's
-//! JavaScript stack traces (`app.bundle.js:LINE`) refer to it. The component
-//! never imports `wasi:http` (componentize-js's `http` and `fetch-event` features are disabled),
-//! so it links against the host's contract and plain WASI only.
+//! JavaScript stack traces (`app.bundle.js:LINE`) refer to it. componentize-js's `http`
+//! feature is on, so the guest's global `fetch` sends requests through `wasi:http`'s
+//! `outgoing-handler`, which the host serves under the subnet's `outbound_hosts` (refusing
+//! everything when there is none); `fetch-event` (an incoming-request export) is off. A
+//! component that imports any other `wasi:http` interface is refused at build time: no host
+//! serves it.
 //!
 //! Tools: `node` (`$SUBNETD_NODE`, else `node` on `PATH`) and the SDK's pinned npm packages in
 //! `sdk/js/node_modules` (componentize-js, rolldown). When either is missing the error names
@@ -103,23 +106,27 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
         .arg("--bundle")
         .arg(bundle_path(out));
     run_tool(command, Language::JavaScript, "node", "apt-get install -y nodejs npm", dir)?;
-    // componentize-js embeds a fetch() built on wasi:http unless told not to; a later
-    // release that changes the flags must not quietly give subnets an HTTP client.
+    // What the host serves of wasi:http is the client side; a later componentize-js that
+    // imports more must fail here, not when a daemon loads the module.
     let bytes = std::fs::read(out).map_err(|e| BuildError::io(out, e))?;
     let bad_output = |reason: String| BuildError::BadOutput { dir: dir.to_path_buf(), reason };
-    let http: Vec<String> = component_imports(&bytes)
+    let unserved: Vec<String> = component_imports(&bytes)
         .map_err(bad_output)?
         .into_iter()
-        .filter(|name| name.starts_with("wasi:http/"))
+        .filter(|name| name.starts_with("wasi:http/") && !SERVED_HTTP.iter().any(|s| name.starts_with(s)))
         .collect();
-    if !http.is_empty() {
+    if !unserved.is_empty() {
         return Err(bad_output(format!(
-            "the component imports {} (componentize-js must run with `-d http fetch-event`)",
-            http.join(", ")
+            "the component imports {}, which no subnetd host serves (only {})",
+            unserved.join(", "),
+            SERVED_HTTP.join(" and ")
         )));
     }
     Ok(())
 }
+
+/// The `wasi:http` interfaces the host links (`caps::http`): `fetch` needs no more.
+const SERVED_HTTP: [&str; 2] = ["wasi:http/outgoing-handler@", "wasi:http/types@"];
 
 /// The interfaces (`package/interface@version`) and functions a component imports.
 pub fn component_imports(component: &[u8]) -> Result<Vec<String>, String> {

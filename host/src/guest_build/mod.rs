@@ -179,6 +179,56 @@ impl Toolchain {
     pub fn sdk_dir(&self) -> PathBuf {
         self.root.join("sdk")
     }
+
+    /// `sdk/wit/`: the worlds Python and C guests build in (the contract's plus WASI HTTP's
+    /// `outgoing-handler`) and the WASI packages they name.
+    pub fn guest_wit_dir(&self) -> PathBuf {
+        self.sdk_dir().join("wit")
+    }
+}
+
+/// Assembles, beside `out`, the WIT directory Python and C guests build against: the guest
+/// worlds of [`Toolchain::guest_wit_dir`], its WASI packages, and the current contract as
+/// `deps/subnet-plugin`. Made afresh at every build, so it always matches the checkout; the
+/// caller removes it after a build that succeeded.
+pub(crate) fn guest_world_dir(toolchain: &Toolchain, out: &Path) -> Result<PathBuf, BuildError> {
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("guest");
+    let wit = parent.join(format!(".{stem}.wit"));
+    let source = toolchain.guest_wit_dir();
+    let fail = |e: std::io::Error, what: &Path| BuildError::BadOutput {
+        dir: source.clone(),
+        reason: format!("assembling the guest WIT world in {}: {}: {e}", wit.display(), what.display()),
+    };
+    if wit.exists() {
+        std::fs::remove_dir_all(&wit).map_err(|e| fail(e, &wit))?;
+    }
+    copy_dir(&source, &wit).map_err(|e| fail(e, &source))?;
+    let contract = wit.join("deps").join("subnet-plugin");
+    std::fs::create_dir_all(&contract).map_err(|e| fail(e, &contract))?;
+    for entry in std::fs::read_dir(toolchain.wit_dir()).map_err(|e| fail(e, &toolchain.wit_dir()))? {
+        let path = entry.map_err(|e| fail(e, &toolchain.wit_dir()))?.path();
+        // The current contract only: the frozen versions beside it are other packages' copies.
+        if path.is_file() && path.extension().is_some_and(|x| x == "wit") {
+            let to = contract.join(path.file_name().unwrap_or_default());
+            std::fs::copy(&path, &to).map_err(|e| fail(e, &path))?;
+        }
+    }
+    Ok(wit)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 /// One module to build.
@@ -206,7 +256,10 @@ pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<
     // Cargo knows when a Rust guest is up to date; the other toolchains rebuild (and produce new
     // bytes, so new compile-cache keys) every time, so skip them when nothing changed.
     if language != Language::Rust
-        && is_up_to_date(out, &[&dir, &toolchain.wit_dir(), &language_sdk(toolchain, language)])
+        && is_up_to_date(
+            out,
+            &[&dir, &toolchain.wit_dir(), &toolchain.guest_wit_dir(), &language_sdk(toolchain, language)],
+        )
     {
         tracing::debug!(dir = %dir.display(), out = %out.display(), "guest up to date");
         return Ok(language);

@@ -51,50 +51,6 @@ fn defines_deferred_scorer(app: &Path) -> bool {
     })
 }
 
-/// Assembles the WIT directory Python guests build against, beside `out`: the Python SDK's
-/// worlds (`sdk/python/wit/world.wit`: the contract's worlds plus WASI HTTP's
-/// `outgoing-handler`, for `subnet_sdk.http`), its WASI packages, and the contract as
-/// `deps/subnet-plugin`. Made afresh at every build, so it always matches the checkout.
-fn python_world_dir(toolchain: &Toolchain, sdk: &Path, out: &Path) -> Result<PathBuf, BuildError> {
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("guest");
-    let wit = parent.join(format!(".{stem}.pywit"));
-    let fail = |e: std::io::Error, what: &Path| BuildError::BadOutput {
-        dir: sdk.to_path_buf(),
-        reason: format!("assembling the Python WIT world in {}: {}: {e}", wit.display(), what.display()),
-    };
-    if wit.exists() {
-        std::fs::remove_dir_all(&wit).map_err(|e| fail(e, &wit))?;
-    }
-    let source = sdk.join("wit");
-    copy_dir(&source, &wit).map_err(|e| fail(e, &source))?;
-    let contract = wit.join("deps").join("subnet-plugin");
-    std::fs::create_dir_all(&contract).map_err(|e| fail(e, &contract))?;
-    for entry in std::fs::read_dir(toolchain.wit_dir()).map_err(|e| fail(e, &toolchain.wit_dir()))? {
-        let path = entry.map_err(|e| fail(e, &toolchain.wit_dir()))?.path();
-        // The current contract only: the frozen versions beside it are other packages' copies.
-        if path.is_file() && path.extension().is_some_and(|x| x == "wit") {
-            let to = contract.join(path.file_name().unwrap_or_default());
-            std::fs::copy(&path, &to).map_err(|e| fail(e, &path))?;
-        }
-    }
-    Ok(wit)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
-}
-
 /// Builds the Python guest in `dir` (which holds `app.py`) into a component at `out`.
 pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
     if !dir.join("app.py").is_file() {
@@ -113,7 +69,7 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
         World::Validator if defines_deferred_scorer(&dir.join("app.py")) => "validator-deferred".to_owned(),
         other => other.to_string(),
     };
-    let wit = python_world_dir(toolchain, &sdk, out)?;
+    let wit = super::guest_world_dir(toolchain, out)?;
     let mut command = Command::new(tool_path(toolchain));
     command
         .current_dir(dir)
@@ -134,5 +90,6 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
         .env("RUST_BACKTRACE", "0")
         .env("RUST_LIB_BACKTRACE", "0");
     run_tool(command, Language::Python, "componentize-py", &install_hint(), dir)?;
+    let _ = std::fs::remove_dir_all(&wit);
     Ok(())
 }

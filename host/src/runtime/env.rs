@@ -137,6 +137,17 @@ impl CallEnv {
 }
 
 impl SubnetEnv {
+    /// This subnet for one validator round: capabilities with per-round bounds (outbound HTTP)
+    /// get a fresh budget that every call of the round shares. `run_round` calls it.
+    pub fn for_round(self: &Arc<Self>) -> Arc<Self> {
+        let Some(policy) = &self.caps.http else {
+            return self.clone();
+        };
+        let mut round = (**self).clone();
+        round.caps.http = Some(policy.for_round());
+        Arc::new(round)
+    }
+
     /// This subnet for one round: the same, with its key-value store (if granted) behind a
     /// fresh [`BufferedKv`], returned too so the round's writes can be committed with its
     /// scores (a failed round commits neither).

@@ -274,6 +274,7 @@ pub struct RoundInput<'a> {
 /// Runs one round and folds it into `state`. See the module docs for the failure modes.
 pub async fn run_round(input: RoundInput<'_>, state: &mut ScoreState) -> Result<RoundOutcome, CallError> {
     let RoundInput { module, subnet, metagraph, validator, epoch, seed, transport, limits } = input;
+    let subnet = &subnet.for_round();
     let (ctx, view) = round_context(metagraph, epoch, seed, Some(validator));
     let env = subnet.call(seed, Arc::new(view));
 

@@ -13,6 +13,7 @@ mod daemon;
 mod deferred_scoring;
 mod faults;
 mod hostile;
+mod js_async;
 mod languages;
 mod net;
 mod outbound_http;

@@ -84,6 +84,18 @@ def _code(error: Any) -> HttpError:
     return HttpError(kebab, detail if isinstance(detail, str) else ("" if detail is None else repr(detail)))
 
 
+def _body_error(h: Any, stream_error: Any) -> HttpError:
+    """The error-code behind a failed body read: a host limit that cut the body names its
+    rule (``outbound.max_bytes_per_round: ...``)."""
+    try:
+        code = h.http_error_code(stream_error.value)
+    except Exception:  # an io-error without an HTTP error-code
+        code = None
+    if code is None:
+        return HttpError("connection-terminated", "reading the response body failed")
+    return _code(code)
+
+
 def request(
     method: str,
     url: str,
@@ -147,7 +159,7 @@ def request(
                 except Err as e:
                     if type(e.value).__name__.endswith("Closed"):
                         break
-                    raise HttpError("connection-terminated", "reading the response body failed") from None
+                    raise _body_error(h, e.value) from None
                 chunks.append(chunk)
         h.IncomingBody.finish(incoming)
     return Response(status=status, headers=got_headers, body=b"".join(chunks))

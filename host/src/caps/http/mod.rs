@@ -5,7 +5,8 @@
 //!
 //! ```toml
 //! outbound_hosts = ["https://api.example.com", "https://*.feeds.example.org", "http://127.0.0.1:8080"]
-//! outbound = { max_requests = 8, max_response_bytes = "1MiB", timeout = "10s" }
+//! outbound = { max_requests = 8, max_response_bytes = "1MiB", timeout = "10s",
+//!              max_requests_per_round = 32, max_bytes_per_round = "8MiB", time_per_round = "30s" }
 //! ```
 //!
 //! Invariants:
@@ -26,9 +27,16 @@
 //!   most `max_response_bytes` (default 4 MiB; a larger `content-length` is refused before the
 //!   body, a longer body fails when it passes the limit); connect, first byte and between
 //!   bytes each at most `timeout` (default 10 s), and the whole call's deadline still applies.
+//!   Per validator round (every call `run_round` makes, together): at most
+//!   `max_requests_per_round` requests (default 64), `max_bytes_per_round` response bytes
+//!   (default 32 MiB), and no request once `time_per_round` (default 60 s) has passed since the
+//!   round's first one; a request in flight at that moment has its timeouts shortened to the
+//!   time left and its body cut when it passes the round's deadline. A call made outside a
+//!   round (a miner call, a tool's single call) has only the per-call bounds.
 //!
 //! Failure modes: every refusal reaches the guest as `error-code.internal-error` with a message
-//! that names the rule (`outbound_hosts: ... is not allowed`, `outbound.max_requests: ...`), and
+//! that names the rule (`outbound_hosts: ... is not allowed`, `outbound.max_requests: ...`,
+//! `outbound.max_bytes_per_round: ...`), and
 //! is logged at `warn` with the subnet; I/O failures are wasi-http's own error codes
 //! (`connection-read-timeout` for a server that stalls). Counters per target host are kept per
 //! subnet ([`OutboundPolicy::stats`]).
@@ -36,9 +44,10 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::body::{Body, Frame, SizeHint};
 use wasmtime::component::{Linker, ResourceTable};
@@ -49,181 +58,15 @@ use wasmtime_wasi_http::{
 
 use super::{CallContext, CapConfigError, Capability, HasCaps, HostResources};
 
-/// Requests one call may make when `outbound.max_requests` is not set.
-pub const DEFAULT_MAX_REQUESTS: u32 = 16;
-/// Bytes of one response body when `outbound.max_response_bytes` is not set.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 << 20;
-/// Connect / first-byte / between-bytes limit when `outbound.timeout` is not set.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+mod config;
+mod rules;
 
-/// `[subnet.capabilities] outbound_hosts` and `outbound`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    /// The allow-list; empty: no outbound requests.
-    #[serde(default)]
-    pub outbound_hosts: Vec<String>,
-    /// Bounds on requests.
-    #[serde(default)]
-    pub outbound: OutboundLimitsConfig,
-}
-
-/// `[subnet.capabilities.outbound]`, as written.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutboundLimitsConfig {
-    /// Requests per call.
-    pub max_requests: Option<u32>,
-    /// Bytes per response body (`"1MiB"` or a number).
-    pub max_response_bytes: Option<toml::Value>,
-    /// Connect, first byte and between bytes (`"5s"`).
-    pub timeout: Option<String>,
-}
-
-/// Checked bounds on outbound requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutboundLimits {
-    /// Requests per call.
-    pub max_requests: u32,
-    /// Bytes per response body.
-    pub max_response_bytes: u64,
-    /// Connect, first byte, between bytes, and sending the request until its response head.
-    pub timeout: Duration,
-}
-
-impl Default for OutboundLimits {
-    fn default() -> Self {
-        Self {
-            max_requests: DEFAULT_MAX_REQUESTS,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            timeout: DEFAULT_TIMEOUT,
-        }
-    }
-}
-
-impl OutboundLimitsConfig {
-    fn parse(&self) -> Result<OutboundLimits, CapConfigError> {
-        let mut limits = OutboundLimits::default();
-        if let Some(n) = self.max_requests {
-            if n == 0 {
-                return Err(CapConfigError::new("outbound.max_requests", "must be at least 1"));
-            }
-            limits.max_requests = n;
-        }
-        if let Some(v) = &self.max_response_bytes {
-            limits.max_response_bytes = match v {
-                toml::Value::Integer(n) if *n > 0 => *n as u64,
-                toml::Value::String(s) => {
-                    crate::units::parse_size(s).map_err(|e| CapConfigError::new("outbound.max_response_bytes", e))?
-                }
-                _ => {
-                    return Err(CapConfigError::new(
-                        "outbound.max_response_bytes",
-                        "expected a positive number of bytes or a size string like \"1MiB\"",
-                    ));
-                }
-            };
-        }
-        if let Some(t) = &self.timeout {
-            limits.timeout = crate::units::parse_duration(t).map_err(|e| CapConfigError::new("outbound.timeout", e))?;
-            if limits.timeout.is_zero() {
-                return Err(CapConfigError::new("outbound.timeout", "must be above 0"));
-            }
-        }
-        Ok(limits)
-    }
-}
-
-/// Which hosts a rule matches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum HostPattern {
-    /// Exactly this host (lowercase; IPv6 literals in brackets).
-    Exact(String),
-    /// Any host ending in `.suffix`.
-    Subdomains(String),
-}
-
-/// One parsed `outbound_hosts` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostRule {
-    /// The entry as written, for messages.
-    pub text: String,
-    /// `None`: http and https.
-    scheme: Option<&'static str>,
-    host: HostPattern,
-    /// `None`: any port; `Some(0)`: the scheme's default.
-    port: Option<u16>,
-}
-
-fn default_port(scheme: &str) -> u16 {
-    if scheme == "https" { 443 } else { 80 }
-}
-
-impl HostRule {
-    /// Parses `scheme://host[:port]`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (scheme, rest) = text
-            .split_once("://")
-            .ok_or_else(|| format!("`{text}`: expected scheme://host[:port], e.g. \"https://api.example.com\""))?;
-        let scheme = match scheme {
-            "http" => Some("http"),
-            "https" => Some("https"),
-            "*" => None,
-            other => return Err(format!("`{text}`: scheme `{other}` is not http, https or *")),
-        };
-        if rest.contains(['/', '?', '#', '@']) {
-            return Err(format!("`{text}`: only scheme://host[:port], no path, query or user"));
-        }
-        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-            let (addr, after) =
-                v6.split_once(']').ok_or_else(|| format!("`{text}`: unclosed `[` of an IPv6 literal"))?;
-            addr.parse::<std::net::Ipv6Addr>().map_err(|_| format!("`{text}`: `{addr}` is not an IPv6 address"))?;
-            (format!("[{addr}]"), after.strip_prefix(':'))
-        } else {
-            match rest.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), Some(p)),
-                None => (rest.to_owned(), None),
-            }
-        };
-        let port = match port {
-            None => Some(0),
-            Some("*") => None,
-            Some(p) => Some(
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|&p| p != 0)
-                    .ok_or_else(|| format!("`{text}`: port `{p}` is not a number in 1..=65535 or *"))?,
-            ),
-        };
-        let host = host.to_ascii_lowercase();
-        let host = if let Some(suffix) = host.strip_prefix("*.") {
-            HostPattern::Subdomains(suffix.to_owned())
-        } else {
-            HostPattern::Exact(host)
-        };
-        let name = match &host {
-            HostPattern::Exact(h) | HostPattern::Subdomains(h) => h,
-        };
-        if name.is_empty() || name.contains('*') {
-            return Err(format!("`{text}`: name a host (`*` only as a leading `*.` of a domain)"));
-        }
-        Ok(Self { text: text.to_owned(), scheme, host, port })
-    }
-
-    fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
-        let scheme_ok = self.scheme.is_none_or(|s| s == scheme);
-        let port_ok = match self.port {
-            None => true,
-            Some(0) => port == default_port(scheme),
-            Some(p) => p == port,
-        };
-        let host_ok = match &self.host {
-            HostPattern::Exact(h) => h == host,
-            HostPattern::Subdomains(s) => host.strip_suffix(s.as_str()).is_some_and(|head| head.ends_with('.')),
-        };
-        scheme_ok && port_ok && host_ok
-    }
-}
+pub use config::{
+    DEFAULT_MAX_BYTES_PER_ROUND, DEFAULT_MAX_REQUESTS, DEFAULT_MAX_REQUESTS_PER_ROUND, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIME_PER_ROUND, DEFAULT_TIMEOUT, HttpConfig, OutboundLimits, OutboundLimitsConfig,
+};
+pub use rules::HostRule;
+use rules::default_port;
 
 /// What one target host saw, for status and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -236,21 +79,45 @@ pub struct HostStats {
     pub failed: u64,
 }
 
-/// A subnet's outbound policy: its rules, its bounds and its counters.
+/// What the calls of one round have spent together.
+#[derive(Debug, Default)]
+struct RoundBudget {
+    requests: AtomicU32,
+    bytes: AtomicU64,
+    /// When the round sent its first request.
+    started: OnceLock<Instant>,
+}
+
+/// A subnet's outbound policy: its rules, its bounds and its counters; in a round, also that
+/// round's budget ([`OutboundPolicy::for_round`]).
 #[derive(Debug)]
 pub struct OutboundPolicy {
     /// The allow-list.
     pub rules: Vec<HostRule>,
     /// The bounds.
     pub limits: OutboundLimits,
-    stats: Mutex<BTreeMap<String, HostStats>>,
+    /// Shared by the subnet's policy and every round's, so metrics see all requests.
+    stats: Arc<Mutex<BTreeMap<String, HostStats>>>,
+    /// `None` outside a round: only the per-call bounds apply.
+    round: Option<Arc<RoundBudget>>,
 }
 
 impl OutboundPolicy {
     /// A policy allowing `rules` (each `scheme://host[:port]`) within `limits`.
     pub fn new(rules: &[&str], limits: OutboundLimits) -> Result<Arc<Self>, String> {
         let rules = rules.iter().map(|r| HostRule::parse(r)).collect::<Result<_, _>>()?;
-        Ok(Arc::new(Self { rules, limits, stats: Mutex::default() }))
+        Ok(Arc::new(Self { rules, limits, stats: Arc::default(), round: None }))
+    }
+
+    /// The same policy for one round: its calls share a fresh per-round budget; counters stay
+    /// the subnet's.
+    pub fn for_round(&self) -> Arc<Self> {
+        Arc::new(Self {
+            rules: self.rules.clone(),
+            limits: self.limits,
+            stats: self.stats.clone(),
+            round: Some(Arc::default()),
+        })
     }
 
     /// Counters per target (`scheme://host:port`).
@@ -265,6 +132,42 @@ impl OutboundPolicy {
 
     fn allowed_list(&self) -> String {
         self.rules.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// When the round's outbound time ends (`None` outside a round or before its first
+    /// request).
+    fn round_deadline(&self) -> Option<Instant> {
+        let started = self.round.as_ref()?.started.get()?;
+        Some(*started + self.limits.time_per_round)
+    }
+
+    /// Takes one request from the round's budget, or says which per-round rule refuses it.
+    fn admit_in_round(&self, target: &str) -> Result<(), String> {
+        let Some(round) = &self.round else { return Ok(()) };
+        let limits = &self.limits;
+        let started = *round.started.get_or_init(Instant::now);
+        if started.elapsed() >= limits.time_per_round {
+            return Err(format!(
+                "outbound.time_per_round: {target} refused: this round's first request was {:.1?} ago, the limit is {:?}",
+                started.elapsed(),
+                limits.time_per_round
+            ));
+        }
+        let received = round.bytes.load(Ordering::Relaxed);
+        if received >= limits.max_bytes_per_round {
+            return Err(format!(
+                "outbound.max_bytes_per_round: {target} refused: this round already received {received} bytes, the limit is {}",
+                limits.max_bytes_per_round
+            ));
+        }
+        let made = round.requests.fetch_add(1, Ordering::Relaxed);
+        if made >= limits.max_requests_per_round {
+            round.requests.fetch_sub(1, Ordering::Relaxed);
+            return Err(format!(
+                "outbound.max_requests_per_round: {target} refused: this round already made {made} requests, the limit"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -330,6 +233,10 @@ impl OutboundHooks {
                 self.made
             ));
         }
+        if let Err(message) = policy.admit_in_round(&target) {
+            policy.count(&target, |s| s.refused += 1);
+            return Err(message);
+        }
         self.made += 1;
         Ok((policy, target, rule))
     }
@@ -381,7 +288,12 @@ impl WasiHttpHooks for OutboundHooks {
                 return Err(refused(message));
             }
             let limits = policy.limits;
-            let cap = |t: Option<Duration>| Some(t.map_or(limits.timeout, |t| t.min(limits.timeout)));
+            let deadline = policy.round_deadline();
+            // Within a round, no wait runs past the round's outbound deadline.
+            let bound = deadline.map_or(limits.timeout, |d| {
+                limits.timeout.min(d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))
+            });
+            let cap = |t: Option<Duration>| Some(t.map_or(bound, |t| t.min(bound)));
             let options = RequestOptions {
                 connect_timeout: cap(options.and_then(|o| o.connect_timeout)),
                 first_byte_timeout: cap(options.and_then(|o| o.first_byte_timeout)),
@@ -391,7 +303,7 @@ impl WasiHttpHooks for OutboundHooks {
             tracing::debug!(subnet = %subnet, %target, rule = %rule.text, "outbound request");
             let sent = tokio::time::timeout(
                 // Connect + first byte, each bounded above; this bounds the pair.
-                limits.timeout.saturating_mul(2),
+                bound.saturating_mul(2),
                 wasmtime_wasi_http::default_send_request(request, Some(options)),
             )
             .await
@@ -414,7 +326,7 @@ impl WasiHttpHooks for OutboundHooks {
             }
             let response = response.map(|body| {
                 use http_body_util::BodyExt;
-                LimitedBody { inner: body.boxed_unsync(), left: limits.max_response_bytes, policy, target }
+                LimitedBody { inner: body.boxed_unsync(), left: limits.max_response_bytes, deadline, policy, target }
                     .boxed_unsync()
             });
             Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
@@ -422,12 +334,47 @@ impl WasiHttpHooks for OutboundHooks {
     }
 }
 
-/// A response body that fails once it passes its byte limit.
+/// A response body that fails once it passes its byte limit, its round's byte budget or its
+/// round's deadline.
 struct LimitedBody {
     inner: WasiBody,
     left: u64,
+    deadline: Option<Instant>,
     policy: Arc<OutboundPolicy>,
     target: String,
+}
+
+impl LimitedBody {
+    /// Takes `len` bytes from the response's and the round's budgets, or says which rule cuts.
+    fn take(&mut self, len: u64) -> Result<(), HttpError> {
+        let limits = self.policy.limits;
+        if len > self.left {
+            tracing::warn!(target = %self.target, "outbound response over {} bytes: cut", limits.max_response_bytes);
+            return Err(HttpError::HttpResponseBodySize(Some(limits.max_response_bytes)));
+        }
+        self.left -= len;
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(self.cut(format!(
+                "outbound.time_per_round: {} cut: the round's outbound time ({:?}) ended during the body",
+                self.target, limits.time_per_round
+            )));
+        }
+        if let Some(round) = &self.policy.round {
+            let total = round.bytes.fetch_add(len, Ordering::Relaxed) + len;
+            if total > limits.max_bytes_per_round {
+                return Err(self.cut(format!(
+                    "outbound.max_bytes_per_round: {} cut: this round's responses passed {} bytes",
+                    self.target, limits.max_bytes_per_round
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn cut(&self, message: String) -> HttpError {
+        tracing::warn!("{message}");
+        refused(message)
+    }
 }
 
 impl Body for LimitedBody {
@@ -444,13 +391,10 @@ impl Body for LimitedBody {
         };
         if let Some(data) = frame.data_ref() {
             let len = data.len() as u64;
-            if len > self.left {
-                let limit = self.policy.limits.max_response_bytes;
+            if let Err(e) = self.take(len) {
                 self.policy.count(&self.target, |s| s.failed += 1);
-                tracing::warn!(target = %self.target, "outbound response over {limit} bytes: cut");
-                return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(limit)))));
+                return Poll::Ready(Some(Err(e)));
             }
-            self.left -= len;
         }
         Poll::Ready(Some(Ok(frame)))
     }
@@ -512,61 +456,4 @@ pub fn link<T: HasCaps + Send + 'static>(linker: &mut Linker<T>) -> wasmtime::Re
     wasi_http::http::outgoing_handler::add_to_linker::<T, WasiHttp>(linker, view::<T>)?;
     wasi_http::http::types::add_to_linker::<T, WasiHttp>(linker, &options.into(), view::<T>)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rule(text: &str) -> HostRule {
-        HostRule::parse(text).unwrap()
-    }
-
-    #[test]
-    fn rules_match_scheme_host_and_port() {
-        let r = rule("https://api.example.com");
-        assert!(r.matches("https", "api.example.com", 443));
-        assert!(!r.matches("http", "api.example.com", 80));
-        assert!(!r.matches("https", "api.example.com", 8443));
-        assert!(!r.matches("https", "evil-api.example.com", 443));
-        let r = rule("*://*.example.org:*");
-        assert!(r.matches("http", "a.b.example.org", 1234));
-        assert!(!r.matches("https", "example.org", 443));
-        assert!(!r.matches("https", "badexample.org", 443));
-        let r = rule("http://[::1]:8080");
-        assert!(r.matches("http", "[::1]", 8080));
-        assert!(rule("HTTP://API.example.com:80".replace("HTTP", "http").as_str()).matches(
-            "http",
-            "api.example.com",
-            80
-        ));
-    }
-
-    #[test]
-    fn bad_rules_say_what_is_expected() {
-        for (text, needle) in [
-            ("api.example.com", "expected scheme://host"),
-            ("ftp://x", "scheme `ftp`"),
-            ("https://x/path", "no path"),
-            ("https://*", "name a host"),
-            ("https://x:0", "port `0`"),
-            ("https://a.*.com", "name a host"),
-        ] {
-            let e = HostRule::parse(text).unwrap_err();
-            assert!(e.contains(needle), "{text}: {e}");
-        }
-    }
-
-    #[test]
-    fn limits_parse_and_refuse_zero() {
-        let c = OutboundLimitsConfig {
-            max_requests: Some(3),
-            max_response_bytes: Some(toml::Value::String("1KiB".into())),
-            timeout: Some("250ms".into()),
-        };
-        let l = c.parse().unwrap();
-        assert_eq!((l.max_requests, l.max_response_bytes, l.timeout), (3, 1024, Duration::from_millis(250)));
-        let c = OutboundLimitsConfig { max_requests: Some(0), ..Default::default() };
-        assert_eq!(c.parse().unwrap_err().field, "outbound.max_requests");
-    }
 }

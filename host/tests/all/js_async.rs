@@ -1,0 +1,112 @@
+//! JavaScript guests whose methods are `async` (`guests/js-async`, built with the real
+//! componentize-js): a validator that awaits the global `fetch` reaches an allowed loopback
+//! server through the host's `wasi:http` and is refused everywhere else (StarlingMonkey's
+//! `fetch` rejects with its generic network error, so the host's counters and log carry the
+//! rule);
+//! an `async answer()` miner answers and is scored exactly like its sync twin, and its
+//! rejection fails the call with its message, as a throw does.
+
+use crate::common;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use subnet_host::bindings::types::{MinerRequest, MinerResponse, ResponseStatus};
+use subnet_host::caps::http::{OutboundLimits, OutboundPolicy};
+use subnet_host::caps::kv::{KvStore, MemoryKv};
+use subnet_host::caps::metagraph::MetagraphView;
+use subnet_host::runtime::CallEnv;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BUNDLE: &str = "host/tests/all/guests/js-async";
+
+/// A loopback HTTP/1.1 server answering every request with `42.5`.
+async fn server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ =
+                    socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\n42.5").await;
+            });
+        }
+    });
+    port
+}
+
+fn env(kv: &Arc<MemoryKv>, policy: Option<Arc<OutboundPolicy>>) -> CallEnv {
+    CallEnv::new("js-async", 1, Arc::new(MetagraphView::default())).with_subnet(|s| {
+        s.caps.kv = Some(kv.clone());
+        s.caps.http = policy;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_validator_fetches_allowed_hosts_and_is_refused_elsewhere_with_the_rule() {
+    let allowed = server().await;
+    let unlisted = server().await;
+    let modules = common::modules(BUNDLE);
+    let policy = OutboundPolicy::new(&[&format!("http://127.0.0.1:{allowed}")], OutboundLimits::default()).unwrap();
+    let kv = MemoryKv::new(1 << 20);
+    let urls = [format!("http://127.0.0.1:{allowed}/price"), format!("http://127.0.0.1:{unlisted}/price")];
+    kv.set("urls", &serde_json::to_vec(&urls).unwrap()).unwrap();
+
+    let tasks = modules.validator.generate_tasks(&env(&kv, Some(policy.clone())), &common::context(2)).await.unwrap();
+    let got: Vec<Value> = tasks.iter().map(|t| serde_json::from_slice(&t.payload.body).unwrap()).collect();
+    assert_eq!((&got[0]["status"], &got[0]["body"]), (&Value::from(200), &Value::from("42.5")), "{}", got[0]);
+    let e = got[1]["error"].as_str().unwrap_or_else(|| panic!("expected a refusal: {}", got[1]));
+    assert!(e.starts_with("TypeError"), "{e}");
+    let stats = policy.stats();
+    assert_eq!(stats[&format!("http://127.0.0.1:{allowed}")].requests, 1, "{stats:?}");
+    let refused = &stats[&format!("http://127.0.0.1:{unlisted}")];
+    assert_eq!(
+        (refused.requests, refused.refused),
+        (0, 1),
+        "the unlisted port is refused by the policy, not unreachable"
+    );
+
+    // No allow-list: the same fetch is refused too.
+    let tasks = modules.validator.generate_tasks(&env(&kv, None), &common::context(2)).await.unwrap();
+    let first: Value = serde_json::from_slice(&tasks[0].payload.body).unwrap();
+    let e = first["error"].as_str().unwrap_or_else(|| panic!("expected a refusal: {first}"));
+    assert!(e.starts_with("TypeError"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_answer_is_scored_like_its_sync_twin_and_a_rejection_fails_the_call() {
+    let modules = common::modules(BUNDLE);
+    let kv = MemoryKv::new(1 << 20);
+    let env = env(&kv, None);
+    let ctx = common::context(2);
+    let tasks = modules.validator.generate_tasks(&env, &ctx).await.unwrap();
+    let double = tasks.iter().find(|t| t.id == "double").expect("the double task");
+    let request = |payload| MinerRequest {
+        task_id: double.id.clone(),
+        netuid: 1,
+        validator: "v".into(),
+        payload,
+        timeout_ms: double.timeout_ms,
+    };
+    let mut responses = Vec::new();
+    for (uid, name) in [(1u16, "sync"), (2, "async")] {
+        let answer = modules.miner(name).handle(&env, &request(double.payload.clone())).await.expect(name);
+        assert_eq!(answer.body, b"42", "{name} miner");
+        responses.push(MinerResponse { uid, status: ResponseStatus::Ok, latency_ms: 5, payload: Some(answer) });
+    }
+    let scores = modules.validator.score(&env, &ctx, double, &responses).await.expect("an async score");
+    let by_uid: Vec<(u16, f64)> = scores.iter().map(|s| (s.uid, s.score)).collect();
+    assert_eq!(by_uid, vec![(1, 1.0), (2, 1.0)]);
+
+    let refused = modules.miner("async").handle(&env, &request(common::json(&-1))).await.unwrap_err();
+    assert!(refused.to_string().contains("negative numbers are not doubled here"), "{refused}");
+}
