@@ -10,6 +10,8 @@ cd "$root"
 export SUBNETD_PYTHON="$root/.venv/bin/python"
 printf '\033[1m==> structure (layout, file sizes, module layers)\033[0m\n'
 python3 scripts/check-structure.py
+printf '\033[1m==> SDK docs (every export named in its README)\033[0m\n'
+python3 scripts/check-sdk-docs.py
 printf '\033[1m==> cargo fmt --check\033[0m\n'
 cargo fmt --all -- --check
 printf '\033[1m==> cargo clippy (warnings denied)\033[0m\n'

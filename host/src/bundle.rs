@@ -181,7 +181,20 @@ impl Bundle {
     fn from_manifest(manifest: &Path) -> Result<Self, BundleError> {
         let err = |message: String| BundleError::Manifest { path: manifest.to_path_buf(), message };
         let text = std::fs::read_to_string(manifest).map_err(|e| err(e.to_string()))?;
-        let file: ManifestFile = toml::from_str(&text).map_err(|e| err(e.message().to_owned()))?;
+        let file: ManifestFile = serde_path_to_error::deserialize(toml::Deserializer::new(&text)).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.message().trim().replace('\n', ", ");
+            match (key.as_str(), inner.span()) {
+                // Syntax errors have no key: say where they are instead.
+                ("." | "", Some(span)) => {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    err(format!("line {line}: {message}"))
+                }
+                ("." | "", None) => err(message),
+                _ => err(format!("{key}: {message}")),
+            }
+        })?;
         let dir = manifest.parent().unwrap_or(Path::new("."));
         let validator = ModuleSource::from_path(dir.join(&file.validator.path), file.validator.language)
             .map_err(|e| err(format!("[validator] path: {e}")))?;
@@ -189,6 +202,9 @@ impl Bundle {
         for (i, m) in file.miner.into_iter().enumerate() {
             if m.name.is_empty() || !m.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return Err(err(format!("[[miner]] #{} name `{}`: use letters, digits, - and _", i + 1, m.name)));
+            }
+            if miners.iter().any(|known: &MinerSource| known.name == m.name) {
+                return Err(err(format!("miner[{i}].name: `{}` names two miners (names pick miners in --mix)", m.name)));
             }
             let source = ModuleSource::from_path(dir.join(&m.path), m.language)
                 .map_err(|e| err(format!("[[miner]] `{}` path: {e}", m.name)))?;

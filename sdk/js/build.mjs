@@ -10,12 +10,14 @@
 // `http` feature stays on, so the guest's `fetch` goes out through `wasi:http`'s
 // outgoing-handler (the host allows only the subnet's `outbound_hosts`); `fetch-event`, an
 // incoming-request export no subnet has, is off. `--bundle` also writes the bundled source there: the line numbers
-// of a guest's JavaScript stack traces (`app.bundle.js:LINE`) refer to it.
+// of a guest's JavaScript stack traces (`app.bundle.js:LINE`) refer to it. Before the engine
+// sees the bundle, every module is checked for what node runs but the engine does not
+// (engine-check.mjs: Unicode property escapes, Intl, normalize), named with file and line.
 // Exit status 2 means bad arguments, 1 a failed build (message on stderr).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -46,15 +48,21 @@ for (const name of ['app', 'wit', 'world', 'out']) {
 if (!['validator', 'miner'].includes(opts.world)) usage(`unknown world \`${opts.world}\``);
 
 const { rolldown } = await import('rolldown');
+const { engineCheck, describe } = await import('./engine-check.mjs');
 const { componentize } = await import('@bytecodealliance/componentize-js');
 
+/** A problem in the guest's code, reported without this script's stack. */
+class GuestProblem extends Error {}
+
 const work = await mkdtemp(join(tmpdir(), 'subnetd-js-'));
+const problems = [];
 try {
   const bundle = await rolldown({
     input: resolve(opts.app),
     external: [/^subnet:/, /^wasi:/],
     resolve: { alias: { 'subnet-sdk': join(here, 'subnet-sdk.js') } },
     platform: 'neutral',
+    plugins: [engineCheck(problems, (id) => relative(process.cwd(), id))],
     logLevel: 'warn',
     onLog(level, log) {
       console.error(`${level}: ${log.message}`);
@@ -62,6 +70,7 @@ try {
   });
   const { output } = await bundle.generate({ format: 'esm', sourcemap: false });
   await bundle.close();
+  if (problems.length) throw new GuestProblem(describe(problems));
   const source = join(work, 'app.bundle.js');
   await writeFile(source, output[0].code);
   if (opts.bundle) await writeFile(opts.bundle, output[0].code);
@@ -74,7 +83,7 @@ try {
   });
   await writeFile(opts.out, component);
 } catch (e) {
-  console.error(e?.stack ?? String(e));
+  console.error(e instanceof GuestProblem ? e.message : (e?.stack ?? String(e)));
   process.exitCode = 1;
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -7,6 +7,9 @@
 // with this SDK and turns it into a WebAssembly component with componentize-js. Tasks and
 // answers are plain JavaScript values, encoded by a codec (`Json.any` by default).
 //
+// Randomness: `Math.random`, `crypto.getRandomValues` and `crypto.randomUUID` draw from the
+// host's seeded `random` (see `installSeededRandomness`), so the same sandbox seed replays.
+//
 // Numbers: the contract's u64 values (block, epoch, seed, `random.nextU64()`) arrive as
 // BigInt. `random.below(n)` draws with the same rejection sampling as the Rust SDK, in BigInt,
 // and returns a Number when `n` is a Number, so a JS subnet draws exactly what a Rust one does.
@@ -454,6 +457,36 @@ export const random = {
     return items;
   },
 };
+
+/**
+ * Routes the engine's own randomness through the host's seeded `random` in `global`:
+ * `Math.random`, `crypto.getRandomValues` and `crypto.randomUUID` would otherwise draw fresh
+ * entropy, and a subnet that uses them would not replay for one sandbox seed. The SDK does
+ * this for the component's global object when it loads (not under node, whose test runner
+ * keeps its own).
+ */
+export function installSeededRandomness(global) {
+  global.Math.random = () => random.unit();
+  const crypto = global.crypto;
+  if (!crypto) return;
+  const define = (name, value) => Object.defineProperty(crypto, name, { value, configurable: true, writable: true });
+  define('getRandomValues', (array) => {
+    const integer = ArrayBuffer.isView(array) && !(array instanceof DataView) && !/Float/.test(array.constructor.name);
+    if (!integer) throw new TypeError('crypto.getRandomValues expects an integer typed array');
+    if (array.byteLength > 65536) throw new RangeError('crypto.getRandomValues fills at most 65536 bytes per call');
+    new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(random.bytes(array.byteLength));
+    return array;
+  });
+  define('randomUUID', () => {
+    const b = random.bytes(16);
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  });
+}
+
+if (!globalThis.process?.versions?.node) installSeededRandomness(globalThis);
 
 /** A failed kv operation: `kind` is 'denied', 'too-large' or 'io'. */
 export class KvError extends Error {

@@ -182,7 +182,9 @@ pub struct ComputeState {
     pub(crate) backend: Option<Arc<dyn ComputeBackend>>,
 }
 
-const NOT_AVAILABLE: &str = "compute is not available: this host has no model backend configured for the subnet";
+const NOT_AVAILABLE: &str = "compute is not available: the subnet was granted no models; name the models it \
+    calls in its bundle's subnet.toml (`[compute] models = [\"...\"]`, what the sandbox grants) or in the \
+    daemon's subnetd.toml (`[subnet.capabilities] compute = [\"...\"]`)";
 
 impl ComputeState {
     fn backend(&self) -> Result<Arc<dyn ComputeBackend>, ComputeError> {

@@ -65,6 +65,10 @@ pub struct SandboxArgs {
     /// network path; latencies are real, so reports vary slightly between runs).
     #[arg(long)]
     network: bool,
+    /// Exit 0 even when validator rounds failed as a whole (every task unscored, or a `score`
+    /// that trapped); by default such a run prints its report and exits non-zero.
+    #[arg(long)]
+    allow_failures: bool,
     /// With `--network`, the wire protocol (`axon` uses the synapse `SandboxTask` unless
     /// `--synapse` names another).
     #[command(flatten)]
@@ -167,6 +171,14 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.render());
+    }
+    let failed = report.failed_rounds();
+    if let Some(first) = failed.first().filter(|_| !args.allow_failures) {
+        bail!(
+            "{} validator round(s) failed as a whole, so the table above measures the module's failure, not the \
+             subnet; the first: {first}\n(--allow-failures exits 0 anyway)",
+            failed.len()
+        );
     }
     Ok(())
 }

@@ -205,32 +205,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Call failures that are the module's own fault and stopped by the host: a round that
-/// suffers one in `score` fails, as its scores would be frozen.
-const MODULE_FAULTS: [&str; 4] = ["trap", "timeout", "memory", "fuel"];
-
-/// Why a round whose calls all returned still counts as failed: every task unscored, or a
-/// `score` call trapped (see [`MODULE_FAULTS`]); `None` when it stands.
-fn round_verdict(outcome: &crate::validator::RoundOutcome) -> Option<String> {
-    let tasks = outcome.tasks.len();
-    let failed: Vec<_> = outcome.tasks.iter().filter(|t| t.error.is_some()).collect();
-    let faults: Vec<_> = failed.iter().filter(|t| t.error_kind.is_some_and(|k| MODULE_FAULTS.contains(&k))).collect();
-    let first_line =
-        |t: &crate::validator::TaskReport| t.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("").to_owned();
-    if let Some(t) = faults.first() {
-        return Some(format!(
-            "score failed ({}) on {} of {tasks} tasks: {}",
-            t.error_kind.unwrap_or("-"),
-            faults.len(),
-            first_line(t)
-        ));
-    }
-    if tasks > 0 && failed.len() == tasks {
-        return Some(format!("every task unscored ({tasks}): {}", first_line(failed[0])));
-    }
-    None
-}
-
 impl SubnetRunner {
     /// A runner resuming from what the database holds for the subnet.
     #[allow(clippy::too_many_arguments)]
@@ -476,7 +450,7 @@ impl SubnetRunner {
             error,
         };
         // Frozen scores must not keep going on chain: such a round commits nothing.
-        if let Some(error) = round_verdict(&outcome) {
+        if let Some(error) = outcome.failure() {
             return self.note_failed(round(Some(error)));
         }
         record.rounds += 1;

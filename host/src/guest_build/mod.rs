@@ -204,6 +204,15 @@ pub(crate) fn guest_world_dir(toolchain: &Toolchain, out: &Path) -> Result<PathB
         std::fs::remove_dir_all(&wit).map_err(|e| fail(e, &wit))?;
     }
     copy_dir(&source, &wit).map_err(|e| fail(e, &source))?;
+    // The guest worlds include the contract's worlds by version: follow the contract in
+    // `wit/`, so a checkout whose contract moved on (or a test's copy) builds against it.
+    let contract_wit = toolchain.wit_dir().join("subnet-plugin.wit");
+    let contract_text = std::fs::read_to_string(&contract_wit).map_err(|e| fail(e, &contract_wit))?;
+    if let Some(version) = contract_version(&contract_text) {
+        let world = wit.join("world.wit");
+        let text = std::fs::read_to_string(&world).map_err(|e| fail(e, &world))?;
+        std::fs::write(&world, retarget_contract(&text, version)).map_err(|e| fail(e, &world))?;
+    }
     let contract = wit.join("deps").join("subnet-plugin");
     std::fs::create_dir_all(&contract).map_err(|e| fail(e, &contract))?;
     for entry in std::fs::read_dir(toolchain.wit_dir()).map_err(|e| fail(e, &toolchain.wit_dir()))? {
@@ -215,6 +224,34 @@ pub(crate) fn guest_world_dir(toolchain: &Toolchain, out: &Path) -> Result<PathB
         }
     }
     Ok(wit)
+}
+
+/// The version in a contract file's `package subnet:plugin@VERSION;`.
+fn contract_version(contract: &str) -> Option<&str> {
+    contract.lines().find_map(|l| l.trim().strip_prefix("package subnet:plugin@")?.strip_suffix(';'))
+}
+
+/// `text` with every `subnet:plugin/<item>@<version>` naming `version` instead.
+fn retarget_contract(text: &str, version: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("subnet:plugin/") {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        let end = from.find(|c: char| c == ';' || c.is_whitespace()).unwrap_or(from.len());
+        let (reference, after) = from.split_at(end);
+        match reference.split_once('@') {
+            Some((item, _)) => {
+                out.push_str(item);
+                out.push('@');
+                out.push_str(version);
+            }
+            None => out.push_str(reference),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -361,4 +398,20 @@ pub(crate) fn run_tool(
 pub(crate) fn tail_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_worlds_follow_the_contracts_version() {
+        assert_eq!(contract_version("// x\npackage subnet:plugin@0.2.0;\n"), Some("0.2.0"));
+        let world =
+            "world miner {\n  include subnet:plugin/miner@0.1.2;\n  import wasi:http/outgoing-handler@0.2.12;\n}\n";
+        assert_eq!(
+            retarget_contract(world, "0.1.3"),
+            "world miner {\n  include subnet:plugin/miner@0.1.3;\n  import wasi:http/outgoing-handler@0.2.12;\n}\n"
+        );
+    }
 }

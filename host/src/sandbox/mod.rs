@@ -45,6 +45,11 @@ use crate::validator::{RoundInput, RoundLimits, round_seed, run_round};
 use crate::weights::{CommitStore, MemoryCommits, Submission, WeightPolicy, WeightSetter};
 pub use report::{EpochReport, NeuronReport, RoleTotal, SandboxReport, ValidatorWeightsReport};
 
+/// How the error of a validator round that failed as a whole begins (every task unscored, a
+/// `score` that trapped: [`crate::validator::RoundOutcome::failure`]); see
+/// [`SandboxReport::failed_rounds`].
+pub const ROUND_FAILED: &str = "round failed: ";
+
 /// How a simulated validator sets its weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -556,8 +561,12 @@ pub async fn run(
                             &mut v.state,
                         )
                         .await
-                        .map(|o| o.weights.iter().map(|w| (w.uid, w.value)).collect())
                         .map_err(|e| e.to_string())
+                        .and_then(|o| match o.failure() {
+                            // As in the daemon: such a round sets no weights.
+                            Some(failure) => Err(format!("{ROUND_FAILED}{failure}")),
+                            None => Ok(o.weights.iter().map(|w| (w.uid, w.value)).collect()),
+                        })
                     }
                     ValidatorKind::Copier => {
                         Ok(previous.neurons.iter().map(|n| (n.uid, f64::from(n.consensus))).collect())

@@ -139,6 +139,17 @@ pub struct SandboxReport {
 }
 
 impl SandboxReport {
+    /// The errors of validator rounds that failed as a whole, over every epoch: a report with
+    /// any measures the module's failure, not the subnet's incentive.
+    pub fn failed_rounds(&self) -> Vec<&str> {
+        self.epochs
+            .iter()
+            .flat_map(|e| &e.errors)
+            .filter(|e| e.split_once("): ").is_some_and(|(_, rest)| rest.starts_with(super::ROUND_FAILED)))
+            .map(String::as_str)
+            .collect()
+    }
+
     pub(crate) fn new(
         subnet: &str,
         config: &SandboxConfig,

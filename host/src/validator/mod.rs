@@ -81,6 +81,36 @@ pub struct RoundOutcome {
     pub weights: Vec<Weight>,
 }
 
+/// Call failures that are the module's own fault and stopped by the host: a round that
+/// suffers one in `score` fails, as its scores would be frozen.
+const MODULE_FAULTS: [&str; 4] = ["trap", "timeout", "memory", "fuel"];
+
+impl RoundOutcome {
+    /// Why a round whose calls all returned still counts as failed: every task unscored, or a
+    /// `score` call trapped or was stopped (see [`MODULE_FAULTS`]); `None` when it stands. The
+    /// daemon commits nothing from such a round and the sandbox reports it as an error, so
+    /// frozen or all-zero scores never pass for a result.
+    pub fn failure(&self) -> Option<String> {
+        let tasks = self.tasks.len();
+        let failed: Vec<&TaskReport> = self.tasks.iter().filter(|t| t.error.is_some()).collect();
+        let faults: Vec<&&TaskReport> =
+            failed.iter().filter(|t| t.error_kind.is_some_and(|k| MODULE_FAULTS.contains(&k))).collect();
+        let first_line = |t: &TaskReport| t.error.as_deref().and_then(|e| e.lines().next()).unwrap_or("").to_owned();
+        if let Some(t) = faults.first() {
+            return Some(format!(
+                "score failed ({}) on {} of {tasks} tasks: {}",
+                t.error_kind.unwrap_or("-"),
+                faults.len(),
+                first_line(t)
+            ));
+        }
+        if tasks > 0 && failed.len() == tasks {
+            return Some(format!("every task unscored ({tasks}): {}", first_line(failed[0])));
+        }
+        None
+    }
+}
+
 /// The epoch context of a round, and the metagraph view modules read through the capability.
 pub fn round_context(
     metagraph: &Metagraph,

@@ -119,3 +119,48 @@ fn sandbox_json_is_valid_and_repeatable() {
     assert_eq!(submitted("off"), "set");
     assert_eq!(submitted("on"), "committed");
 }
+
+/// A validator whose every `score` fails (it calls a model its bundle was not granted) makes
+/// the sandbox exit non-zero with one line that says which key grants the model; with
+/// `--allow-failures` the same run exits 0.
+#[test]
+fn a_sandbox_whose_rounds_all_fail_exits_non_zero_with_the_hint() {
+    let bundle = common::root().join("host/tests/all/guests/ungranted-compute");
+    let args = ["sandbox", bundle.to_str().unwrap(), "--miners", "2", "--epochs", "1", "--seed", "3"];
+    let out = subnetd(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("round(s) failed as a whole") && stderr.contains("every task unscored"), "{stderr}");
+    assert!(stderr.contains("[compute] models"), "the hint names the key: {stderr}");
+    assert!(stderr.contains("--allow-failures"), "{stderr}");
+    let out = subnetd(&[&args[..], &["--allow-failures"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `subnetd check` on a bundle validates its subnet.toml: a good one is summarised, and each
+/// mistake is named by its key.
+#[test]
+fn check_validates_a_bundles_subnet_toml_naming_the_key() {
+    let hello = common::root().join("examples/hello-subnet");
+    let out = subnetd(&["check", hello.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("a valid bundle `hello-subnet`") && stdout.contains("(rust)"), "{stdout}");
+    assert!(stdout.contains("miner") && stdout.contains("honest"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("v")).unwrap();
+    std::fs::write(dir.path().join("v/app.py"), "").unwrap();
+    for (toml, needle) in [
+        ("[validator]\npath = \"v\"\n[[miner]]\nname = \"a\"\npath = \"v\"\nhonset = false\n", "miner[0].honset"),
+        ("[validator]\npath = \"v\"\n[compute]\nmodels = \"x\"\n", "compute.models"),
+        ("[validator]\npath = \"v\"\n[[miner]]\nname = \"a\"\npath = \"v\"\n[[miner]]\nname = \"a\"\npath = \"v\"\n", "miner[1].name"),
+        ("[validator]\npath = \"nowhere\"\n", "[validator] path"),
+        ("[validator\npath = \"v\"\n", "line 1"),
+    ] {
+        std::fs::write(dir.path().join("subnet.toml"), toml).unwrap();
+        let out = subnetd(&["check", dir.path().to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(needle), "{toml}: expected `{needle}` in {stderr}");
+    }
+}

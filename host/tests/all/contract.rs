@@ -82,9 +82,22 @@ fn contract_copy(root: &Path, version: &str, describe: bool) {
     }
     std::fs::create_dir_all(root.join("wit")).unwrap();
     std::fs::write(root.join("wit/subnet-plugin.wit"), wit).unwrap();
-    std::fs::create_dir_all(root.join("sdk/c")).unwrap();
-    for file in ["subnet_sdk.h", "subnet_sdk.c"] {
-        std::fs::copy(common::root().join("sdk/c").join(file), root.join("sdk/c").join(file)).unwrap();
+    // The C SDK and the guest worlds it builds in (the contract's plus WASI HTTP).
+    for dir in ["sdk/c", "sdk/wit"] {
+        copy_tree(&common::root().join(dir), &root.join(dir));
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! `fetch` rejects with its generic network error, so the host's counters and log carry the
 //! rule);
 //! an `async answer()` miner answers and is scored exactly like its sync twin, and its
-//! rejection fails the call with its message, as a throw does.
+//! rejection fails the call with its message, as a throw does. The engine's own randomness
+//! (`Math.random`, `crypto`) follows the call's seed; a guest using what the engine lacks
+//! (a `\p{L}` regex) fails `subnetd build` with its file and line.
 
 use crate::common;
 
@@ -109,4 +111,44 @@ async fn an_async_answer_is_scored_like_its_sync_twin_and_a_rejection_fails_the_
 
     let refused = modules.miner("async").handle(&env, &request(common::json(&-1))).await.unwrap_err();
     assert!(refused.to_string().contains("negative numbers are not doubled here"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn math_random_and_crypto_follow_the_seed() {
+    let modules = common::modules(BUNDLE);
+    let kv = MemoryKv::new(1 << 20);
+    async fn drawn(modules: &common::Modules, kv: &Arc<MemoryKv>, seed: u64) -> Value {
+        let tasks = modules.validator.generate_tasks(&env(kv, None).with_seed(seed), &common::context(2)).await.unwrap();
+        let task = tasks.iter().find(|t| t.id == "random").expect("the random task");
+        serde_json::from_slice(&task.payload.body).unwrap()
+    }
+    let (first, again, other) = (drawn(&modules, &kv, 7).await, drawn(&modules, &kv, 7).await, drawn(&modules, &kv, 8).await);
+    assert_eq!(first, again, "one seed, one draw");
+    assert_ne!(first["math"], other["math"]);
+    assert_ne!(first["bytes"], other["bytes"]);
+    assert_ne!(first["uuid"], other["uuid"]);
+    let uuid = first["uuid"].as_str().unwrap();
+    assert_eq!((uuid.len(), &uuid[14..15]), (36, "4"), "{uuid}");
+    assert!(first["math"].as_array().unwrap().iter().all(|x| (0.0..1.0).contains(&x.as_f64().unwrap())), "{first}");
+}
+
+#[test]
+fn a_construct_the_engine_lacks_fails_the_build_with_its_line() {
+    use subnet_host::guest_build::{self, GuestSource};
+    use subnet_host::runtime::World;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.js"),
+        "import { Miner, exportMiner } from 'subnet-sdk';\n\
+         // words: split on anything that is not a letter or a digit\n\
+         const WORDS = /[^\\p{L}\\p{N}]+/u;\n\
+         class Words extends Miner {\n  answer(_r, task) { return String(task).split(WORDS).length; }\n}\n\
+         export const minerApi = exportMiner(Words);\n",
+    )
+    .unwrap();
+    let out = dir.path().join("build/miner.wasm");
+    let source = GuestSource { dir: dir.path().to_path_buf(), world: World::Miner, language: None };
+    let err = guest_build::build(&common::toolchain(), &source, &out).unwrap_err().to_string();
+    assert!(err.contains("app.js:3") && err.contains("Unicode property escape"), "{err}");
+    assert!(!out.exists());
 }

@@ -210,3 +210,50 @@ test('kv maps host errors to KvError and stores JSON', () => {
   host.denyKv = false;
   assert.throws(() => sdk.compute.embedText('m', ['x']), (e) => e instanceof sdk.ComputeError && e.kind === 'not-available');
 });
+
+test('async methods are awaited and their rejections become the call error', async () => {
+  class Later extends sdk.Miner {
+    taskCodec = sdk.Json.int;
+    answerCodec = sdk.Json.int;
+    async answer(_request, task) {
+      await null;
+      if (task < 0) throw new sdk.SubnetError('no negatives');
+      return task * 2;
+    }
+  }
+  const api = sdk.exportMiner(Later);
+  const request = { taskId: 't', netuid: 1, validator: 'v', payload: json('21'), timeoutMs: 1 };
+  const answer = await api.handle(request);
+  assert.equal(new TextDecoder().decode(answer.body), '42');
+  await assert.rejects(api.handle({ ...request, payload: json('-1') }), (e) => e === 'no negatives');
+  // A sync method still gives a plain value, not a Promise.
+  class Now extends Later {
+    answer(_request, task) {
+      return task + 1;
+    }
+  }
+  assert.equal(new TextDecoder().decode(sdk.exportMiner(Now).handle(request).body), '22');
+});
+
+test('installSeededRandomness routes Math.random and crypto through the host', () => {
+  const fake = { Math: { random: () => 0.5 }, crypto: {} };
+  sdk.installSeededRandomness(fake);
+  script([1n << 62n]);
+  assert.equal(fake.Math.random(), 0.25, 'the host draw, as random.unit gives it');
+  assert.equal(host.drawn, 1);
+  const bytes = fake.crypto.getRandomValues(new Uint8Array(4));
+  assert.deepEqual([...bytes], [0, 0, 0, 0], "the fake host's fill");
+  assert.throws(() => fake.crypto.getRandomValues(new Float64Array(2)), TypeError);
+  assert.match(fake.crypto.randomUUID(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+});
+
+test('the engine check names the construct and the line, and skips comments', async () => {
+  const { scanSource } = await import('../engine-check.mjs');
+  const found = scanSource(
+    "// Intl.NumberFormat in a comment\nconst r = /[^\\p{L}]+/u;\nconst s = t.normalize('NFC'); /* Intl.x */\nconst f = Intl.DateTimeFormat;\n",
+  );
+  assert.deepEqual(
+    found.map((p) => [p.line, p.construct.split(' ')[0]]),
+    [[2, 'a'], [3, 'String.prototype.normalize'], [4, 'Intl']],
+  );
+});
