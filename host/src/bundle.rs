@@ -204,7 +204,10 @@ impl Bundle {
                 return Err(err(format!("[[miner]] #{} name `{}`: use letters, digits, - and _", i + 1, m.name)));
             }
             if miners.iter().any(|known: &MinerSource| known.name == m.name) {
-                return Err(err(format!("miner[{i}].name: `{}` names two miners (names pick miners in --mix)", m.name)));
+                return Err(err(format!(
+                    "miner[{i}].name: `{}` names two miners (names pick miners in --mix)",
+                    m.name
+                )));
             }
             let source = ModuleSource::from_path(dir.join(&m.path), m.language)
                 .map_err(|e| err(format!("[[miner]] `{}` path: {e}", m.name)))?;

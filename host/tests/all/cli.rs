@@ -126,7 +126,9 @@ fn sandbox_json_is_valid_and_repeatable() {
 #[test]
 fn a_sandbox_whose_rounds_all_fail_exits_non_zero_with_the_hint() {
     let bundle = common::root().join("host/tests/all/guests/ungranted-compute");
-    let args = ["sandbox", bundle.to_str().unwrap(), "--miners", "2", "--epochs", "1", "--seed", "3"];
+    // Honest miners only: a lazy miner's task needs no model (nothing to embed) and would score.
+    let args =
+        ["sandbox", bundle.to_str().unwrap(), "--miners", "2", "--mix", "honest=2", "--epochs", "1", "--seed", "3"];
     let out = subnetd(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
@@ -154,7 +156,10 @@ fn check_validates_a_bundles_subnet_toml_naming_the_key() {
     for (toml, needle) in [
         ("[validator]\npath = \"v\"\n[[miner]]\nname = \"a\"\npath = \"v\"\nhonset = false\n", "miner[0].honset"),
         ("[validator]\npath = \"v\"\n[compute]\nmodels = \"x\"\n", "compute.models"),
-        ("[validator]\npath = \"v\"\n[[miner]]\nname = \"a\"\npath = \"v\"\n[[miner]]\nname = \"a\"\npath = \"v\"\n", "miner[1].name"),
+        (
+            "[validator]\npath = \"v\"\n[[miner]]\nname = \"a\"\npath = \"v\"\n[[miner]]\nname = \"a\"\npath = \"v\"\n",
+            "miner[1].name",
+        ),
         ("[validator]\npath = \"nowhere\"\n", "[validator] path"),
         ("[validator\npath = \"v\"\n", "line 1"),
     ] {

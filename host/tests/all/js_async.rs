@@ -118,11 +118,13 @@ async fn math_random_and_crypto_follow_the_seed() {
     let modules = common::modules(BUNDLE);
     let kv = MemoryKv::new(1 << 20);
     async fn drawn(modules: &common::Modules, kv: &Arc<MemoryKv>, seed: u64) -> Value {
-        let tasks = modules.validator.generate_tasks(&env(kv, None).with_seed(seed), &common::context(2)).await.unwrap();
+        let tasks =
+            modules.validator.generate_tasks(&env(kv, None).with_seed(seed), &common::context(2)).await.unwrap();
         let task = tasks.iter().find(|t| t.id == "random").expect("the random task");
         serde_json::from_slice(&task.payload.body).unwrap()
     }
-    let (first, again, other) = (drawn(&modules, &kv, 7).await, drawn(&modules, &kv, 7).await, drawn(&modules, &kv, 8).await);
+    let (first, again, other) =
+        (drawn(&modules, &kv, 7).await, drawn(&modules, &kv, 7).await, drawn(&modules, &kv, 8).await);
     assert_eq!(first, again, "one seed, one draw");
     assert_ne!(first["math"], other["math"]);
     assert_ne!(first["bytes"], other["bytes"]);
