@@ -45,7 +45,7 @@ interval = "150ms"
 [subnet.weights]
 every_blocks = 4
 [subnet.local]
-tempo = 12
+tempo = 36
 weights_rate_limit = 4
 commit_reveal = true
 mechanisms = 2
