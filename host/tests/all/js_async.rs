@@ -9,6 +9,7 @@
 //! (a `\p{L}` regex) fails `subnetd build` with its file and line.
 
 use crate::common;
+use crate::outbound_http::server;
 
 use std::sync::Arc;
 
@@ -18,33 +19,8 @@ use subnet_host::caps::http::{OutboundLimits, OutboundPolicy};
 use subnet_host::caps::kv::{KvStore, MemoryKv};
 use subnet_host::caps::metagraph::MetagraphView;
 use subnet_host::runtime::CallEnv;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BUNDLE: &str = "host/tests/all/guests/js-async";
-
-/// A loopback HTTP/1.1 server answering every request with `42.5`.
-async fn server() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ =
-                    socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\n42.5").await;
-            });
-        }
-    });
-    port
-}
 
 fn env(kv: &Arc<MemoryKv>, policy: Option<Arc<OutboundPolicy>>) -> CallEnv {
     CallEnv::new("js-async", 1, Arc::new(MetagraphView::default())).with_subnet(|s| {

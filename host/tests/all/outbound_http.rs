@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const PROBE: &str = "host/tests/all/guests/caps-probe";
 
 /// A loopback HTTP/1.1 server: `/price` answers `42.5`, `/big` 64 KiB, `/stall` never answers.
-async fn server() -> u16 {
+pub(crate) async fn server() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
