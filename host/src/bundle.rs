@@ -182,18 +182,8 @@ impl Bundle {
         let err = |message: String| BundleError::Manifest { path: manifest.to_path_buf(), message };
         let text = std::fs::read_to_string(manifest).map_err(|e| err(e.to_string()))?;
         let file: ManifestFile = serde_path_to_error::deserialize(toml::Deserializer::new(&text)).map_err(|e| {
-            let key = e.path().to_string();
-            let inner = e.into_inner();
-            let message = inner.message().trim().replace('\n', ", ");
-            match (key.as_str(), inner.span()) {
-                // Syntax errors have no key: say where they are instead.
-                ("." | "", Some(span)) => {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    err(format!("line {line}: {message}"))
-                }
-                ("." | "", None) => err(message),
-                _ => err(format!("{key}: {message}")),
-            }
+            let (key, message) = crate::util::toml_error(&text, e);
+            err(if key.is_empty() { message } else { format!("{key}: {message}") })
         })?;
         let dir = manifest.parent().unwrap_or(Path::new("."));
         let validator = ModuleSource::from_path(dir.join(&file.validator.path), file.validator.language)

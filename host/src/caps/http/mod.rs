@@ -210,9 +210,19 @@ type SendFuture = Box<
         > + Send,
 >;
 
+/// A request the policy let through: what it is checked and counted under afterwards.
+struct Admitted {
+    policy: Arc<OutboundPolicy>,
+    /// `scheme://host:port`, the counters' key.
+    target: String,
+    rule: HostRule,
+    host: String,
+    port: u16,
+}
+
 impl OutboundHooks {
     /// The policy decision for one request: the target and the rule that allows it.
-    fn admit(&mut self, uri: &http::Uri) -> Result<(Arc<OutboundPolicy>, String, HostRule), String> {
+    fn admit(&mut self, uri: &http::Uri) -> Result<Admitted, String> {
         let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
         let host = uri.host().unwrap_or("").to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
@@ -238,7 +248,7 @@ impl OutboundHooks {
             return Err(message);
         }
         self.made += 1;
-        Ok((policy, target, rule))
+        Ok(Admitted { policy, target, rule, host, port })
     }
 }
 
@@ -275,14 +285,11 @@ impl WasiHttpHooks for OutboundHooks {
         let subnet = self.subnet.clone();
         let decision = self.admit(request.uri());
         Box::new(async move {
-            let (policy, target, rule) = decision.map_err(|message| {
+            let Admitted { policy, target, rule, host, port } = decision.map_err(|message| {
                 tracing::warn!(subnet = %subnet, "{message}");
                 refused(message)
             })?;
-            let uri = request.uri().clone();
-            let (host, port) = (uri.host().unwrap_or(""), uri.port_u16());
-            let port = port.unwrap_or_else(|| default_port(uri.scheme_str().unwrap_or("https")));
-            if let Err(message) = check_resolved(host, port, &rule).await {
+            if let Err(message) = check_resolved(&host, port, &rule).await {
                 policy.count(&target, |s| s.refused += 1);
                 tracing::warn!(subnet = %subnet, "{message}");
                 return Err(refused(message));

@@ -329,20 +329,8 @@ impl DaemonConfig {
     pub fn from_toml(text: &str, base: &Path) -> Result<Self, ConfigError> {
         let de = toml::Deserializer::new(text);
         let mut config: DaemonConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
-            let inner = e.into_inner();
-            let message = inner.message().trim().replace('\n', ", ");
-            // Syntax errors have no field: say where they are instead.
-            let message = match (field.as_str(), inner.span()) {
-                ("." | "", Some(span)) => {
-                    let before = &text[..span.start.min(text.len())];
-                    let line = before.matches('\n').count() + 1;
-                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                    format!("line {line}, column {column}: {message}")
-                }
-                _ => message,
-            };
-            field_err(if field == "." { String::new() } else { field }, message)
+            let (field, message) = crate::util::toml_error(text, e);
+            field_err(field, message)
         })?;
         for (i, s) in config.subnets.iter_mut().enumerate() {
             s.capabilities = CapabilitiesConfig::from_table(&s.capabilities_table)
