@@ -5,7 +5,8 @@
   member of its exported objects (`random.below` as `below`), in sdk/js/README.md;
 - Python: every public name of each module of sdk/python/subnet_sdk (its `__all__`, else the
   module-level functions, classes and constants not starting with `_`), in sdk/python/README.md;
-- C: every function, type and macro `subnet_sdk.h` declares, in sdk/c/README.md.
+- C: every function, type and macro `subnet_sdk.h` and `subnet_json.h` declare, in
+  sdk/c/README.md.
 
 The Rust SDK's reference is its rustdoc (`#![warn(missing_docs)]`), not checked here.
 """
@@ -60,11 +61,17 @@ def python_names():
 
 
 def c_names():
-    header = read("sdk", "c", "subnet_sdk.h")
-    header = re.sub(r"/\*.*?\*/", "", header, flags=re.S)
-    names = set(re.findall(r"\b(subnet_\w+)\s*\(", header))
-    names.update(re.findall(r"}\s*(subnet_\w+_t)\s*;", header))
-    names.update(n for n in re.findall(r"#define (SUBNET_\w+)", header) if n != "SUBNET_SDK_H")
+    names = set()
+    for file in ("subnet_sdk.h", "subnet_json.h"):
+        header = read("sdk", "c", file)
+        header = re.sub(r"/\*.*?\*/", "", header, flags=re.S)
+        names.update(re.findall(r"\b(subnet_\w+)\s*\(", header))
+        names.update(re.findall(r"}\s*(subnet_\w+_t)\s*;", header))
+        # Enumerators and typedef'd opaque types.
+        names.update(re.findall(r"^\s*(SUBNET_[A-Z0-9_]+),?\s*$", header, re.M))
+        names.update(re.findall(r"typedef struct \w+ (subnet_\w+_t);", header))
+        guard = file.upper().replace(".", "_")
+        names.update(n for n in re.findall(r"#define (SUBNET_\w+)", header) if n != guard)
     return names
 
 

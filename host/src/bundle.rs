@@ -27,6 +27,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use sha2::Digest;
 
 use crate::guest_build::{self, BuildError, GuestSource, Language, Toolchain};
 use crate::runtime::World;
@@ -209,22 +210,97 @@ impl Bundle {
 
     /// Builds every guest source (prebuilt components are used as they are).
     pub fn build(&self, toolchain: &Toolchain) -> Result<BuiltBundle, BundleError> {
-        let build_one = |source: &ModuleSource, world: World, stem: &str| -> Result<PathBuf, BundleError> {
-            match source {
-                ModuleSource::Wasm(path) => Ok(path.clone()),
+        self.build_reporting(toolchain, &|_| {}).map(|(built, _)| built)
+    }
+
+    /// Builds every guest source, the modules in parallel (each toolchain is mostly one core),
+    /// calling `done` as each finishes; returns the bundle and what each module's build gave, in
+    /// manifest order (validator first). The first failure, in that order, is the error.
+    pub fn build_reporting(
+        &self,
+        toolchain: &Toolchain,
+        done: &(dyn Fn(&ModuleBuild) + Sync),
+    ) -> Result<(BuiltBundle, Vec<ModuleBuild>), BundleError> {
+        let build_one = |source: &ModuleSource, world: World, role: String, stem: &str| {
+            let started = std::time::Instant::now();
+            let (path, from, language) = match source {
+                ModuleSource::Wasm(path) => (path.clone(), None, None),
                 ModuleSource::Guest { dir, language } => {
                     let out = self.build_dir.join(format!("{stem}.wasm"));
-                    guest_build::build(toolchain, &GuestSource { dir: dir.clone(), world, language: *language }, &out)?;
-                    Ok(out)
+                    let source = GuestSource { dir: dir.clone(), world, language: *language };
+                    let language = guest_build::build(toolchain, &source, &out)?;
+                    (out, Some(dir.clone()), Some(language))
                 }
-            }
+            };
+            let bytes = std::fs::read(&path).map_err(|e| BuildError::io(&path, e))?;
+            let built = ModuleBuild {
+                role,
+                world,
+                sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+                bytes: bytes.len(),
+                path,
+                source: from,
+                language,
+                elapsed: started.elapsed(),
+            };
+            done(&built);
+            Ok::<_, BundleError>(built)
         };
-        let validator = build_one(&self.validator, World::Validator, "validator")?;
-        let miners = self
-            .miners
-            .iter()
-            .map(|m| Ok((m.name.clone(), m.honest, build_one(&m.source, World::Miner, &format!("miner-{}", m.name))?)))
-            .collect::<Result<Vec<_>, BundleError>>()?;
-        Ok(BuiltBundle { name: self.name.clone(), validator, miners, compute_models: self.compute_models.clone() })
+        let mut jobs: Vec<(&ModuleSource, World, String, String)> =
+            vec![(&self.validator, World::Validator, "validator".to_owned(), "validator".to_owned())];
+        for m in &self.miners {
+            jobs.push((&m.source, World::Miner, format!("miner {}", m.name), format!("miner-{}", m.name)));
+        }
+        let results: Vec<Result<ModuleBuild, BundleError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|(source, world, role, stem)| scope.spawn(|| build_one(source, *world, role.clone(), stem)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(BundleError::Build(BuildError::BadOutput {
+                            dir: self.build_dir.clone(),
+                            reason: "a module's build panicked".into(),
+                        }))
+                    })
+                })
+                .collect()
+        });
+        let builds = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let built = BuiltBundle {
+            name: self.name.clone(),
+            validator: builds[0].path.clone(),
+            miners: self
+                .miners
+                .iter()
+                .zip(&builds[1..])
+                .map(|(m, b)| (m.name.clone(), m.honest, b.path.clone()))
+                .collect(),
+            compute_models: self.compute_models.clone(),
+        };
+        Ok((built, builds))
     }
+}
+
+/// What building one module of a bundle gave.
+#[derive(Debug, Clone)]
+pub struct ModuleBuild {
+    /// `validator` or `miner <name>`.
+    pub role: String,
+    /// The world it implements.
+    pub world: World,
+    /// The component.
+    pub path: PathBuf,
+    /// The guest directory it was built from (`None` for a prebuilt `.wasm`).
+    pub source: Option<PathBuf>,
+    /// The guest's language (`None` for a prebuilt `.wasm`).
+    pub language: Option<Language>,
+    /// The component's SHA-256, hex: what `subnetd sign` signs and a daemon reports.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: usize,
+    /// How long its build (or up-to-date check) took.
+    pub elapsed: std::time::Duration,
 }

@@ -125,6 +125,37 @@ bool subnet_json_parse_u64(const subnet_plugin_types_payload_t *p, uint64_t *out
   return true;
 }
 
+subnet_json_t *subnet_json_parse_payload(const subnet_plugin_types_payload_t *p, subnet_string_t *err) {
+  if (!subnet_payload_is_json(p)) {
+    if (err) {
+      subnet_fail(err, "expected an application/json payload, got `%.*s`", (int)p->content_type.len,
+                  (const char *)p->content_type.ptr);
+    }
+    return NULL;
+  }
+  char *why = NULL;
+  subnet_json_t *root = subnet_json_parse(p->body.ptr, p->body.len, &why);
+  if (!root) {
+    if (err) subnet_fail(err, "invalid JSON payload: %s", why ? why : "unknown error");
+    free(why);
+  }
+  return root;
+}
+
+bool subnet_json_writer_payload(subnet_json_writer_t *w, subnet_plugin_types_payload_t *out, subnet_string_t *err) {
+  char *text;
+  size_t len;
+  const char *why = NULL;
+  if (!subnet_json_writer_finish(w, &text, &len, &why)) {
+    if (err) subnet_fail(err, "JSON writer: %s", why);
+    return false;
+  }
+  subnet_string_dup(&out->content_type, SUBNET_JSON);
+  out->body.ptr = (uint8_t *)text;
+  out->body.len = len;
+  return true;
+}
+
 bool subnet_is_miner(const subnet_plugin_types_epoch_context_t *ctx,
                      const subnet_plugin_types_neuron_t *n) {
   if (ctx->validator_uid.is_some && ctx->validator_uid.val == n->uid) return false;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "subnet.h"
+#include "subnet_json.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,6 +76,16 @@ void subnet_payload_bytes(subnet_plugin_types_payload_t *out, const char *conten
  *  optional surrounding whitespace, digits without a leading zero, no sign, fraction or
  *  exponent, no overflow. Returns false (and leaves *out alone) for anything else. */
 bool subnet_json_parse_u64(const subnet_plugin_types_payload_t *p, uint64_t *out);
+/** Parses a JSON payload into a tree (subnet_json.h; free it with subnet_json_free). NULL when
+ *  the content type is not application/json or the body is not JSON, with `*err` (when not
+ *  NULL) set to a malloc'd message naming what and where, so an export can pass it on:
+ *    subnet_json_t *task = subnet_json_parse_payload(&request->payload, err);
+ *    if (!task) return false; */
+subnet_json_t *subnet_json_parse_payload(const subnet_plugin_types_payload_t *p, subnet_string_t *err);
+/** Finishes `w` (subnet_json.h) into a JSON payload: `out` takes over the writer's text. False
+ *  when the writer was misused or left unfinished, with `*err` (when not NULL) naming the
+ *  mistake; `out` is then untouched. */
+bool subnet_json_writer_payload(subnet_json_writer_t *w, subnet_plugin_types_payload_t *out, subnet_string_t *err);
 
 /* ---- metagraph --------------------------------------------------------------------------- */
 

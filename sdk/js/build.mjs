@@ -2,7 +2,7 @@
 // Builds a JavaScript guest into a WebAssembly component; `subnetd build` runs this.
 //
 //   node sdk/js/build.mjs --app <guest>/app.js --wit <wit dir> --world <validator|miner> --out <file.wasm>
-//                         [--bundle <file.js>]
+//                         [--bundle <file.js>] [--inputs <file>]
 //
 // Two steps: rolldown bundles the app, the SDK (imported as "subnet-sdk") and any npm
 // packages the guest installed into one ES module, leaving the contract's `subnet:*` and
@@ -13,11 +13,13 @@
 // of a guest's JavaScript stack traces (`app.bundle.js:LINE`) refer to it. Before the engine
 // sees the bundle, every module is checked for what node runs but the engine does not
 // (engine-check.mjs: Unicode property escapes, Intl, normalize), named with file and line.
+// `--inputs` lists every file rolldown bundled, one absolute path per line, so `subnetd build`
+// knows to rebuild when any of them changes, wherever it lives.
 // Exit status 2 means bad arguments, 1 a failed build (message on stderr).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -37,6 +39,7 @@ try {
       world: { type: 'string' },
       out: { type: 'string' },
       bundle: { type: 'string' },
+      inputs: { type: 'string' },
     },
   }).values;
 } catch (e) {
@@ -54,6 +57,19 @@ const { componentize } = await import('@bytecodealliance/componentize-js');
 /** A problem in the guest's code, reported without this script's stack. */
 class GuestProblem extends Error {}
 
+/** A rolldown plugin that collects the file of every module the bundle loads into `files`. */
+function readFiles(files) {
+  return {
+    name: 'subnetd-inputs',
+    load(id) {
+      // Virtual modules (`\0...`) are no files.
+      if (isAbsolute(id)) files.add(id.split('?')[0]);
+      return null;
+    },
+  };
+}
+
+const inputs = new Set();
 const work = await mkdtemp(join(tmpdir(), 'subnetd-js-'));
 const problems = [];
 try {
@@ -62,7 +78,7 @@ try {
     external: [/^subnet:/, /^wasi:/],
     resolve: { alias: { 'subnet-sdk': join(here, 'subnet-sdk.js') } },
     platform: 'neutral',
-    plugins: [engineCheck(problems, (id) => relative(process.cwd(), id))],
+    plugins: [engineCheck(problems, (id) => relative(process.cwd(), id)), readFiles(inputs)],
     logLevel: 'warn',
     onLog(level, log) {
       console.error(`${level}: ${log.message}`);
@@ -74,6 +90,7 @@ try {
   const source = join(work, 'app.bundle.js');
   await writeFile(source, output[0].code);
   if (opts.bundle) await writeFile(opts.bundle, output[0].code);
+  if (opts.inputs) await writeFile(opts.inputs, [...inputs].sort().map((f) => `${f}\n`).join(''));
 
   const { component } = await componentize({
     sourcePath: source,

@@ -77,9 +77,14 @@ pub struct SandboxArgs {
     /// as `outbound_hosts` in a daemon's config; loopback by IP literal); repeatable.
     #[arg(long = "outbound-host", value_name = "RULE")]
     outbound_hosts: Vec<String>,
-    /// Print the report as JSON.
+    /// Print the report as JSON (per epoch, every task's score of every uid with the module's
+    /// metrics).
     #[arg(long)]
     json: bool,
+    /// After the earnings, a table of the metrics the validator module returned with its
+    /// scores (quality, speed, ...), each uid's mean over the run.
+    #[arg(long)]
+    metrics: bool,
 }
 
 fn parse_mix(text: &str) -> Result<Vec<(String, usize)>> {
@@ -170,7 +175,7 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.render());
+        print!("{}", report.render_with(args.metrics));
     }
     let failed = report.failed_rounds();
     if let Some(first) = failed.first().filter(|_| !args.allow_failures) {

@@ -128,8 +128,59 @@ fn missing_sysroot(output: &str) -> bool {
         || output.contains("wasm-ld") && (output.contains("not found") || output.contains("No such file"))
 }
 
-/// Builds the C guest in `dir` into a component at `out`.
-pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
+/// The files a compile of `sources` reads (sources and the headers they include, system
+/// headers aside), from `clang -MM`: make rules, `target: dep dep \` with escaped spaces.
+fn read_by_compile(dir: &Path, includes: &[&Path], sources: &[PathBuf]) -> Result<Vec<PathBuf>, BuildError> {
+    let mut command = Command::new(clang_path());
+    command.current_dir(dir).arg(format!("--target={TARGET}")).args(["-MM", "-std=c11"]);
+    for include in includes {
+        command.arg("-I").arg(include);
+    }
+    if let Some(sysroot) = std::env::var_os("WASI_SYSROOT") {
+        command.arg("--sysroot").arg(sysroot);
+    }
+    command.args(sources);
+    let output = run_tool(command, Language::C, "clang", &install_hint(), dir)?;
+    Ok(parse_make_deps(&String::from_utf8_lossy(&output.stdout))
+        .into_iter()
+        .map(|file| {
+            let path = dir.join(file);
+            path.canonicalize().unwrap_or(path)
+        })
+        .collect())
+}
+
+/// The prerequisites of make rules as `-M` writes them (targets dropped, `\ ` is a space).
+fn parse_make_deps(text: &str) -> Vec<String> {
+    let joined = text.replace("\\\n", " ").replace("\\\r\n", " ");
+    let mut files = Vec::new();
+    for rule in joined.lines() {
+        let Some((_, deps)) = rule.split_once(": ") else { continue };
+        let mut current = String::new();
+        let mut chars = deps.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if chars.peek() == Some(&' ') => current.push(chars.next().unwrap_or(' ')),
+                ' ' | '\t' => {
+                    if !current.is_empty() {
+                        files.push(std::mem::take(&mut current));
+                    }
+                }
+                other => current.push(other),
+            }
+        }
+        if !current.is_empty() {
+            files.push(current);
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Builds the C guest in `dir` into a component at `out`; returns the files the compile read
+/// (the guest's sources, the SDK's, and every header they include from anywhere).
+pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<Vec<PathBuf>, BuildError> {
     let sources = c_sources(dir)?;
     let sdk = toolchain.sdk_dir().join("c");
     if !sdk.join("subnet_sdk.c").is_file() {
@@ -183,6 +234,12 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
         Err(e) => return Err(e),
     }
 
+    let inputs: Vec<PathBuf> =
+        read_by_compile(dir, &[&scratch, &sdk, dir], &[sources.as_slice(), sdk_sources.as_slice()].concat())?
+            .into_iter()
+            // The generated bindings are remade from the contract, which is tracked itself.
+            .filter(|p| !p.starts_with(&scratch))
+            .collect();
     let core = std::fs::read(&core_path).map_err(|e| BuildError::io(&core_path, e))?;
     let component = componentize(&core).map_err(|reason| BuildError::BadOutput {
         dir: dir.to_path_buf(),
@@ -191,12 +248,27 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
     std::fs::write(out, component).map_err(|e| BuildError::io(out, e))?;
     let _ = std::fs::remove_dir_all(&scratch);
     let _ = std::fs::remove_dir_all(&wit);
-    Ok(())
+    Ok(inputs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn make_rules_give_their_prerequisites() {
+        let rules = "validator.o: validator.c ../common/my\\ util.h \\\n  /sdk/c/subnet_sdk.h\nsubnet_json.o: /sdk/c/subnet_json.c /sdk/c/subnet_json.h\n";
+        assert_eq!(
+            parse_make_deps(rules),
+            [
+                "../common/my util.h",
+                "/sdk/c/subnet_json.c",
+                "/sdk/c/subnet_json.h",
+                "/sdk/c/subnet_sdk.h",
+                "validator.c"
+            ]
+        );
+    }
 
     fn wit_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit")

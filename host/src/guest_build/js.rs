@@ -71,8 +71,9 @@ pub fn bundle_path(out: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Builds the JavaScript guest in `dir` into a component at `out`.
-pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<(), BuildError> {
+/// Builds the JavaScript guest in `dir` into a component at `out`; returns every file rolldown
+/// bundled (the guest's modules wherever they live, its npm packages and the SDK).
+pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Result<Vec<PathBuf>, BuildError> {
     let entry = entry_module(dir)?;
     let sdk = toolchain.sdk_dir().join("js");
     let script = sdk.join("build.mjs");
@@ -104,8 +105,13 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
         .arg("--out")
         .arg(out)
         .arg("--bundle")
-        .arg(bundle_path(out));
+        .arg(bundle_path(out))
+        .arg("--inputs")
+        .arg(super::inputs_path(out));
     run_tool(command, Language::JavaScript, "node", "apt-get install -y nodejs npm", dir)?;
+    let listed = super::inputs_path(out);
+    let inputs = std::fs::read_to_string(&listed).map_err(|e| BuildError::io(&listed, e))?;
+    let inputs: Vec<PathBuf> = inputs.lines().filter(|l| !l.is_empty()).map(PathBuf::from).collect();
     // What the host serves of wasi:http is the client side; a later componentize-js that
     // imports more must fail here, not when a daemon loads the module.
     let bytes = std::fs::read(out).map_err(|e| BuildError::io(out, e))?;
@@ -122,7 +128,7 @@ pub fn build(toolchain: &Toolchain, dir: &Path, world: World, out: &Path) -> Res
             SERVED_HTTP.join(" and ")
         )));
     }
-    Ok(())
+    Ok(inputs)
 }
 
 /// The `wasi:http` interfaces the host links (`caps::http`): `fetch` needs no more.

@@ -13,11 +13,17 @@
 //! - Output is written to a temporary name and renamed, so a failed build never leaves a
 //!   half-written component where a previous good one was.
 //! - The contract comes from [`Toolchain::wit_dir`]; guests never carry their own copy.
+//! - A build is skipped only when nothing it read changed: the guest's directory, the contract,
+//!   the language's SDK, the running subnetd, and every file the bundler or compiler reported
+//!   reading ([`inputs_path`]: rolldown's module ids for JavaScript, `clang -MM` for C), so a
+//!   guest that imports `../shared/util.js` or includes `../common.h` rebuilds when that file
+//!   changes. Cargo decides for Rust guests itself (it tracks path dependencies).
 
 pub mod c;
 pub mod js;
 pub mod python;
 pub mod rust;
+mod standalone;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -296,6 +302,7 @@ pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<
         && is_up_to_date(
             out,
             &[&dir, &toolchain.wit_dir(), &toolchain.guest_wit_dir(), &language_sdk(toolchain, language)],
+            language,
         )
     {
         tracing::debug!(dir = %dir.display(), out = %out.display(), "guest up to date");
@@ -303,12 +310,12 @@ pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<
     }
     let tmp = std::path::absolute(out.with_extension("wasm.partial")).map_err(|e| BuildError::io(out, e))?;
     let started = std::time::Instant::now();
-    match language {
-        Language::Rust => rust::build(toolchain, &dir, source.world, &tmp)?,
-        Language::Python => python::build(toolchain, &dir, source.world, &tmp)?,
+    let inputs = match language {
+        Language::Rust => rust::build(toolchain, &dir, source.world, &tmp).map(|()| Vec::new())?,
+        Language::Python => python::build(toolchain, &dir, source.world, &tmp).map(|()| Vec::new())?,
         Language::JavaScript => js::build(toolchain, &dir, source.world, &tmp)?,
         Language::C => c::build(toolchain, &dir, source.world, &tmp)?,
-    }
+    };
     let bytes = std::fs::read(&tmp).map_err(|e| BuildError::io(&tmp, e))?;
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" || bytes[6..8] == [0, 0] {
         let _ = std::fs::remove_file(&tmp);
@@ -317,6 +324,9 @@ pub fn build(toolchain: &Toolchain, source: &GuestSource, out: &Path) -> Result<
             reason: format!("{} is not a WebAssembly component", tmp.display()),
         });
     }
+    let listed = inputs_path(out);
+    let text: String = inputs.iter().map(|p| format!("{}\n", p.display())).collect();
+    std::fs::write(&listed, text).map_err(|e| BuildError::io(&listed, e))?;
     std::fs::rename(&tmp, out).map_err(|e| BuildError::io(out, e))?;
     tracing::info!(dir = %source.dir.display(), %language, world = %source.world,
         out = %out.display(), bytes = bytes.len(), elapsed = ?started.elapsed(), "built guest");
@@ -357,12 +367,33 @@ fn newest_source(dir: &Path) -> Option<std::time::SystemTime> {
     newest
 }
 
-/// Whether `out` exists and is newer than every source file under `inputs` and than the
-/// running subnetd itself (a new subnetd may build differently).
-fn is_up_to_date(out: &Path, inputs: &[&Path]) -> bool {
+/// Where the build of the component at `out` lists the files its bundler or compiler read,
+/// one absolute path per line: `<out>.inputs` (a builder's `.partial` suffix dropped).
+pub fn inputs_path(out: &Path) -> PathBuf {
+    let out = if out.extension().is_some_and(|e| e == "partial") { out.with_extension("") } else { out.to_path_buf() };
+    let mut name = out.into_os_string();
+    name.push(".inputs");
+    PathBuf::from(name)
+}
+
+/// Whether `out` exists and is newer than every source file under `dirs`, than every file its
+/// last build listed as read ([`inputs_path`]; a missing list or a missing file means no), and
+/// than the running subnetd itself (a new subnetd may build differently).
+fn is_up_to_date(out: &Path, dirs: &[&Path], language: Language) -> bool {
     let Ok(built) = std::fs::metadata(out).and_then(|m| m.modified()) else { return false };
     let builder = std::env::current_exe().and_then(std::fs::metadata).and_then(|m| m.modified()).ok();
-    inputs.iter().map(|dir| newest_source(dir)).chain([builder]).all(|t| t.is_none_or(|t| t < built))
+    if !dirs.iter().map(|dir| newest_source(dir)).chain([builder]).all(|t| t.is_none_or(|t| t < built)) {
+        return false;
+    }
+    let listed = match std::fs::read_to_string(inputs_path(out)) {
+        Ok(text) => text,
+        // Python's imports are not reported by componentize-py: its directories are the inputs.
+        Err(_) => return language == Language::Python,
+    };
+    listed
+        .lines()
+        .filter(|l| !l.is_empty())
+        .all(|file| std::fs::metadata(file).and_then(|m| m.modified()).is_ok_and(|modified| modified < built))
 }
 
 /// Runs a prepared command, mapping "not found" to [`BuildError::MissingTool`] and a non-zero

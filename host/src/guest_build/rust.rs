@@ -3,6 +3,17 @@
 //! The `wasm32-wasip2` target is installed with rustup on first use, so a fresh machine needs
 //! nothing but rustup. Guests share one cargo target directory ([`Toolchain::cargo_target_dir`])
 //! so the SDK and its dependencies compile once for all of them.
+//!
+//! Invariant: the component copied out is the one built from *this* directory. Cargo names a
+//! path crate's cdylib by its library name only (`hello_subnet_validator.wasm`, no hash), so two
+//! copies of one crate in different directories (`hello-v3/`, `hello-broken/`) overwrite each
+//! other's file in the shared target directory, and the one cargo deems fresh afterwards would
+//! hand out the other's bytes. So builds of one library name take a lock in the target
+//! directory, a stamp records which directory its file was last built from, and a build from
+//! another directory first cleans that package (`cargo clean -p`, which keeps the dependencies).
+//!
+//! A guest copied out of subnetd's workspace that still inherits from it builds through a
+//! generated standalone manifest ([`super::standalone`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,27 +68,54 @@ pub fn ensure_target() -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Builds the crate in `dir` and copies its component to `out`.
-pub fn build(toolchain: &Toolchain, dir: &Path, _world: World, out: &Path) -> Result<(), BuildError> {
-    ensure_target()?;
-    let (package, lib) = crate_names(dir)?;
-    let profile = if toolchain.release { "release" } else { "debug" };
+fn cargo(toolchain: &Toolchain, dir: &Path, manifest: &Path, subcommand: &str, package: &str) -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command
         .current_dir(dir)
-        .args(["build", "--quiet", "--target", TARGET, "--package", &package])
+        .args([subcommand, "--quiet", "--target", TARGET, "--package", package])
         .arg("--manifest-path")
-        .arg(dir.join("Cargo.toml"))
+        .arg(manifest)
         .arg("--target-dir")
         .arg(&toolchain.cargo_target_dir);
     if toolchain.release {
         command.arg("--release");
     }
-    run_tool(command, Language::Rust, "cargo", "https://rustup.rs", dir)?;
-    let artifact: PathBuf = toolchain.cargo_target_dir.join(TARGET).join(profile).join(format!("{lib}.wasm"));
+    command
+}
+
+/// Builds the crate in `dir` and copies its component to `out`.
+pub fn build(toolchain: &Toolchain, dir: &Path, _world: World, out: &Path) -> Result<(), BuildError> {
+    ensure_target()?;
+    let (package, lib) = crate_names(dir)?;
+    let manifest = super::standalone::manifest_for(toolchain, dir)?;
+    let profile = if toolchain.release { "release" } else { "debug" };
+    let artifacts = toolchain.cargo_target_dir.join(TARGET).join(profile);
+    std::fs::create_dir_all(&artifacts).map_err(|e| BuildError::io(&artifacts, e))?;
+    // Held until the component is copied out: no other build of this library name in between.
+    let lock_path = artifacts.join(format!(".subnetd-{lib}.lock"));
+    let lock = std::fs::File::create(&lock_path).map_err(|e| BuildError::io(&lock_path, e))?;
+    lock.lock().map_err(|e| BuildError::io(&lock_path, e))?;
+    let stamp = artifacts.join(format!(".subnetd-{lib}.source"));
+    let artifact: PathBuf = artifacts.join(format!("{lib}.wasm"));
+    let source = dir.to_string_lossy();
+    let built_from = std::fs::read_to_string(&stamp).ok();
+    if artifact.exists() && built_from.as_deref() != Some(&*source) {
+        tracing::info!(dir = %dir.display(), previous = built_from.as_deref().unwrap_or("unknown"),
+            "`{lib}.wasm` was last built from another directory: cleaning it first");
+        run_tool(
+            cargo(toolchain, dir, &manifest, "clean", &package),
+            Language::Rust,
+            "cargo",
+            "https://rustup.rs",
+            dir,
+        )?;
+    }
+    run_tool(cargo(toolchain, dir, &manifest, "build", &package), Language::Rust, "cargo", "https://rustup.rs", dir)?;
+    std::fs::write(&stamp, source.as_bytes()).map_err(|e| BuildError::io(&stamp, e))?;
     std::fs::copy(&artifact, out).map_err(|e| BuildError::BadOutput {
         dir: dir.to_path_buf(),
         reason: format!("expected {} after cargo build ({e}); is the crate a `cdylib`?", artifact.display()),
     })?;
+    drop(lock);
     Ok(())
 }

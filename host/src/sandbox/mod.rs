@@ -21,6 +21,7 @@
 //! configuration or a chain storage error.
 
 pub mod report;
+mod roles;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,7 +44,7 @@ use crate::validator::MinerTransport;
 use crate::validator::state::ScoreState;
 use crate::validator::{RoundInput, RoundLimits, round_seed, run_round};
 use crate::weights::{CommitStore, MemoryCommits, Submission, WeightPolicy, WeightSetter};
-pub use report::{EpochReport, NeuronReport, RoleTotal, SandboxReport, ValidatorWeightsReport};
+pub use report::{EpochReport, NeuronReport, RoleTotal, SandboxReport, TaskScoreReport, ValidatorWeightsReport};
 
 /// How the error of a validator round that failed as a whole begins (every task unscored, a
 /// `score` that trapped: [`crate::validator::RoundOutcome::failure`]); see
@@ -161,74 +162,6 @@ pub enum SandboxError {
     Chain(#[from] ChainError),
 }
 
-/// The role of each miner slot: `(role name, simulated miner)`.
-fn miner_roles(
-    runtime: &Runtime,
-    bundle: &BuiltBundle,
-    config: &SandboxConfig,
-) -> Result<Vec<(String, bool, SimMiner)>, SandboxError> {
-    let load = |path: &PathBuf| {
-        let bytes = std::fs::read(path).map_err(|e| SandboxError::Config(format!("{}: {e}", path.display())))?;
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("miner");
-        runtime.load_miner(name, &bytes).map_err(|source| SandboxError::Load { path: path.clone(), source })
-    };
-    let mut modules: BTreeMap<String, (bool, SimMiner)> = BTreeMap::new();
-    for (name, honest, path) in &bundle.miners {
-        modules.insert(name.clone(), (*honest, SimMiner::Module(load(path)?)));
-    }
-    let honest_names: Vec<String> = bundle.miners.iter().filter(|m| m.1).map(|m| m.0.clone()).collect();
-    let mix: Vec<(String, usize)> = match &config.mix {
-        Some(mix) => mix.clone(),
-        None => {
-            if honest_names.is_empty() {
-                return Err(SandboxError::Config(
-                    "no honest miner module: give the bundle a [[miner]] or pass --miner".into(),
-                ));
-            }
-            // Adversaries: the two built-ins, then the bundle's own; at least half the miners
-            // stay honest so the report shows what honest work earns against them.
-            let mut adversaries: Vec<String> = vec!["lazy".into(), "random".into()];
-            adversaries.extend(bundle.miners.iter().filter(|m| !m.1).map(|m| m.0.clone()));
-            let slots = config.miners / 2;
-            adversaries.truncate(slots);
-            let honest = config.miners - adversaries.len();
-            let mut mix: Vec<(String, usize)> = Vec::new();
-            for i in 0..honest {
-                let name = &honest_names[i % honest_names.len()];
-                match mix.iter_mut().find(|(n, _)| n == name) {
-                    Some(entry) => entry.1 += 1,
-                    None => mix.push((name.clone(), 1)),
-                }
-            }
-            mix.extend(adversaries.into_iter().map(|a| (a, 1)));
-            mix
-        }
-    };
-    let mut roles = Vec::new();
-    for (name, count) in mix {
-        let (honest, miner) = match name.as_str() {
-            "lazy" => (false, SimMiner::Lazy),
-            "random" => (false, SimMiner::Random),
-            "honest" if !honest_names.is_empty() => modules[&honest_names[0]].clone(),
-            other => modules.get(other).cloned().ok_or_else(|| {
-                SandboxError::Config(format!(
-                    "unknown miner role `{other}`: use honest, lazy, random or one of [{}]",
-                    modules.keys().cloned().collect::<Vec<_>>().join(", ")
-                ))
-            })?,
-        };
-        roles.extend(std::iter::repeat_n((name, honest, miner), count));
-    }
-    if roles.len() != config.miners {
-        return Err(SandboxError::Config(format!(
-            "the miner mix has {} miners, --miners says {}",
-            roles.len(),
-            config.miners
-        )));
-    }
-    Ok(roles)
-}
-
 /// A validator taking part in the run.
 struct SimValidator {
     spec: ValidatorSpec,
@@ -245,13 +178,18 @@ struct ValidatorTurn {
     /// Normalised weights it sent (set or committed), by uid.
     weights: BTreeMap<u16, f64>,
     error: Option<String>,
+    /// Whether `error` is a round that failed as a whole ([`RoundOutcome::failure`]).
+    ///
+    /// [`RoundOutcome::failure`]: crate::validator::RoundOutcome::failure
+    round_failed: bool,
     /// How they went out.
     report: ValidatorWeightsReport,
     /// The block an earlier commit was revealed in by this turn (v2 reveals).
     revealed: Option<u64>,
+    /// What the round's tasks scored (honest validators), metrics included.
+    task_scores: Vec<report::TaskScoreReport>,
 }
 
-/// The report entry of one submission.
 /// Advances to the next epoch of `netuid`. While some of `waiting` have a timelocked commit
 /// pending it goes block by block and returns the block each one's commit was revealed in (the
 /// chain's `TimelockedWeightsRevealed` event): under commit-reveal the chain's `last_update`
@@ -386,7 +324,7 @@ pub async fn run(
     let module: ValidatorModule = runtime
         .load_validator(&bundle.name, &validator_bytes)
         .map_err(|source| SandboxError::Load { path: bundle.validator.clone(), source })?;
-    let roles = miner_roles(runtime, bundle, config)?;
+    let roles = roles::miner_roles(runtime, bundle, config)?;
 
     let chain_config = LocalChainConfig { allow_loopback_axons: true, ..LocalChainConfig::default() };
     let chain = Arc::new(match &config.state_dir {
@@ -544,10 +482,14 @@ pub async fn run(
             async move {
                 let hotkey = v.key.account_id();
                 let my_uid = metagraph.uid_of(&hotkey);
+                // The honest round's per-task scores (with the module's metrics), and whether
+                // the round failed as a whole.
+                let mut task_scores = Vec::new();
+                let mut round_failed = false;
                 let wanted: Result<Vec<(u16, f64)>, String> = match v.spec.kind {
                     ValidatorKind::Honest => {
                         let round_seed = round_seed(seed, &hotkey, netuid, metagraph.block, e as u64);
-                        run_round(
+                        let outcome = run_round(
                             RoundInput {
                                 module,
                                 subnet: &v.subnet,
@@ -560,13 +502,21 @@ pub async fn run(
                             },
                             &mut v.state,
                         )
-                        .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|o| match o.failure() {
-                            // As in the daemon: such a round sets no weights.
-                            Some(failure) => Err(format!("{ROUND_FAILED}{failure}")),
-                            None => Ok(o.weights.iter().map(|w| (w.uid, w.value)).collect()),
-                        })
+                        .await;
+                        match outcome {
+                            Err(e) => Err(e.to_string()),
+                            Ok(o) => {
+                                task_scores = report::TaskScoreReport::of_round(my_uid.unwrap_or(u16::MAX), &o);
+                                match o.failure() {
+                                    // As in the daemon: such a round sets no weights.
+                                    Some(failure) => {
+                                        round_failed = true;
+                                        Err(format!("{ROUND_FAILED}{failure}"))
+                                    }
+                                    None => Ok(o.weights.iter().map(|w| (w.uid, w.value)).collect()),
+                                }
+                            }
+                        }
                     }
                     ValidatorKind::Copier => {
                         Ok(previous.neurons.iter().map(|n| (n.uid, f64::from(n.consensus))).collect())
@@ -582,12 +532,21 @@ pub async fn run(
                     Err(error) => ValidatorTurn {
                         weights: BTreeMap::new(),
                         error: Some(error),
+                        round_failed,
                         report: quiet("failed"),
                         revealed: None,
+                        task_scores,
                     },
                     // A copier has nothing to copy before the first consensus exists.
                     Ok(wanted) if v.spec.kind == ValidatorKind::Copier && wanted.iter().all(|(_, w)| *w <= 0.0) => {
-                        ValidatorTurn { weights: BTreeMap::new(), error: None, report: quiet("none"), revealed: None }
+                        ValidatorTurn {
+                            weights: BTreeMap::new(),
+                            error: None,
+                            round_failed,
+                            report: quiet("none"),
+                            revealed: None,
+                            task_scores,
+                        }
                     }
                     Ok(wanted) => {
                         let wanted: Vec<Weight> =
@@ -618,7 +577,14 @@ pub async fn run(
                             Submission::Revealed(record) => Some(record.block),
                             _ => None,
                         };
-                        ValidatorTurn { weights, error, report: submission_report(uid, &submission), revealed }
+                        ValidatorTurn {
+                            weights,
+                            error,
+                            round_failed,
+                            report: submission_report(uid, &submission),
+                            revealed,
+                            task_scores,
+                        }
                     }
                 }
             }
@@ -642,8 +608,7 @@ pub async fn run(
             &before,
             blocks.saturating_mul(block_emission),
             &validators.iter().map(|v| (v.spec.kind, &v.state)).collect::<Vec<_>>(),
-            &turns.iter().map(|t| (&t.weights, t.error.as_deref())).collect::<Vec<_>>(),
-            turns.iter().map(|t| t.report.clone()).collect(),
+            &turns,
         );
         // Reveals the chain made while it advanced (timelocked commits), and v2 reveals.
         let schedule = chain.epoch_schedule_now(netuid)?;

@@ -11,7 +11,8 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;
 use subnet_chain::{AccountId, Metagraph, NetUid};
 
-use super::{SandboxConfig, ValidatorKind};
+use super::{SandboxConfig, ValidatorKind, ValidatorTurn};
+use crate::validator::RoundOutcome;
 use crate::validator::state::ScoreState;
 
 fn frac(x: f64) -> f64 {
@@ -44,6 +45,57 @@ pub struct NeuronReport {
     pub dividends: f64,
     /// Alpha this uid earned in the epoch.
     pub emission: f64,
+    /// The metrics the honest validators' modules returned with this uid's scores this epoch,
+    /// each the mean over the tasks that scored it (empty when the module returns none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// One uid's score on one task of one honest validator's round, with the module's metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskScoreReport {
+    /// The validator's uid.
+    pub validator: u16,
+    /// The task's id.
+    pub task: String,
+    /// The scored uid.
+    pub uid: u16,
+    /// Its score on the task.
+    pub score: f64,
+    /// The metrics returned with the score, by name.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl TaskScoreReport {
+    /// Every score of the round's scored tasks, in task then miner order.
+    pub(crate) fn of_round(validator: u16, outcome: &RoundOutcome) -> Vec<Self> {
+        outcome
+            .tasks
+            .iter()
+            .flat_map(|t| {
+                t.scores.iter().map(|s| Self {
+                    validator,
+                    task: t.task.id.clone(),
+                    uid: s.uid,
+                    score: frac(s.score),
+                    metrics: s.metrics.iter().map(|m| (m.name.clone(), frac(m.value))).collect(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Per metric name, the mean of its values over `scores`.
+fn mean_metrics<'a>(scores: impl Iterator<Item = &'a TaskScoreReport>) -> BTreeMap<String, f64> {
+    let mut sums: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+    for s in scores {
+        for (name, value) in &s.metrics {
+            let e = sums.entry(name).or_default();
+            e.0 += value;
+            e.1 += 1;
+        }
+    }
+    sums.into_iter().map(|(name, (sum, n))| (name.to_owned(), frac(sum / n as f64))).collect()
 }
 
 /// What one validator did with its weights in one epoch.
@@ -79,6 +131,10 @@ pub struct EpochReport {
     pub errors: Vec<String>,
     /// Per validator, in uid order: how its weights went out.
     pub weights: Vec<ValidatorWeightsReport>,
+    /// The errors (as in `errors`) of validator rounds that failed as a whole.
+    pub failed_rounds: Vec<String>,
+    /// Every score of the honest validators' scored tasks, with the module's metrics.
+    pub task_scores: Vec<TaskScoreReport>,
 }
 
 /// Earnings of one role over the whole run.
@@ -136,18 +192,16 @@ pub struct SandboxReport {
     pub totals: Vec<RoleTotal>,
     /// The honest validators' mean weights at the end, by uid (zeros left out).
     pub final_weights: BTreeMap<u16, f64>,
+    /// Per uid, each metric's mean over every task that scored it in the run (uids without
+    /// metrics left out).
+    pub metrics: BTreeMap<u16, BTreeMap<String, f64>>,
 }
 
 impl SandboxReport {
     /// The errors of validator rounds that failed as a whole, over every epoch: a report with
     /// any measures the module's failure, not the subnet's incentive.
     pub fn failed_rounds(&self) -> Vec<&str> {
-        self.epochs
-            .iter()
-            .flat_map(|e| &e.errors)
-            .filter(|e| e.split_once("): ").is_some_and(|(_, rest)| rest.starts_with(super::ROUND_FAILED)))
-            .map(String::as_str)
-            .collect()
+        self.epochs.iter().flat_map(|e| &e.failed_rounds).map(String::as_str).collect()
     }
 
     pub(crate) fn new(
@@ -177,20 +231,20 @@ impl SandboxReport {
             epochs: Vec::new(),
             totals: Vec::new(),
             final_weights: BTreeMap::new(),
+            metrics: BTreeMap::new(),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn push_epoch(
+    pub(super) fn push_epoch(
         &mut self,
         epoch: u64,
         after: &Metagraph,
         stake_before: &BTreeMap<AccountId, u64>,
         block_emission_total: u64,
         validators: &[(ValidatorKind, &ScoreState)],
-        turns: &[(&BTreeMap<u16, f64>, Option<&str>)],
-        weights: Vec<ValidatorWeightsReport>,
+        turns: &[ValidatorTurn],
     ) {
+        let task_scores: Vec<TaskScoreReport> = turns.iter().flat_map(|t| t.task_scores.iter().cloned()).collect();
         let honest: Vec<usize> =
             validators.iter().enumerate().filter(|(_, (k, _))| *k == ValidatorKind::Honest).map(|(i, _)| i).collect();
         let mean = |f: &dyn Fn(usize) -> f64| -> f64 {
@@ -209,18 +263,22 @@ impl SandboxReport {
                     kind: role.map(|r| r.kind.clone()).unwrap_or_default(),
                     role: role.map(|r| r.role.clone()).unwrap_or_default(),
                     score: frac(mean(&|i| validators[i].1.get(n.uid).map_or(0.0, |e| e.score))),
-                    weight: frac(mean(&|i| turns[i].0.get(&n.uid).copied().unwrap_or(0.0))),
+                    weight: frac(mean(&|i| turns[i].weights.get(&n.uid).copied().unwrap_or(0.0))),
                     consensus: frac(f64::from(n.consensus) / 65535.0),
                     incentive: frac(f64::from(n.incentive) / 65535.0),
                     dividends: frac(f64::from(n.dividends) / 65535.0),
                     emission: alpha(earned),
+                    metrics: mean_metrics(task_scores.iter().filter(|s| s.uid == n.uid)),
                 }
             })
             .collect();
-        let errors = turns
+        let error = |i: usize, e: &str| format!("validator {i} ({}): {e}", validators[i].0.name());
+        let errors = turns.iter().enumerate().filter_map(|(i, t)| t.error.as_deref().map(|e| error(i, e))).collect();
+        let failed_rounds = turns
             .iter()
             .enumerate()
-            .filter_map(|(i, (_, e))| e.map(|e| format!("validator {i} ({}): {e}", validators[i].0.name())))
+            .filter(|(_, t)| t.round_failed)
+            .filter_map(|(i, t)| t.error.as_deref().map(|e| error(i, e)))
             .collect();
         self.epochs.push(EpochReport {
             epoch,
@@ -229,7 +287,9 @@ impl SandboxReport {
             block_emission_total: alpha(block_emission_total),
             neurons,
             errors,
-            weights,
+            weights: turns.iter().map(|t| t.report.clone()).collect(),
+            failed_rounds,
+            task_scores,
         });
     }
 
@@ -280,6 +340,16 @@ impl SandboxReport {
                 t
             })
             .collect();
+        let uids: std::collections::BTreeSet<u16> =
+            self.epochs.iter().flat_map(|e| &e.task_scores).map(|s| s.uid).collect();
+        self.metrics = uids
+            .into_iter()
+            .map(|uid| {
+                let scores = self.epochs.iter().flat_map(|e| &e.task_scores).filter(|s| s.uid == uid);
+                (uid, mean_metrics(scores))
+            })
+            .filter(|(_, m)| !m.is_empty())
+            .collect();
         if let Some(last) = self.epochs.last() {
             self.final_weights = last.neurons.iter().filter(|n| n.weight > 0.0).map(|n| (n.uid, n.weight)).collect();
         }
@@ -292,6 +362,12 @@ impl SandboxReport {
 
     /// The report as tables, for a terminal.
     pub fn render(&self) -> String {
+        self.render_with(false)
+    }
+
+    /// The report as tables; with `metrics`, a table of each uid's module metrics (means over
+    /// the run) follows the earnings.
+    pub fn render_with(&self, metrics: bool) -> String {
         let mut out = String::new();
         out.push_str(&format!(
             "subnet `{}` on the local chain (netuid {}, tempo {}, {} bonds), seed {}, miners {}\n",
@@ -352,6 +428,32 @@ impl SandboxReport {
         out.push_str(&format!("\nearnings over {} epochs\n{totals}\n", self.epochs.len()));
         let weights: Vec<String> = self.final_weights.iter().map(|(u, w)| format!("{u}:{w:.4}")).collect();
         out.push_str(&format!("final weights (honest validators): {}\n", weights.join("  ")));
+        if metrics {
+            out.push_str(&self.render_metrics());
+        }
         out
+    }
+
+    /// Each uid's metrics, means over the run, one column per metric name.
+    fn render_metrics(&self) -> String {
+        let names: std::collections::BTreeSet<&str> =
+            self.metrics.values().flat_map(|m| m.keys()).map(String::as_str).collect();
+        if names.is_empty() {
+            return "\nmetrics: the validator module returned none (`Score.metric` in the SDKs adds them)\n".into();
+        }
+        let mut table = Table::new();
+        let mut header = vec!["uid".to_owned(), "role".to_owned()];
+        header.extend(names.iter().map(|n| (*n).to_owned()));
+        table.load_preset(UTF8_BORDERS_ONLY).set_header(header);
+        for (uid, metrics) in &self.metrics {
+            let role = self.neurons.iter().find(|r| r.uid == *uid).map_or("", |r| r.role.as_str());
+            let mut row = vec![Cell::new(uid).set_alignment(CellAlignment::Right), Cell::new(role)];
+            row.extend(names.iter().map(|n| {
+                let text = metrics.get(*n).map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
+                Cell::new(text).set_alignment(CellAlignment::Right)
+            }));
+            table.add_row(row);
+        }
+        format!("\nmetrics per uid (mean over the tasks that scored it)\n{table}\n")
     }
 }

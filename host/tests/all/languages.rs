@@ -80,3 +80,51 @@ async fn a_python_exception_shows_its_traceback() {
     assert!(text.contains("Traceback (most recent call last)"), "{text}");
     assert!(text.contains("lookup_task_table") && text.contains("KeyError: 'missing-3'"), "{text}");
 }
+
+/// C guests read and write JSON objects, arrays and strings with the SDK's subnet_json
+/// (escapes, non-ASCII text and all): the joining miner earns everything, and the metric its
+/// validator returns with each score reaches the report, per task and averaged per uid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_guests_speak_json_and_their_metrics_reach_the_report() {
+    let bundle = common::bundle("host/tests/all/guests/c-json");
+    let report = sandbox(&bundle, 5).await;
+    assert!(report.honest_miner_share() > 0.999, "{:?}", report.totals);
+    let roles: std::collections::BTreeMap<u16, &str> =
+        report.neurons.iter().filter(|n| n.kind == "miner").map(|n| (n.uid, n.role.as_str())).collect();
+    assert_eq!(roles.values().filter(|r| **r == "joiner").count(), 2, "{roles:?}");
+    for (uid, role) in &roles {
+        let chars = report.metrics.get(uid).and_then(|m| m.get("chars")).copied();
+        match *role {
+            "joiner" => assert!(chars.is_some_and(|c| c >= 7.0), "uid {uid}: {chars:?}"),
+            _ => assert_eq!(chars, Some(0.0), "{role} uid {uid}"),
+        }
+    }
+    let epoch = report.epochs.last().unwrap();
+    let scored: Vec<_> = epoch.task_scores.iter().filter(|s| roles.get(&s.uid) == Some(&"joiner")).collect();
+    assert_eq!(scored.len(), 2, "one task per joiner: {:?}", epoch.task_scores);
+    for s in scored {
+        assert_eq!(s.score, 1.0);
+        assert_eq!(s.task, format!("join-{}", s.uid));
+        let neuron = epoch.neurons.iter().find(|n| n.uid == s.uid).unwrap();
+        assert_eq!(neuron.metrics.get("chars"), s.metrics.get("chars"), "one task each: the epoch mean is its value");
+    }
+    let table = report.render_with(true);
+    assert!(table.contains("metrics per uid") && table.contains("chars"), "{table}");
+    assert!(!report.render().contains("metrics per uid"), "the table only with --metrics");
+
+    // A payload that is not JSON gets the parser's reason and offset, passed on by the miner.
+    let modules = common::modules("host/tests/all/guests/c-json");
+    let env = CallEnv::new("c-json", 1, Arc::new(MetagraphView::default()));
+    let request = |body: &str| subnet_host::bindings::types::MinerRequest {
+        task_id: "t".into(),
+        netuid: 1,
+        validator: String::new(),
+        timeout_ms: 1000,
+        payload: subnet_host::bindings::types::Payload {
+            content_type: "application/json".into(),
+            body: body.as_bytes().to_vec(),
+        },
+    };
+    let err = modules.miner("joiner").handle(&env, &request("{\"words\": [\"a\" \"b\"]}")).await.unwrap_err();
+    assert!(err.to_string().contains("invalid JSON payload: expected ',' or ']' at byte 15"), "{err}");
+}

@@ -5,6 +5,7 @@
 //! process) and runs them on real wasmtime instances, real sockets on loopback and the embedded
 //! chain or the real subtensor runtime under Chopsticks.
 
+mod builds;
 mod cli;
 mod common;
 mod compute_capability;
