@@ -29,7 +29,7 @@ for bundle in "${bundles[@]}"; do
   t=$(date +%s%N)
   "$subnetd" check "$dir/build/validator.wasm" >/dev/null
   echo "  first load of the validator, empty compile cache: $(seconds "$t") s"
-  rm -rf "$cache" && mkdir -p "$cache"
+  rm -rf "$cache" && mkdir -m 700 "$cache"
   t=$(date +%s%N)
   "$subnetd" build "$dir" >/dev/null
   echo "  build when up to date, warming the cache: $(seconds "$t") s"
