@@ -232,17 +232,7 @@ impl Bundle {
                     (out, Some(dir.clone()), Some(language))
                 }
             };
-            let bytes = std::fs::read(&path).map_err(|e| BuildError::io(&path, e))?;
-            let built = ModuleBuild {
-                role,
-                world,
-                sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-                bytes: bytes.len(),
-                path,
-                source: from,
-                language,
-                elapsed: started.elapsed(),
-            };
+            let built = ModuleBuild::of(role, world, path, from, language, started.elapsed())?;
             done(&built);
             Ok::<_, BundleError>(built)
         };
@@ -303,4 +293,20 @@ pub struct ModuleBuild {
     pub bytes: usize,
     /// How long its build (or up-to-date check) took.
     pub elapsed: std::time::Duration,
+}
+
+impl ModuleBuild {
+    /// The record of the component at `path`: reads it for its size and SHA-256.
+    pub fn of(
+        role: String,
+        world: World,
+        path: PathBuf,
+        source: Option<PathBuf>,
+        language: Option<Language>,
+        elapsed: std::time::Duration,
+    ) -> Result<Self, BuildError> {
+        let bytes = std::fs::read(&path).map_err(|e| BuildError::io(&path, e))?;
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        Ok(Self { role, world, path, source, language, sha256, bytes: bytes.len(), elapsed })
+    }
 }

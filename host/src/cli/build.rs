@@ -46,17 +46,14 @@ pub fn run(args: BuildArgs) -> Result<()> {
         let started = Instant::now();
         let source = GuestSource { dir: dir.to_path_buf(), world: args.world, language: None };
         let language = guest_build::build(&toolchain, &source, &out)?;
-        let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
-        vec![ModuleBuild {
-            role: args.world.to_string(),
-            world: args.world,
-            sha256: sha256_hex(&bytes),
-            bytes: bytes.len(),
-            path: out,
-            source: Some(dir.to_path_buf()),
-            language: Some(language),
-            elapsed: started.elapsed(),
-        }]
+        vec![ModuleBuild::of(
+            args.world.to_string(),
+            args.world,
+            out,
+            Some(dir.to_path_buf()),
+            Some(language),
+            started.elapsed(),
+        )?]
     };
     for b in &builds {
         println!("{}", describe(b));
@@ -65,11 +62,6 @@ pub fn run(args: BuildArgs) -> Result<()> {
         warm(&builds)?;
     }
     Ok(())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// `validator  build/validator.wasm  sha256 1f2e…  12.3 MB  (js, from examples/x/validator, 8.1 s)`.
